@@ -1,0 +1,1 @@
+"""Adapters: the I/O behind the core's ports (DynamoDB stores, certificate sources, HTTP transports)."""

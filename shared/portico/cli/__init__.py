@@ -1,0 +1,1 @@
+"""The `portico` command line."""

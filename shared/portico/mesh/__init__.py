@@ -1,0 +1,1 @@
+"""The mesh: the sidecar proxy, its listeners, load balancing and resilience."""
