@@ -37,9 +37,8 @@ def start(run: DevRun) -> None:
     run.env.setdefault("AWS_DEFAULT_REGION", run.env["AWS_REGION"])
     os.environ.update({k: run.env[k] for k in ("AWS_ENDPOINT_URL", *LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION")})
 
-    from portico.adapters import aws
-
     from localdev.tables import create_tables
+    from portico.adapters import aws
 
     names = aws.table_names(run.env)
     create_tables(aws.client("dynamodb"), names)
