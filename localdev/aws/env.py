@@ -45,7 +45,7 @@ def client(service: str, url: str, **kwargs: Any) -> Any:
     import boto3  # only callers that talk to AWS pay for importing boto3
 
     return boto3.session.Session().client(
-        service,
+        service,  # type: ignore[call-overload]  # boto3-stubs overloads want a literal name
         endpoint_url=url,
         region_name=LOCAL_REGION,
         aws_access_key_id=_DUMMY["AWS_ACCESS_KEY_ID"],

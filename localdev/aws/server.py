@@ -46,7 +46,7 @@ class SerialisedDispatcher(DomainDispatcherApplication):
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         app = self.get_application(environ)
         if getattr(app, "service", None) == "lambda" and _LAMBDA_INVOKE.match(environ.get("PATH_INFO", "")):
-            return app(environ, start_response)  # type: ignore[no-any-return]
+            return app(environ, start_response)
         with self._serial:
             result = app(environ, start_response)
             try:
