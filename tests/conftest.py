@@ -20,19 +20,10 @@ def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a local AWS endpoint; os.environ points every AWS client at it for the session."""
     from localdev import aws
 
-    external = os.environ.get("PORTICO_TEST_AWS_ENDPOINT")
-    if external:
-        handle = aws.LocalAws(url=external, process=None)
-    else:
-        log_path = tmp_path_factory.mktemp("local-aws") / "local-aws.log"
-        handle = aws.start(0, log_path)  # a free port: never 4566, which a developer's `dev up` may hold
-    saved = dict(os.environ)
-    _replace_environ(aws.local_env(handle.url, saved))
-    try:
-        yield handle.url
-    finally:
-        _replace_environ(saved)
-        aws.stop(handle)
+    # A free port, never 4566, which a developer's `portico dev up` may hold.
+    log_path = tmp_path_factory.mktemp("local-aws") / "local-aws.log"
+    with aws.serving(log_path, url=os.environ.get("PORTICO_TEST_AWS_ENDPOINT")) as url:
+        yield url
 
 
 @pytest.fixture
@@ -59,12 +50,3 @@ def tables(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         for name in names.values():
             with contextlib.suppress(dynamodb.exceptions.ResourceNotFoundException):
                 dynamodb.delete_table(TableName=name)
-
-
-def _replace_environ(target: dict[str, str]) -> None:
-    """Make os.environ equal `target` key by key (never empty in between, unlike clear() + update())."""
-    for key in [k for k in os.environ if k not in target]:
-        del os.environ[key]
-    for key, value in target.items():
-        if os.environ.get(key) != value:
-            os.environ[key] = value

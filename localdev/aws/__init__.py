@@ -3,7 +3,7 @@
 This package does not import moto; only the server process (`python -m localdev.aws`) does.
 """
 
-from localdev.aws.env import LOCAL_REGION, client, local_env
+from localdev.aws.env import LOCAL_REGION, client, local_env, local_environ
 from localdev.aws.process import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -11,6 +11,7 @@ from localdev.aws.process import (
     LocalAwsError,
     endpoint_answers,
     ensure,
+    serving,
     start,
     stop,
 )
@@ -25,6 +26,8 @@ __all__ = [
     "endpoint_answers",
     "ensure",
     "local_env",
+    "local_environ",
+    "serving",
     "start",
     "stop",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from localdev.aws.process import DEFAULT_HOST, DEFAULT_PORT
@@ -16,7 +17,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ready-file", type=Path, help="write the URL here once the server is bound")
     parser.add_argument("--parent-pid", type=int, help="exit when this process (the starter) is gone")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        help="thread switch interval in seconds; tests make it tiny so any lost update shows on every run",
+    )
     args = parser.parse_args(argv)
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     if args.quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
 

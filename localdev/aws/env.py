@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 LOCAL_REGION = "us-east-1"
@@ -38,6 +40,26 @@ def local_env(url: str, base: Mapping[str, str]) -> dict[str, str]:
     env["AWS_CONFIG_FILE"] = "/dev/null"
     env["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
     return env
+
+
+@contextlib.contextmanager
+def local_environ(url: str) -> Iterator[None]:
+    """Point this process's AWS settings at `url` (see local_env) and restore them exactly afterwards."""
+    saved = dict(os.environ)
+    _replace_environ(local_env(url, saved))
+    try:
+        yield
+    finally:
+        _replace_environ(saved)
+
+
+def _replace_environ(target: Mapping[str, str]) -> None:
+    """Make os.environ equal `target` key by key (never empty in between, unlike clear() + update())."""
+    for key in [k for k in os.environ if k not in target]:
+        del os.environ[key]
+    for key, value in target.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def client(service: str, url: str, **kwargs: Any) -> Any:

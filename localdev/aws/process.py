@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,9 +12,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from localdev.aws.env import local_environ
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
@@ -67,12 +71,14 @@ def start(
     host: str = DEFAULT_HOST,
     detach: bool = False,
     timeout: float = 30.0,
+    switch_interval: float | None = None,
 ) -> LocalAws:
     """Spawn `python -m localdev.aws` and return once it answers (or raise LocalAwsError within `timeout`).
 
     port=0 lets the server bind a free port itself and report it back, so no other process can take the port
     between choosing and binding it. Unless `detach`, the server exits when this process dies, and shares its
     process group so Ctrl-C stops both; with `detach` it outlives us (for `portico dev up --detach`).
+    `switch_interval` (seconds) makes the server's threads preempt each other often: a stress knob for tests.
     """
     ready_dir = Path(tempfile.mkdtemp(prefix="portico-aws-"))
     ready_file = ready_dir / "url"
@@ -80,6 +86,8 @@ def start(
     command += ["--ready-file", str(ready_file), "--quiet"]
     if not detach:
         command += ["--parent-pid", str(os.getpid())]
+    if switch_interval is not None:
+        command += ["--switch-interval", repr(switch_interval)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     log: IO[bytes] | int = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
@@ -114,6 +122,22 @@ def ensure(port: int = DEFAULT_PORT, log_path: Path | str | None = None, **kwarg
     if port and endpoint_answers(url):
         return LocalAws(url=url, process=None)
     return start(port, log_path, **kwargs)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def serving(
+    log_path: Path | str | None = None, *, url: str | None = None, switch_interval: float | None = None
+) -> Iterator[str]:
+    """Start a server on a free port (or use `url` as is), point os.environ at it, yield its URL.
+
+    On exit the environment is restored exactly and a server we started is stopped.
+    """
+    handle = LocalAws(url, None) if url else start(0, log_path, switch_interval=switch_interval)
+    try:
+        with local_environ(handle.url):
+            yield handle.url
+    finally:
+        stop(handle)
 
 
 def stop(handle: LocalAws, timeout: float = 5.0) -> None:
