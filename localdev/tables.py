@@ -86,9 +86,7 @@ def table_definitions(template_path: Path | str = TEMPLATE_PATH) -> dict[str, Ta
     return definitions
 
 
-def create_tables(
-    client: Any, names: Mapping[str, str], template_path: Path | str = TEMPLATE_PATH
-) -> list[str]:
+def create_tables(client: Any, names: Mapping[str, str], template_path: Path | str = TEMPLATE_PATH) -> list[str]:
     """Create each table (role -> name in `names`) that does not exist yet; return the names created.
 
     Existing tables are left exactly as they are, so running it again (or against a shared endpoint) is safe.

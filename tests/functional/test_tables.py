@@ -17,9 +17,7 @@ def test_tables_follow_the_template(dynamodb: Any, tables: dict[str, str]) -> No
     for role, props in _template_props().items():
         table = dynamodb.describe_table(TableName=tables[role])["Table"]
         assert table["KeySchema"] == props["KeySchema"], role
-        assert sorted(table["AttributeDefinitions"], key=str) == sorted(
-            props["AttributeDefinitions"], key=str
-        )
+        assert sorted(table["AttributeDefinitions"], key=str) == sorted(props["AttributeDefinitions"], key=str)
         assert table["BillingModeSummary"]["BillingMode"] == props["BillingMode"]
         ttl = dynamodb.describe_time_to_live(TableName=tables[role])["TimeToLiveDescription"]
         if "TimeToLiveSpecification" in props:
@@ -32,9 +30,7 @@ def test_tables_follow_the_template(dynamodb: Any, tables: dict[str, str]) -> No
 def test_creating_again_changes_nothing(dynamodb: Any, tables: dict[str, str]) -> None:
     dynamodb.put_item(TableName=tables["config"], Item={"kind": {"S": "Route"}, "name": {"S": "keep-me"}})
     assert create_tables(dynamodb, tables) == []
-    item = dynamodb.get_item(
-        TableName=tables["config"], Key={"kind": {"S": "Route"}, "name": {"S": "keep-me"}}
-    )
+    item = dynamodb.get_item(TableName=tables["config"], Key={"kind": {"S": "Route"}, "name": {"S": "keep-me"}})
     assert "Item" in item
 
 

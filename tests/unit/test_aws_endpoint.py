@@ -37,7 +37,5 @@ def test_empty_values_count_as_unset() -> None:
 
 
 def test_table_names_come_from_environment() -> None:
-    names = table_names(
-        {"PORTICO_CONFIG_TABLE": "c", "PORTICO_QUOTA_TABLE": "q", "PORTICO_REGISTRY_TABLE": "r"}
-    )
+    names = table_names({"PORTICO_CONFIG_TABLE": "c", "PORTICO_QUOTA_TABLE": "q", "PORTICO_REGISTRY_TABLE": "r"})
     assert names == {"config": "c", "quota": "q", "registry": "r"}
