@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import time
 import uuid
@@ -80,11 +81,11 @@ def cli() -> None:
     args = parser.parse_args()
     if args.config:
         os.environ["PORTICO_CONFIG_FILE"] = args.config
-    os.environ.setdefault("PORTICO_ALLOW_LOOPBACK", "true")  # local development allowance: demo upstreams are local
-    try:
+    os.environ.setdefault(
+        "PORTICO_ALLOW_LOOPBACK_UPSTREAMS", "true"
+    )  # local development allowance: demo upstreams are local
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

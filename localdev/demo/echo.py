@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 from collections import Counter
@@ -63,10 +64,8 @@ def cli() -> None:
     parser.add_argument("--port", type=int, default=18081)
     parser.add_argument("--name", default="echo")
     args = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main(args.host, args.port, args.name))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

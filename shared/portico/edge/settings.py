@@ -27,7 +27,7 @@ class EdgeSettings:
             config_table=env.get("PORTICO_CONFIG_TABLE", "portico-config"),
             config_file=env.get("PORTICO_CONFIG_FILE") or None,
             refresh_interval=_number(env, "PORTICO_CONFIG_REFRESH_SECONDS", 5.0, 0.0),
-            allow_loopback=_flag(env, "PORTICO_ALLOW_LOOPBACK"),
+            allow_loopback=_flag(env, "PORTICO_ALLOW_LOOPBACK_UPSTREAMS"),
             limits=Limits(
                 max_headers=int(_number(env, "PORTICO_MAX_HEADERS", 100, 1)),
                 max_header_bytes=int(_number(env, "PORTICO_MAX_HEADER_BYTES", 16 * 1024, 256)),
