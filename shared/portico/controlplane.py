@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,12 +38,25 @@ def read_files(paths: Sequence[Path], settings: ValidationSettings) -> list[Docu
         except (OSError, UnicodeDecodeError) as exc:
             issues.append(ConfigIssue(str(path), 0, "", f"cannot read file: {exc}"))
             continue
-        found, problems = parse_documents(text, file=str(path), settings=settings)
+        found, problems = parse_documents(text, file=str(path), settings=with_file_reader(settings, path))
         docs.extend(found)
         issues.extend(problems)
     if issues:
         raise ConfigError(issues)
     return docs
+
+
+def file_reader(base: Path) -> Callable[[str], bytes]:
+    """Reads files that config names (descriptor sets, CA bundles), relative to the YAML file naming them."""
+
+    def read(name: str) -> bytes:
+        return (base / Path(name).expanduser()).read_bytes()
+
+    return read
+
+
+def with_file_reader(settings: ValidationSettings, yaml_path: Path) -> ValidationSettings:
+    return replace(settings, read_file=file_reader(yaml_path.resolve().parent))
 
 
 def check_references(docs: Sequence[Document], source: str) -> None:

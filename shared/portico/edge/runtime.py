@@ -90,7 +90,9 @@ def file_store(path: str, validation: ValidationSettings) -> ConfigStore:
         text = Path(path).read_text()
     except OSError as exc:
         raise SettingsError(f"PORTICO_CONFIG_FILE={path!r} cannot be read: {exc.strerror}") from None
-    docs, issues = parse_documents(text, file=path, settings=validation)
+    from portico.controlplane import with_file_reader  # files the config names resolve next to it
+
+    docs, issues = parse_documents(text, file=path, settings=with_file_reader(validation, Path(path)))
     if issues:
         raise SettingsError("PORTICO_CONFIG_FILE is invalid:\n" + "\n".join(str(i) for i in issues))
     return InMemoryConfigStore([StoredDocument(d.kind, d.metadata.name, to_mapping(d)) for d in docs])
