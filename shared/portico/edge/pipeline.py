@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.route import CorsPolicy
@@ -24,6 +25,9 @@ from portico.edge.filters.normalize import PathNormalizeFilter
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
 
+if TYPE_CHECKING:
+    from portico.edge.dispatch.grpc import GrpcCaller
+
 
 @dataclass(frozen=True, slots=True)
 class EdgeDeps:
@@ -35,6 +39,7 @@ class EdgeDeps:
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
     cors: CorsPolicy | None = None
+    grpc: Callable[[], GrpcCaller] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +69,7 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
 def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:
     """Validate and compile everything once per config version; per request only the chain runs."""
     routes = build_routes(loaded.config.routes)
-    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter)
+    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter, deps.grpc)
     handler = build_chain(edge_filters(loaded, deps, routes), dispatcher)
     return Pipeline(loaded.version, handler, routes)
 

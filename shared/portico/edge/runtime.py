@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portico.core.chain import Context
 from portico.core.config.context import ValidationSettings
@@ -18,6 +18,9 @@ from portico.core.config.route import CorsPolicy
 from portico.core.ports import ConfigStore, Transport
 from portico.core.problem import problem
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+
+if TYPE_CHECKING:
+    from portico.edge.dispatch.grpc import GrpcCaller
 from portico.edge.events import MalformedEvent, http_api, parse_event
 from portico.edge.pipeline import EdgeDeps, PipelineCache
 from portico.edge.settings import EdgeSettings, SettingsError
@@ -103,8 +106,9 @@ def default_deps(
     transport: Transport | None = None,
     invoker: FunctionInvoker | None = None,
     rng: random.Random | None = None,
+    grpc: GrpcCaller | None = None,
 ) -> EdgeDeps:
-    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker}
+    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "grpc": grpc}
 
     def get_transport() -> Transport:
         if chosen["transport"] is None:
@@ -120,6 +124,13 @@ def default_deps(
             chosen["invoker"] = BotoLambdaInvoker()
         return chosen["invoker"]  # type: ignore[no-any-return]
 
+    def get_grpc() -> GrpcCaller:
+        if chosen.get("grpc") is None:
+            from portico.adapters.grpc_channel import GrpcChannels  # lazy: grpcio only when a grpc route runs
+
+            chosen["grpc"] = GrpcChannels(allow_loopback=settings.allow_loopback)
+        return chosen["grpc"]  # type: ignore[no-any-return]
+
     source = rng or random.SystemRandom()
     cors = (
         CorsPolicy(
@@ -133,6 +144,7 @@ def default_deps(
         jitter=source.random,
         transport=get_transport,
         invoker=get_invoker,
+        grpc=get_grpc,
         limits=settings.limits,
         cors=cors,
     )

@@ -150,8 +150,10 @@ class GrpcUpstream(Model):
     def _embed_descriptor_set(cls, data: Any, info: ValidationInfo) -> Any:
         if isinstance(data, dict) and data.get("descriptorSet") and not data.get("descriptorSetBytes"):
             raw = _read(info, str(data["descriptorSet"]), "descriptorSet")
-            from portico.core.grpc.descriptors import DescriptorError, strip_source_info  # lazy: protobuf
-
+            try:
+                from portico.core.grpc.descriptors import DescriptorError, strip_source_info  # lazy: protobuf
+            except ImportError:
+                raise ValueError("grpc upstreams need the portico[grpc] extra (grpcio, protobuf) installed") from None
             try:
                 data = {**data, "descriptorSetBytes": strip_source_info(raw)}
             except DescriptorError as exc:
@@ -173,8 +175,10 @@ class GrpcUpstream(Model):
                 f"the descriptor set is {len(self.descriptor_set_bytes)} bytes, over {MAX_DESCRIPTOR_BYTES}: "
                 "compile only the files this service needs"
             )
-        from portico.core.grpc.descriptors import DescriptorError  # lazy: protobuf only for grpc routes
-
+        try:
+            from portico.core.grpc.descriptors import DescriptorError  # lazy: protobuf only for grpc routes
+        except ImportError:  # a clear, per-document error: the other routes still load
+            raise ValueError("grpc upstreams need the portico[grpc] extra (grpcio, protobuf) installed") from None
         try:
             info = method_info(self)
             bindings = bindings_of(self, info)

@@ -56,6 +56,10 @@ class GrpcCallError(Exception):
         return f"{CODE_NAMES.get(self.code, str(self.code))}: {self.message}"
 
 
+class ReplyTooLarge(Exception):
+    """The reply (all messages of a stream together) is larger than the route's maxResponseBytes."""
+
+
 def http_status(code: int) -> int:
     """The HTTP status for a gRPC code; codes outside google.rpc.Code are UNKNOWN, hence 500."""
     return HTTP_STATUS.get(code, 500)

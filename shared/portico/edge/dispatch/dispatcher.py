@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from portico.core.chain import Context
 from portico.core.config.documents import Route
+from portico.core.config.grpc import GrpcTls
 from portico.core.http import Request, Response
 from portico.core.ports import Transport, UpstreamConnectError, UpstreamRefused, UpstreamTimeout
 from portico.core.problem import problem
@@ -15,6 +16,9 @@ from portico.edge.dispatch.http import HttpRoute
 from portico.edge.dispatch.lambda_ import FunctionInvoker, LambdaRoute
 from portico.edge.dispatch.mock import copy_of, mock_response
 from portico.edge.filters import attrs
+
+if TYPE_CHECKING:
+    from portico.edge.dispatch.grpc import GrpcCaller
 
 log = logging.getLogger("portico.edge")
 
@@ -30,10 +34,11 @@ class Dispatcher:
         transport: Callable[[], Transport],
         invoker: Callable[[], FunctionInvoker],
         jitter: Callable[[], float],
+        grpc: Callable[[], GrpcCaller] | None = None,
     ) -> None:
         self._calls: dict[str, RouteCall] = {}
         for name, route in routes.items():
-            self._calls[name] = self._compile(route, transport, invoker, jitter)
+            self._calls[name] = self._compile(route, transport, invoker, jitter, grpc)
 
     @staticmethod
     def _compile(
@@ -41,6 +46,7 @@ class Dispatcher:
         transport: Callable[[], Transport],
         invoker: Callable[[], FunctionInvoker],
         jitter: Callable[[], float],
+        grpc: Callable[[], GrpcCaller] | None,
     ) -> RouteCall:
         upstream = route.spec.upstream
         if upstream.mock is not None:
@@ -54,7 +60,11 @@ class Dispatcher:
             return HttpRoute(upstream.http, route.spec.match.path_prefix, _Lazy(transport), jitter)
         if upstream.lambda_ is not None:
             return LambdaRoute(upstream.lambda_, _LazyInvoker(invoker))
-        kind = "service" if upstream.service is not None else "aggregate"
+        if upstream.grpc is not None and grpc is not None:
+            from portico.edge.dispatch.grpc import GrpcRoute  # lazy: protobuf loads only for configs with grpc routes
+
+            return GrpcRoute(upstream.grpc, _LazyGrpc(grpc))
+        kind = next(k for k in ("grpc", "service", "aggregate") if getattr(upstream, k) is not None)
 
         async def unavailable(ctx: Context, params: dict[str, str]) -> Response:
             return problem(502, f"upstream kind {kind!r} is not available at the edge yet", request_id=ctx.request_id)
@@ -94,3 +104,33 @@ class _LazyInvoker:
 
     async def invoke(self, function_name: str, qualifier: str | None, payload: dict[str, Any], timeout: float) -> Any:
         return await self._factory().invoke(function_name, qualifier, payload, timeout)
+
+
+class _LazyGrpc:
+    """Creates the gRPC channel cache on first use, inside the running loop (grpc.aio channels belong to one)."""
+
+    def __init__(self, factory: Callable[[], GrpcCaller]) -> None:
+        self._factory = factory
+
+    async def unary(
+        self,
+        target: str,
+        tls: GrpcTls,
+        method: str,
+        request: bytes,
+        timeout: float,
+        metadata: Sequence[tuple[str, str]],
+    ) -> bytes:
+        return await self._factory().unary(target, tls, method, request, timeout, metadata)
+
+    async def server_stream(
+        self,
+        target: str,
+        tls: GrpcTls,
+        method: str,
+        request: bytes,
+        timeout: float,
+        metadata: Sequence[tuple[str, str]],
+        limit: int,
+    ) -> list[bytes]:
+        return await self._factory().server_stream(target, tls, method, request, timeout, metadata, limit)
