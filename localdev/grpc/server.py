@@ -57,7 +57,7 @@ class Library:
             book.published_time.FromSeconds(1_000_000_000 + i * 86400)
             self.books[("fiction", i)] = book
 
-    async def GetBook(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:  # noqa: N802 - gRPC method names
+    async def GetBook(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:
         book = self.books.get((req.shelf, req.id))
         if book is None or not set(req.tags) <= set(book.tags):
             await ctx.abort(grpc.StatusCode.NOT_FOUND, f"book {req.id} not found on shelf {req.shelf!r}")
@@ -65,7 +65,7 @@ class Library:
             return self.c["Book"](name=book.name, id=book.id, title=book.title)
         return book
 
-    async def CreateBook(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+    async def CreateBook(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:
         if not req.book.title:
             await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, "a book needs a title")
         new_id = max((i for s, i in self.books if s == req.shelf), default=0) + 1
@@ -76,7 +76,7 @@ class Library:
         self.books[(req.shelf, new_id)] = book
         return book
 
-    async def UpdateBook(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+    async def UpdateBook(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:
         parts = req.book.name.split("/")
         key = (parts[1], int(parts[3])) if len(parts) == 4 and parts[3].isdigit() else None
         if key is None or key not in self.books:
@@ -86,21 +86,21 @@ class Library:
             book.title = req.book.title
         return book
 
-    async def ListBooks(self, req: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:  # noqa: N802
+    async def ListBooks(self, req: Any, ctx: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         found = [b for (shelf, _), b in sorted(self.books.items()) if shelf == req.shelf]
         for book in found[: req.limit or None]:
             yield book
 
-    async def Echo(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+    async def Echo(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:
         return req
 
-    async def Fail(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+    async def Fail(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:
         code = getattr(grpc.StatusCode, req.code.upper(), None)
         if code is None or code is grpc.StatusCode.OK:
             await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown status code {req.code!r}")
         await ctx.abort(code, req.message or f"failing with {code.name} as asked")
 
-    async def Stats(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:  # noqa: N802
+    async def Stats(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:
         return self.c["StatsReply"](calls=dict(self.calls))
 
 
