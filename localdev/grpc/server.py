@@ -95,6 +95,8 @@ class Library:
         return req
 
     async def Fail(self, req: Any, ctx: grpc.aio.ServicerContext) -> Any:
+        if req.delay_ms:
+            await asyncio.sleep(min(req.delay_ms, 30_000) / 1000)
         code = getattr(grpc.StatusCode, req.code.upper(), None)
         if code is None or code is grpc.StatusCode.OK:
             await ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown status code {req.code!r}")
