@@ -16,7 +16,6 @@ import os
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from localdev.httpserver import Incoming, Outgoing, start
 
@@ -27,7 +26,9 @@ def build_event(req: Incoming, host_port: str) -> dict[str, Any]:
     from portico.core.http import Request
     from portico.edge.events.outbound import event_for
 
-    target = urlsplit(req.target)
+    # not urlsplit: a target such as //admin/x would be read as a network location
+    path, _, query = req.target.partition("?")
+    path = path.partition("#")[0]
     headers = Headers(req.headers)
     # API Gateway adds these itself; what the client sent under these names is replaced.
     headers.set("x-forwarded-for", req.peer)
@@ -37,12 +38,12 @@ def build_event(req: Incoming, host_port: str) -> dict[str, Any]:
         headers.set("host", host_port)
     request = Request(
         method=req.method,
-        path=target.path or "/",
+        path=path or "/",
         headers=headers,
         body=bytes(req.body),
         source_ip=req.peer,
         host=headers.get("host") or host_port,
-        raw_query=target.query,
+        raw_query=query.partition("#")[0],
     )
     request_id = base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")  # API Gateway's id looks like this
     return event_for(request, request_id, time.time())

@@ -20,6 +20,14 @@ class Incoming:
     body: bytearray = field(default_factory=bytearray)
     peer: str = ""
     complete: bool = False
+    keep_alive: bool = False
+    parser: httptools.HttpRequestParser | None = None
+
+    def on_headers_complete(self) -> None:
+        # read here: after the message completes the parser has reset and no longer knows
+        assert self.parser is not None
+        self.keep_alive = self.parser.should_keep_alive()
+        self.method = self.parser.get_method().decode("ascii")
 
     def on_url(self, url: bytes) -> None:
         self.target += url.decode("latin-1")
@@ -56,6 +64,7 @@ async def _serve_connection(app: App, reader: asyncio.StreamReader, writer: asyn
         while True:
             incoming = Incoming(peer=str(peer[0]) if peer else "")
             parser = httptools.HttpRequestParser(incoming)
+            incoming.parser = parser
             while not incoming.complete:
                 chunk = await reader.read(65536)
                 if not chunk:
@@ -70,15 +79,14 @@ async def _serve_connection(app: App, reader: asyncio.StreamReader, writer: asyn
                     writer.write(encode_response(413, [("content-type", "text/plain")], b"too large\n", False))
                     await writer.drain()
                     return
-            incoming.method = parser.get_method().decode("ascii")
-            keep = parser.should_keep_alive()
+            keep = incoming.keep_alive
             status, headers, body = await app(incoming)
             writer.write(encode_response(status, headers, b"" if incoming.method == "HEAD" else body, keep))
             await writer.drain()
             if not keep:
                 return
-    except (ConnectionError, asyncio.IncompleteReadError):
-        return
+    except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+        return  # the client went away, or the server is shutting down
     finally:
         writer.close()
 

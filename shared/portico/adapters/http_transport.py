@@ -48,11 +48,17 @@ class _Parsed:
     status: int = 0
     headers_done: bool = False
     done: bool = False
+    keep_alive: bool = False
+    parser: httptools.HttpResponseParser | None = None
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        # read here: once the message completes, llhttp has reset and no longer reports these
+        assert self.parser is not None
+        self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()
         self.headers_done = True
 
     def on_body(self, body: bytes) -> None:
@@ -185,6 +191,7 @@ def _encode(request: Request, target: str) -> bytes:
 async def _read_response(conn: _Conn, head: bool) -> tuple[_Parsed, bool]:
     parsed = _Parsed()
     parser = httptools.HttpResponseParser(parsed)
+    parsed.parser = parser
     received = 0
     while not parsed.done and not (head and parsed.headers_done):
         chunk = await conn.reader.read(65536)
@@ -199,6 +206,6 @@ async def _read_response(conn: _Conn, head: bool) -> tuple[_Parsed, bool]:
             parser.feed_data(chunk)
         except httptools.HttpParserError as exc:
             raise UpstreamConnectError(f"invalid HTTP response from the upstream: {exc}") from None
-    parsed.status = parser.get_status_code()
-    keep = parsed.done and not head and parser.should_keep_alive()
+    parsed.parser = None
+    keep = parsed.done and not head and parsed.keep_alive
     return parsed, keep

@@ -73,6 +73,12 @@ class Edge:
             self._loop = asyncio.new_event_loop()
         return self._loop.run_until_complete(self.handle_async(event))
 
+    def close(self) -> None:
+        """Close the persistent loop (tests and the benchmark; Lambda just freezes the environment)."""
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
 
 def _store(settings: EdgeSettings) -> ConfigStore:
     if settings.config_file:
