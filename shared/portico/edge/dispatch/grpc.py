@@ -85,7 +85,8 @@ class GrpcRoute:
     async def __call__(self, ctx: Context, params: dict[str, str]) -> Response:
         req = ctx.request
         rid = ctx.request_id
-        found = self._transcoder.select(req.method, req.route_path)
+        head = req.method == "HEAD"  # served by GET rules, as HEAD is by GET routes
+        found = self._transcoder.select("GET" if head else req.method, req.route_path)
         if isinstance(found, frozenset):
             if not found:
                 return problem(404, f"no gRPC mapping of this route matches {req.route_path}", request_id=rid)
@@ -116,7 +117,7 @@ class GrpcRoute:
         if len(body) > spec.max_response_bytes:
             log.warning("gRPC %s reply is %d bytes as JSON, over maxResponseBytes", path, len(body))
             return problem(502, "the upstream reply could not be returned", request_id=rid)
-        return Response(200, Headers([("content-type", kind)]), body)
+        return Response(200, Headers([("content-type", kind)]), b"" if head else body)
 
     def _stream_body(self, items: list[bytes], binding: Binding) -> tuple[bytes, str]:
         docs = [_json(self._transcoder.reply_json(item, binding)) for item in items]
