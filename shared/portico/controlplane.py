@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
+from portico.adapters.config_files import with_file_reader
 from portico.core.config.configset import ConfigSet
 from portico.core.config.context import ValidationSettings
 from portico.core.config.documents import (
@@ -44,19 +45,6 @@ def read_files(paths: Sequence[Path], settings: ValidationSettings) -> list[Docu
     if issues:
         raise ConfigError(issues)
     return docs
-
-
-def file_reader(base: Path) -> Callable[[str], bytes]:
-    """Reads files that config names (descriptor sets, CA bundles), relative to the YAML file naming them."""
-
-    def read(name: str) -> bytes:
-        return (base / Path(name).expanduser()).read_bytes()
-
-    return read
-
-
-def with_file_reader(settings: ValidationSettings, yaml_path: Path) -> ValidationSettings:
-    return replace(settings, read_file=file_reader(yaml_path.resolve().parent))
 
 
 def check_references(docs: Sequence[Document], source: str) -> None:

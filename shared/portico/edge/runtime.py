@@ -99,7 +99,7 @@ def file_store(path: str, validation: ValidationSettings) -> ConfigStore:
         text = Path(path).read_text()
     except OSError as exc:
         raise SettingsError(f"PORTICO_CONFIG_FILE={path!r} cannot be read: {exc.strerror}") from None
-    from portico.controlplane import with_file_reader  # files the config names resolve next to it
+    from portico.adapters.config_files import with_file_reader  # files the config names resolve next to it
 
     docs, issues = parse_documents(text, file=path, settings=with_file_reader(validation, Path(path)))
     if issues:
