@@ -26,9 +26,11 @@ system-deps:
 dev: install
 	$(BIN)/portico dev up
 
+LINT_PATHS := $(wildcard shared functions localdev tests)
+
 lint: install
-	$(BIN)/ruff check shared functions localdev tests
-	$(BIN)/ruff format --check shared functions localdev tests
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: install
 	$(BIN)/mypy
