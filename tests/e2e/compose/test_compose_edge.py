@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from .client import Client
+from compose_client import Client
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[3]

@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from compose_client import Client
 from openapi_spec_validator import validate
-
-from .client import Client
 
 pytestmark = pytest.mark.e2e
 

@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from .edgekit import FakeInvoker, FakeTransport, body, call, json_reply, pipeline
+from compose_kit import FakeInvoker, FakeTransport, body, call, json_reply, pipeline
 
 ROUTE = """
 apiVersion: portico/v1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from portico.core.http import Request, Response
+from compose_kit import FakeTransport, body, call, json_reply, pipeline
 
-from .edgekit import FakeTransport, body, call, json_reply, pipeline
+from portico.core.http import Request, Response
 
 ROUTES = """
 apiVersion: portico/v1

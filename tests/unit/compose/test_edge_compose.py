@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
+from compose_kit import FakeTransport, body, call, json_reply, pipeline
 from openapi_spec_validator import validate
 
 from portico.core.http import Request, Response
-
-from .edgekit import FakeTransport, body, call, json_reply, pipeline
 
 CONFIG = """
 apiVersion: portico/v1
