@@ -50,7 +50,7 @@ class CacheFilter:
         if found is not None:
             stored, initial_age = found.value
             hit = _copy(stored)
-            hit.headers.set("age", str(int(initial_age + ctx.now - found.stored_at)))
+            hit.headers.set("age", str(int(initial_age + max(ctx.now - found.stored_at, 0.0))))  # clocks may step back
             return _marked(hit, "HIT")
         response = await next(ctx)
         age = parse_age(response.headers.get("age"))
