@@ -153,4 +153,6 @@ def default_deps(
         grpc=get_grpc,
         limits=settings.limits,
         cors=cors,
+        portal=settings.portal,
+        portal_title=settings.portal_title,
     )
