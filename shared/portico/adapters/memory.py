@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from portico.core.ports import Snapshot, StoredDocument
+from portico.core.ports import ConcurrentChange, Snapshot, StoredDocument
 
 
 class InMemoryConfigStore:
@@ -18,7 +18,15 @@ class InMemoryConfigStore:
     def snapshot(self) -> Snapshot:
         return Snapshot(version=self._version, documents=list(self._docs.values()))
 
-    def apply(self, documents: Sequence[StoredDocument], deletes: Sequence[tuple[str, str]] = ()) -> int:
+    def apply(
+        self,
+        documents: Sequence[StoredDocument],
+        deletes: Sequence[tuple[str, str]] = (),
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        if expected_version is not None and expected_version != self._version:
+            raise ConcurrentChange(f"expected version {expected_version}, found {self._version}")
         for doc in documents:
             self._docs[(doc.kind, doc.name)] = doc
         for key in deletes:
