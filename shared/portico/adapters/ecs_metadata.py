@@ -16,7 +16,7 @@ class TaskMetadata:
 
 def read_task_metadata(base_uri: str, timeout: float = 2.0) -> TaskMetadata:
     """GET ${ECS_CONTAINER_METADATA_URI_V4}/task. Raises OSError or ValueError when it cannot be read."""
-    with urllib.request.urlopen(base_uri.rstrip("/") + "/task", timeout=timeout) as resp:  # noqa: S310 (link-local)
+    with urllib.request.urlopen(base_uri.rstrip("/") + "/task", timeout=timeout) as resp:
         task = json.loads(resp.read(1 << 20))
     return parse_task_metadata(task)
 

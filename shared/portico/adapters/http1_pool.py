@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import typing
 from collections import deque
 from dataclasses import dataclass
 
@@ -51,8 +52,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._head = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -139,7 +139,7 @@ class HostPool:
             fut = conn.send(encode_request(req, path, host_header), head=req.method == "HEAD")
             try:
                 resp = await asyncio.wait_for(fut, timeout)
-            except asyncio.TimeoutError as exc:
+            except TimeoutError as exc:
                 raise UpstreamTimeout(f"no response from {self.host}:{self.port} within {timeout}s") from exc
             limit = self.settings.max_requests_per_connection
             ok = conn.reusable and (limit == 0 or conn.uses < limit)
@@ -163,7 +163,7 @@ class HostPool:
             self._waiters.append(waiter)
             try:
                 await asyncio.wait_for(waiter, self.settings.connect_timeout)
-            except asyncio.TimeoutError as exc:
+            except TimeoutError as exc:
                 raise PoolOverflow("timed out waiting for a pooled connection") from exc
             finally:
                 self.breaker.release_pending()
@@ -185,7 +185,7 @@ class HostPool:
                 ),
                 self.settings.connect_timeout,
             )
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             self._dec()
             raise UpstreamConnectError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         return conn

@@ -13,8 +13,9 @@ from portico.mesh.http1 import ConnInfo
 
 
 class AdminHandler:
-    def __init__(self, ready: Callable[[], tuple[bool, str]], stats: Callable[[], str],
-                 dump: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self, ready: Callable[[], tuple[bool, str]], stats: Callable[[], str], dump: Callable[[], dict[str, Any]]
+    ) -> None:
         self._ready, self._stats, self._dump = ready, stats, dump
 
     async def __call__(self, req: Request, info: ConnInfo) -> Response:

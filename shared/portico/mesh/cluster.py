@@ -15,8 +15,8 @@ from portico.core.mesh.balancer import Balancer, balancer_for
 from portico.core.mesh.circuit import CircuitBreaker
 from portico.core.mesh.outlier import OutlierDetector
 from portico.core.mesh.policy import ClusterPolicy
-from portico.core.mesh.retry import RetryBudget
 from portico.core.mesh.registry import Instance, matching
+from portico.core.mesh.retry import RetryBudget
 
 
 class Cluster:

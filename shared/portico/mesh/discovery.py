@@ -1,4 +1,4 @@
-"""The sidecar's view of the registry: per-service instance lists, fetched on first use and refreshed in the background."""
+"""The sidecar's view of the registry: per-service instance lists, fetched on first use, refreshed in the background."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import typing
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +25,14 @@ log = logging.getLogger("portico.mesh.http1")
 
 RequestHandler = Callable[[Request, "ConnInfo"], Awaitable[Response]]
 
-_REASONS = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 404: "Not Found", 413: "Content Too Large"}
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Content Too Large",
+}
 _REASONS |= {431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway"}
 _REASONS |= {503: "Service Unavailable", 504: "Gateway Timeout", 501: "Not Implemented", 405: "Method Not Allowed"}
 
@@ -91,8 +99,7 @@ class HttpServerProtocol(asyncio.Protocol):
 
     # --- connection events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = typing.cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
         peer = transport.get_extra_info("peername")
         ssl_object = transport.get_extra_info("ssl_object")
         self._info = ConnInfo(

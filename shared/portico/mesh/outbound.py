@@ -77,8 +77,11 @@ class FaultFilter:
         if decision.delay > 0:
             await asyncio.sleep(decision.delay)
         if decision.abort_status is not None:
-            return problem(decision.abort_status, "fault injected by route " + route.name,
-                           headers=Headers([("x-portico-fault", "abort")]))
+            return problem(
+                decision.abort_status,
+                "fault injected by route " + route.name,
+                headers=Headers([("x-portico-fault", "abort")]),
+            )
         return await next(ctx)
 
 
@@ -92,15 +95,24 @@ class MirrorFilter:
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
         route: CompiledRoute = ctx.attrs["route"]
-        if route.mirror is not None and self._rng.random() * 100 < route.mirror_percent:
-            if len(self._in_flight) < MAX_MIRRORS_IN_FLIGHT:  # shed mirrors rather than grow memory
-                req = ctx.request
-                copy = Request(req.method, req.path, list(req.query), req.headers.copy(), req.body,
-                               host=f"{route.mirror.host}-shadow", raw_query=req.raw_query)
-                task = asyncio.create_task(self._dispatcher.send(
-                    copy, service_name(route.mirror.host), route.mirror.subset, route, mirror=True))
-                self._in_flight.add(task)
-                task.add_done_callback(self._in_flight.discard)
+        mirror = route.mirror is not None and self._rng.random() * 100 < route.mirror_percent
+        # shed mirrors rather than grow memory when the shadow upstream is slow
+        if mirror and route.mirror is not None and len(self._in_flight) < MAX_MIRRORS_IN_FLIGHT:
+            req = ctx.request
+            copy = Request(
+                req.method,
+                req.path,
+                list(req.query),
+                req.headers.copy(),
+                req.body,
+                host=f"{route.mirror.host}-shadow",
+                raw_query=req.raw_query,
+            )
+            task = asyncio.create_task(
+                self._dispatcher.send(copy, service_name(route.mirror.host), route.mirror.subset, route, mirror=True)
+            )
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
         return await next(ctx)
 
 

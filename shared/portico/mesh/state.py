@@ -58,7 +58,9 @@ class MeshState:
         now = time.monotonic()
         return {
             "configVersion": self.version,
-            "virtualServices": {n: d.model_dump(by_alias=True, mode="json") for n, d in self.config.virtual_services.items()},
+            "virtualServices": {
+                n: d.model_dump(by_alias=True, mode="json") for n, d in self.config.virtual_services.items()
+            },
             "destinationRules": {
                 n: d.model_dump(by_alias=True, mode="json") for n, d in self.config.destination_rules.items()
             },
@@ -74,8 +76,14 @@ class MeshState:
             },
             "registry": {
                 s: [
-                    {"instanceId": i.instance_id, "address": i.authority, "labels": dict(i.labels),
-                     "health": i.health, "weight": i.weight, "heartbeat": i.heartbeat}
+                    {
+                        "instanceId": i.instance_id,
+                        "address": i.authority,
+                        "labels": dict(i.labels),
+                        "health": i.health,
+                        "weight": i.weight,
+                        "heartbeat": i.heartbeat,
+                    }
                     for i in self.discovery.stored(s)
                 ]
                 for s in self.discovery.known()

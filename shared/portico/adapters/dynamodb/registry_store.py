@@ -28,7 +28,9 @@ class DynamoDbRegistryStore:
         self._client.put_item(TableName=self._table, Item=_to_item(instance, ttl))
 
     def deregister(self, service: str, instance_id: str) -> None:
-        self._client.delete_item(TableName=self._table, Key={"service": {"S": service}, "instanceId": {"S": instance_id}})
+        self._client.delete_item(
+            TableName=self._table, Key={"service": {"S": service}, "instanceId": {"S": instance_id}}
+        )
 
     def instances(self, service: str) -> list[Instance]:
         out: list[Instance] = []
