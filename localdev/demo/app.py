@@ -3,7 +3,8 @@
     python -m localdev.demo.app --service payments --version v1 --port 19011
     python -m localdev.demo.app --service orders --port 19001 --outbound 127.0.0.1:15001
 
-Endpoints: /healthz, / (who am I), /slow?ms=N, /status/<code> (answer that code),
+Endpoints: /healthz, / (who am I), /slow?ms=N, /status/<code> (answer that code), /headers (echo),
+/hits (requests seen per path),
 /order (orders only: one call to payments through the sidecar, the answer names the payments version).
 """
 
@@ -29,6 +30,7 @@ def _json(status: int, body: dict[str, object]) -> Response:
 class DemoApp:
     def __init__(self, service: str, version: str, instance: str, outbound: str | None) -> None:
         self.me = {"service": service, "version": version, "instance": instance}
+        self.hits: dict[str, int] = {}
         self.outbound: HostPool | None = None
         if outbound:
             host, port = outbound.rsplit(":", 1)
@@ -37,6 +39,11 @@ class DemoApp:
     async def __call__(self, req: Request, info: ConnInfo) -> Response:
         if req.path == "/healthz":
             return _json(200, {"ok": True})
+        if req.path == "/hits":
+            return _json(200, dict(self.hits))
+        self.hits[req.path] = self.hits.get(req.path, 0) + 1
+        if req.path == "/headers":
+            return _json(200, {**self.me, "headers": req.headers.items()})
         if req.path.startswith("/status/"):
             return _json(
                 int(req.path.rsplit("/", 1)[1]), {**self.me, "attempt": req.headers.get("x-portico-attempt-count")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import time
 from typing import Annotated
 
@@ -75,7 +76,9 @@ def _run_sidecar(settings: object) -> int:
     config: ConfigStore = (
         FileConfigStore([Path(settings.config_file)]) if settings.config_file else DynamoDbConfigStore(names["config"])
     )
-    side = Sidecar(settings, DynamoDbRegistryStore(names["registry"]), config)
+    seed = os.environ.get("PORTICO_SEED")  # reproducible weighted/fault/balancer choices for tests and benchmarks
+    rng = random.Random(int(seed)) if seed else random.Random()
+    side = Sidecar(settings, DynamoDbRegistryStore(names["registry"]), config, rng=rng)
 
     async def main() -> None:
         await side.start()

@@ -95,6 +95,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._busy = False
         self._closing = False
         self._reset_message()
+        self._unparsed_head = 0
         self._idle: asyncio.TimerHandle | None = None
 
     # --- connection events
@@ -120,10 +121,12 @@ class HttpServerProtocol(asyncio.Protocol):
         if self._closing:
             return
         if not self._headers_done:
-            self._header_bytes += len(data)
+            self._unparsed_head += len(data)
         try:
             self._parser.feed_data(data)
-            if not self._headers_done and self._header_bytes > self._limits.max_header_bytes:
+            # llhttp buffers a field until it is complete, so a never-ending header is cut off by raw byte count;
+            # the exact count is kept in on_header. Twice the limit leaves room for pipelined bytes in one read.
+            if not self._headers_done and self._unparsed_head > 2 * self._limits.max_header_bytes:
                 raise _Reject(431, "request headers are too large")
         except _Reject as rej:
             self._reject(rej.status, rej.detail)
@@ -144,7 +147,6 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body_len = 0
         self._header_bytes = 0
         self._headers_done = False
-        self._last_name: bytes | None = None
 
     def on_message_begin(self) -> None:
         self._reset_message()
@@ -153,6 +155,7 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._header_bytes += len(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if len(self._headers) >= self._limits.max_headers:
@@ -160,6 +163,9 @@ class HttpServerProtocol(asyncio.Protocol):
         why = invalid_field(name, value)
         if why:
             raise _Reject(400, why)
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self._limits.max_header_bytes:
+            raise _Reject(431, "request headers are too large")
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
@@ -187,6 +193,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        self._headers_done = False
+        self._unparsed_head = 0
         req = self._build_request()
         self._queue.append((req, bool(self._parser.should_keep_alive())))
         if not self._busy:
