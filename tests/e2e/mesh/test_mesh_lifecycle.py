@@ -8,7 +8,6 @@ import signal
 import threading
 import time
 
-
 import pytest
 
 from localdev.bench.loadgen import Run, run_load
@@ -84,7 +83,7 @@ def _ejected(client: Instance) -> list[str]:
 
 def test_killing_one_of_three_under_load(mesh: Mesh) -> None:
     mesh.config(RESILIENT)
-    a, b, c = (mesh.start("payments", name=f"pay-{n}") for n in "abc")
+    _, _, c = (mesh.start("payments", name=f"pay-{n}") for n in "abc")
     client = mesh.start("orders", app=False)
     mesh.wait_for(client, "payments", 3)
 
