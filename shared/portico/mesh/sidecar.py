@@ -9,7 +9,7 @@ import random
 import signal
 import ssl
 import time
-from dataclasses import replace
+from concurrent.futures import ThreadPoolExecutor
 
 from portico.adapters.http1_pool import HostPool, PoolSettings
 from portico.core.chain import Context, Filter, Handler, build_chain
@@ -96,6 +96,8 @@ class Sidecar:
     # --- lifecycle
     async def start(self) -> None:
         s = self.settings
+        # Store calls (boto3) block, so they run on threads; two are enough and each extra thread costs memory.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(2, thread_name_prefix="portico-io"))
         await self._reload()
         admin = AdminHandler(self._readiness, self.stats.render, self._dump)
         self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port)
@@ -254,7 +256,3 @@ class Sidecar:
         loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(self.drain()))
         await self._stopped.wait()
         await self.stop()
-
-
-def with_metadata(settings: SidecarSettings, address: str, zone: str, task_id: str) -> SidecarSettings:
-    return replace(settings, address=address, zone=zone, instance_id=task_id)
