@@ -139,4 +139,6 @@ def default_deps(
         invoker=get_invoker,
         limits=settings.limits,
         cors=cors,
+        portal=settings.portal,
+        portal_title=settings.portal_title,
     )
