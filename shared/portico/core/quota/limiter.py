@@ -102,9 +102,11 @@ class QuotaLimiter:
                 book.granted(key, size - cost, count, window.end)
                 return book.estimate(key, ceiling)
             book.lease_refused(key, ceiling, window.end)
+            if book.spend(key, cost) is not None:  # a concurrent request's lease may have landed meanwhile
+                return book.estimate(key, ceiling)
         count = await self._store.add(key, cost, ceiling, window.expires_at)
         if count is None:
             book.refused(key, ceiling, cost, window.end)
-            return None
+            return book.estimate(key, ceiling) if book.spend(key, cost) is not None else None
         book.charged(key, count, window.end)
         return book.estimate(key, ceiling)
