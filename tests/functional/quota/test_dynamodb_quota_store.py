@@ -68,3 +68,28 @@ def test_500_concurrent_requests_from_16_threads_admit_exactly_50_five_times_ove
         assert len(admitted) == 16
         assert sum(admitted) == 50
         assert quota_store.writes - writes_before == 500  # one write per request, no read, no retry
+
+
+def test_leasing_instances_never_over_admit_and_write_a_tenth_as_often(quota_store: DynamoDbQuotaStore) -> None:
+    # Four instances (each its own limiter and leases, as four Lambda environments) share one hot counter.
+    instances = [QuotaLimiter(quota_store) for _ in range(4)]
+    steady = QuotaPolicy("hot", "ip", (QuotaLimit("1m", 100_000, 60),), mode="leasing", lease_size=10)
+    before = quota_store.writes
+
+    async def serve(limiter: QuotaLimiter, policy: QuotaPolicy, requests: int, now: float) -> int:
+        return sum([(await limiter.check(policy, "ip:198.51.100.1", now)).admitted for _ in range(requests)])
+
+    async def all_instances(policy: QuotaPolicy, requests: int, now: float) -> list[int]:
+        return list(await asyncio.gather(*(serve(i, policy, requests, now) for i in instances)))
+
+    assert asyncio.run(all_instances(steady, 250, NOW)) == [250] * 4
+    assert (quota_store.writes - before) / 1000 <= 0.1  # counted at the store's client: 100 writes for 1000
+
+    # Near the limit: 4 instances x 60 requests against 170. Nothing over, and only leased-but-unspent is lost.
+    tight = QuotaPolicy("tight", "ip", (QuotaLimit("1m", 170, 60),), mode="leasing", lease_size=10)
+    admitted = sum(asyncio.run(all_instances(tight, 60, NOW)))
+    unspent = sum(i.leases.unspent() for i in instances)
+    counted = asyncio.run(quota_store.counts([f"tight|60|ip:198.51.100.1|{int(NOW // 60)}"]))
+    assert admitted <= 170
+    assert admitted + unspent == sum(counted.values())
+    assert admitted >= 170 - 4 * (10 - 1)  # the stated bound: under by at most (leaseSize - 1) per instance

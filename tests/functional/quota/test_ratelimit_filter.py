@@ -35,7 +35,9 @@ def test_six_a_minute_counts_down_then_429_with_retry_after(quota_store: DynamoD
     handler = chain(cfg, "r", QuotaLimiter(quota_store))
     answers = [_send(handler, T0 + 10 + i) for i in range(7)]
     assert [a.status for a in answers] == [200] * 6 + [429]
-    assert [a.headers.get("ratelimit") for a in answers[:6]] == [f'"1m";r={r};t={50 - i}' for i, r in enumerate(range(5, -1, -1))]
+    assert [a.headers.get("ratelimit") for a in answers[:6]] == [
+        f'"1m";r={r};t={50 - i}' for i, r in enumerate(range(5, -1, -1))
+    ]
     assert all(a.headers.get("ratelimit-policy") == '"1m";q=6;w=60' for a in answers)
     refused = answers[6]
     assert int(refused.headers.get("retry-after") or 0) >= 1 and refused.content_type == "application/problem+json"
