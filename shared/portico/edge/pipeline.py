@@ -21,6 +21,7 @@ from portico.edge.filters.guard import ErrorGuardFilter
 from portico.edge.filters.hygiene import HeaderHygieneFilter
 from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
+from portico.edge.filters.ratelimit import QuotaFactory, RateLimitFilter, no_quota_store
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
 
@@ -35,6 +36,7 @@ class EdgeDeps:
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
     cors: CorsPolicy | None = None
+    quota: QuotaFactory = no_quota_store  # the process-wide limiter: its leases and stats outlive config versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,7 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(RouteFilter(routes))  # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405
     # ── authentication: JWT / API key filters go here (they read ctx.attrs["route"], set ctx.attrs["identity"])
     # ── authorisation: scopes and claims
-    # ── rate limit and quota (read ctx.attrs["identity"] and the route's rateLimit)
+    steps.append(RateLimitFilter(loaded.config, deps.quota))  # after auth: only verified identities spend quota
     # ── cache
     # ── request / response transform (a response transform sees the dispatcher's answer on the way back)
     return steps

@@ -17,6 +17,7 @@ from portico.core.config.refresh import ConfigCache
 from portico.core.config.route import CorsPolicy
 from portico.core.ports import ConfigStore, Transport
 from portico.core.problem import problem
+from portico.core.quota.limiter import QuotaLimiter
 from portico.edge.dispatch.lambda_ import FunctionInvoker
 from portico.edge.events import MalformedEvent, http_api, parse_event
 from portico.edge.pipeline import EdgeDeps, PipelineCache
@@ -107,8 +108,9 @@ def default_deps(
     transport: Transport | None = None,
     invoker: FunctionInvoker | None = None,
     rng: random.Random | None = None,
+    quota: QuotaLimiter | None = None,
 ) -> EdgeDeps:
-    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker}
+    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "quota": quota}
 
     def get_transport() -> Transport:
         if chosen["transport"] is None:
@@ -123,6 +125,13 @@ def default_deps(
 
             chosen["invoker"] = BotoLambdaInvoker()
         return chosen["invoker"]  # type: ignore[no-any-return]
+
+    def get_quota() -> QuotaLimiter:
+        if chosen["quota"] is None:
+            from portico.adapters.dynamodb.quota_store import DynamoDbQuotaStore  # lazy: boto3 only when limiting
+
+            chosen["quota"] = QuotaLimiter(DynamoDbQuotaStore.from_env())
+        return chosen["quota"]  # type: ignore[no-any-return]
 
     source = rng or random.SystemRandom()
     cors = (
@@ -139,4 +148,5 @@ def default_deps(
         invoker=get_invoker,
         limits=settings.limits,
         cors=cors,
+        quota=get_quota,
     )

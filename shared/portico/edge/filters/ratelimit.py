@@ -20,32 +20,41 @@ from portico.core.ports import StoreUnavailable
 from portico.core.problem import problem
 from portico.core.quota.headers import QUOTA_EXCEEDED, policy_field, ratelimit_field
 from portico.core.quota.keys import identity_field, partition_value
-from portico.core.quota.limiter import Decision, QuotaLimiter
+from portico.core.quota.limiter import Decision, QuotaLimiter, QuotaStats
 from portico.core.quota.plan import QuotaPolicy, effective_policy, policy_from_spec
+
+from . import attrs
 
 log = logging.getLogger("portico.quota")
 
-ROUTE = "route"
-IDENTITY = "identity"
+QuotaFactory = Callable[[], QuotaLimiter]
+
+
+def no_quota_store() -> QuotaLimiter:
+    """The default when nothing wired a store: every limited route then takes its policy's failure mode."""
+    raise StoreUnavailable("no quota store is configured")
 
 
 class RateLimitFilter:
     """Built once per config version; the limiter (store, leases, stats) lives for the process."""
 
-    def __init__(self, config: ConfigSet, limiter: Callable[[], QuotaLimiter]) -> None:
+    def __init__(self, config: ConfigSet, limiter: QuotaFactory) -> None:
         self._policies = {name: policy_from_spec(name, doc.spec) for name, doc in config.rate_limit_policies.items()}
         self._consumers: Mapping[str, ConsumerSpec] = {name: doc.spec for name, doc in config.consumers.items()}
         self._limiter = limiter
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        identity = ctx.attrs.get(IDENTITY)
+        identity = ctx.attrs.get(attrs.IDENTITY)
         consumer_name = identity_field(identity, "consumer")
         consumer = self._consumers.get(consumer_name) if isinstance(consumer_name, str) else None
-        policy = effective_policy(_route_policy(ctx.attrs.get(ROUTE)), consumer, self._policies)
+        policy = effective_policy(_route_policy(ctx.attrs.get(attrs.ROUTE)), consumer, self._policies)
         if policy is None:
             return await next(ctx)
-        limiter = self._limiter()
         partition = partition_value(policy.key, ctx.request, identity)
+        try:
+            limiter = self._limiter()
+        except StoreUnavailable as exc:
+            return await self._store_failed(ctx, next, policy, _UNWIRED, exc)
         try:
             decision = await asyncio.wait_for(limiter.check(policy, partition, ctx.now), policy.timeout)
         except (StoreUnavailable, TimeoutError) as exc:
@@ -60,9 +69,9 @@ class RateLimitFilter:
         return response
 
     async def _store_failed(
-        self, ctx: Context, next: Handler, policy: QuotaPolicy, limiter: QuotaLimiter, exc: Exception
+        self, ctx: Context, next: Handler, policy: QuotaPolicy, limiter: QuotaLimiter | QuotaStats, exc: Exception
     ) -> Response:
-        stats = limiter.stats
+        stats = limiter.stats if isinstance(limiter, QuotaLimiter) else limiter
         stats.store_failures += 1
         reason = str(exc) or f"no answer within {policy.timeout * 1000:g}ms"
         log.warning(
@@ -80,6 +89,9 @@ class RateLimitFilter:
             request_id=ctx.request_id or None,
             headers=Headers([("retry-after", "1")]),
         )
+
+
+_UNWIRED = QuotaStats()  # failures counted when no limiter could be built at all
 
 
 def _too_many(ctx: Context, policy: QuotaPolicy, decision: Decision) -> Response:
