@@ -20,7 +20,7 @@ from portico.core.chain import Context
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
 from portico.core.quota.limiter import QuotaLimiter
-from tests.functional.quota.conftest import chain, config, route_with
+from tests.functional.quota.quota_helpers import chain, config, route_with
 
 T0 = 1_700_000_040.0
 

@@ -16,7 +16,7 @@ from portico.adapters.dynamodb.quota_store import DynamoDbQuotaStore
 from portico.cli.main import app
 from portico.core.quota.limiter import QuotaLimiter
 from portico.core.quota.plan import policy_from_spec, with_overrides
-from tests.functional.quota.conftest import config
+from tests.functional.quota.quota_helpers import config
 
 CONFIG = """
 apiVersion: portico/v1
