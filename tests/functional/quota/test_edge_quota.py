@@ -159,7 +159,7 @@ def test_throttled_store_through_the_handler(mode: str, make_edge: Any, quota_st
     started = time.perf_counter()
     answer = edge.handle(event("/items/1"))
     elapsed = time.perf_counter() - started
-    assert elapsed < 0.1 + 0.25
+    assert elapsed < 0.1 + 0.45  # see test_ratelimit_filter.MARGIN
     if mode == "open":
         assert answer["statusCode"] == 200 and "ratelimit" not in answer["headers"]
     else:

@@ -23,6 +23,9 @@ from portico.core.quota.limiter import QuotaLimiter
 from tests.functional.quota.quota_helpers import chain, config, route_with
 
 T0 = 1_700_000_040.0
+# Measured overrun past the timeout is under 10ms; the margin absorbs scheduling on a loaded shared 2-core machine
+# and still sits far below the injected 2s stall, so the bound proves the call is cut off rather than waited out.
+MARGIN = 0.45
 
 
 def _send(handler: Any, now: float, headers: list[tuple[str, str]] = (), ip: str = "203.0.113.7") -> Response:  # type: ignore[assignment]
@@ -56,7 +59,7 @@ def _throttle(store: DynamoDbQuotaStore) -> None:
 
 
 def _stall(store: DynamoDbQuotaStore) -> None:
-    store._client.meta.events.register("before-send.dynamodb.UpdateItem", lambda **_: time.sleep(1.0))
+    store._client.meta.events.register("before-send.dynamodb.UpdateItem", lambda **_: time.sleep(2.0))
 
 
 @contextlib.contextmanager
@@ -103,7 +106,7 @@ def test_store_faults_apply_the_failure_mode_within_the_quota_timeout(
             started = time.perf_counter()
             answer = _send(handler, T0)
             elapsed = time.perf_counter() - started
-    assert elapsed < 0.150 + 0.25, f"{fault}/{mode} took {elapsed:.3f}s"
+    assert elapsed < 0.150 + MARGIN, f"{fault}/{mode} took {elapsed:.3f}s"
     if mode == "open":
         assert answer.status == 200 and answer.body == b"ok"
         assert "ratelimit" not in answer.headers and "ratelimit-policy" not in answer.headers
