@@ -149,4 +149,6 @@ def default_deps(
         limits=settings.limits,
         cors=cors,
         quota=get_quota,
+        portal=settings.portal,
+        portal_title=settings.portal_title,
     )
