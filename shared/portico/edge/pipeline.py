@@ -26,6 +26,7 @@ from portico.edge.filters.hygiene import HeaderHygieneFilter
 from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
 from portico.edge.filters.portal import PortalFilter
+from portico.edge.filters.ratelimit import QuotaFactory, RateLimitFilter, no_quota_store
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
 from portico.edge.filters.transform import TransformFilter
@@ -46,6 +47,7 @@ class EdgeDeps:
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
     cors: CorsPolicy | None = None
+    quota: QuotaFactory = no_quota_store  # the process-wide limiter: its leases and stats outlive config versions
     portal: bool = True
     portal_title: str = "Portico API"
     grpc: Callable[[], GrpcCaller] | None = None
@@ -73,7 +75,7 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(DeprecationFilter(config.routes))  # Deprecation/Sunset/Link on every answer, 401s and 429s too
     # ── authentication: JWT / API key filters go here (they read ctx.attrs["route"], set ctx.attrs["identity"])
     # ── authorisation: scopes and claims
-    # ── rate limit and quota (read ctx.attrs["identity"] and the route's rateLimit)
+    steps.append(RateLimitFilter(config, deps.quota))  # after auth: only verified identities spend quota
     # ── cache
     steps.append(CacheFilter(config.routes))  # after auth and limits: a hit is still authorised and counted
     # ── request / response transform (a response transform sees the dispatcher's answer on the way back)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from portico.core.config.base import Duration, Model
+from portico.core.config.ratelimit import check_window
 
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -49,8 +50,16 @@ class IssuerSpec(Model):
 
 
 class LimitOverride(Model):
+    """Replaces the plan's limit with the same window, or adds a limit when the plan has none for that window."""
+
     requests: int = Field(ge=1)
     window: Duration
+    name: str | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: float) -> float:
+        return check_window(value)
 
 
 class ApiKeyRef(Model):
