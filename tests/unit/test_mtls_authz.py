@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from portico.core.config.documents import AuthorizationPolicy
 from portico.core.mtls.authz import PolicySet, RequestFacts, Workload, policy_path
 from portico.core.mtls.spiffe import SpiffeId

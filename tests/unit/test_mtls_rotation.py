@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from portico.core.mtls.bundle import TrustAnchor, TrustBundle, update_bundle
 from portico.core.mtls.rotation import RotationSettings, renewal_time, retry_delay
 
