@@ -1,0 +1,1 @@
+"""Demo services for `portico dev up`, e2e tests and benchmarks."""
