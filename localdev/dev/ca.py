@@ -57,7 +57,7 @@ def ensure_root_ca(pca: Any, common_name: str = "Portico local root CA") -> str:
 
 def ca_bundle(pca: Any, arn: str) -> bytes:
     got = pca.get_certificate_authority_certificate(CertificateAuthorityArn=arn)
-    return (got["Certificate"].strip() + "\n").encode()
+    return (str(got["Certificate"]).strip() + "\n").encode()
 
 
 def start(run: DevRun) -> None:

@@ -59,7 +59,7 @@ def _run_sidecar(settings: object) -> int:
     from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
     from portico.adapters.ecs_metadata import read_task_metadata
     from portico.adapters.file_config_store import FileConfigStore
-    from portico.core.ports import ConfigStore
+    from portico.core.ports import CertSourceError, ConfigStore
     from portico.mesh.settings import SidecarSettings
     from portico.mesh.sidecar import Sidecar
 
@@ -75,7 +75,13 @@ def _run_sidecar(settings: object) -> int:
     config: ConfigStore = (
         FileConfigStore([Path(settings.config_file)]) if settings.config_file else DynamoDbConfigStore(names["config"])
     )
-    side = Sidecar(settings, DynamoDbRegistryStore(names["registry"]), config)
+    from portico.mesh.identity import mesh_identity, resolve_identity
+
+    try:  # inbound mTLS is not optional: without a certificate source the sidecar does not start
+        identity = mesh_identity(resolve_identity(settings.service))
+    except ValueError as exc:
+        fail(str(exc))
+    side = Sidecar(settings, DynamoDbRegistryStore(names["registry"]), config, identity=identity)
 
     async def main() -> None:
         await side.start()
@@ -85,7 +91,7 @@ def _run_sidecar(settings: object) -> int:
         import uvloop
 
         uvloop.run(main())
-    except OSError as exc:
+    except (OSError, CertSourceError) as exc:
         fail(f"sidecar could not start: {exc}", EXIT_UNAVAILABLE)
     return 0
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from portico.core.mtls.spiffe import InvalidSpiffeId, SpiffeId, from_dns_name, parse
 
@@ -21,13 +23,15 @@ class PeerPolicy:
 
 
 def peer_identity(ssl_object: ssl.SSLObject | ssl.SSLSocket | None, policy: PeerPolicy) -> SpiffeId:
-    """The identity of the peer on a connection whose chain OpenSSL has verified.
-
-    `getpeercert()` only returns fields for a verified certificate, which is what makes this safe to trust.
-    """
+    """The identity of the peer on a connection whose chain OpenSSL has verified."""
     if ssl_object is None:
         raise PeerRejected("not a TLS connection")
-    cert = ssl_object.getpeercert()
+    return identity_from_cert(ssl_object.getpeercert(), policy)
+
+
+def identity_from_cert(cert: Mapping[str, Any] | None, policy: PeerPolicy) -> SpiffeId:
+    """The identity in `getpeercert()`'s answer. It only has fields for a verified certificate, which is what
+    makes it safe to trust: an unverified peer never gets this far."""
     if not cert:
         raise PeerRejected("the peer presented no verified certificate")
     sans = cert.get("subjectAltName", ())
