@@ -29,12 +29,14 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 @dataclass
-class TestCa:
+class ThrowawayCa:
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
 
     @classmethod
-    def create(cls, name: str = "Test CA", *, not_before: float | None = None, lifetime: float = 86400.0) -> TestCa:
+    def create(
+        cls, name: str = "Test CA", *, not_before: float | None = None, lifetime: float = 86400.0
+    ) -> ThrowawayCa:
         key = ec.generate_private_key(ec.SECP256R1())
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         start = time.time() - 3600 if not_before is None else not_before
