@@ -105,7 +105,8 @@ def test_two_sidecars_talk_mtls_and_openssl_sees_the_spiffe_san(mesh: MtlsMesh, 
 def test_each_bad_peer_is_rejected(mesh: MtlsMesh, payments: Any, pca_arn: str, tmp_path: Path) -> None:
     now = time.time()
     ours = bundle(pca_arn)
-    good = issue_from_local_ca(pca_arn, f"spiffe://{TD}/ns/default/sa/orders", not_before=now - 60, not_after=now + 600)
+    orders_id = f"spiffe://{TD}/ns/default/sa/orders"
+    good = issue_from_local_ca(pca_arn, orders_id, not_before=now - 60, not_after=now + 600)
     assert raw_request(payments.inbound, client_context(*good, ours, tmp_path / "good")).startswith(b"HTTP/1.1 200")
 
     # a plaintext client

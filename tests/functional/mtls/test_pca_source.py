@@ -94,5 +94,5 @@ def test_acm_export_path_maps_the_dns_name_but_does_not_chain_locally(local_aws:
     (root,) = x509.load_pem_x509_certificates(source.trust_bundle())
     assert leaf.issuer != root.subject  # the local gap, asserted so we notice when moto fixes it
     wrong = AcmExportCertSource(arn, build("cluster.local", "default", "payments"))
-    with pytest.raises(CertSourceError, match="not spiffe://cluster.local/ns/default/sa/payments"):
+    with pytest.raises(CertSourceError, match=r"not spiffe://cluster\.local/ns/default/sa/payments"):
         wrong.issue()
