@@ -175,3 +175,38 @@ def test_policy_allows_orders_denies_others_and_changes_live(mesh: MtlsMesh, pay
         time.sleep(0.2)
     assert orders.call("/charge", method="POST")[0] == 200
     assert [p.pid for p in payments.procs] == pids and all(p.poll() is None for p in payments.procs)
+
+
+def test_the_edge_calls_a_mesh_service_with_its_own_identity(mesh: MtlsMesh, tables: dict[str, str]) -> None:
+    """The edge's `service` upstream: its own SPIFFE ID, which payments' policy names like any other caller."""
+    import asyncio
+
+    from portico.adapters.certs.pca import AcmPcaCertSource
+    from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
+    from portico.adapters.tls.identity import MeshIdentity
+    from portico.core.headers import Headers
+    from portico.core.http import Request
+    from portico.core.mtls.spiffe import build
+    from portico.mesh.client import MeshServiceClient
+
+    mesh.config(ONLY_ORDERS % "'*/sa/edge'")
+    mesh.start("payments")
+
+    async def call(service: str) -> int:
+        edge_id = build(TD, "default", service)
+        identity = MeshIdentity(AcmPcaCertSource(mesh.pca_arn, edge_id), edge_id)
+        await identity.start()
+        client = MeshServiceClient(DynamoDbRegistryStore(tables["registry"]), identity)
+        req = Request("POST", "/charge", headers=Headers([("host", "payments")]), body=b"{}", host="payments")
+        try:
+            for _ in range(50):
+                try:
+                    return (await client.call("payments", req, "/charge", 5.0)).status
+                except Exception:  # not registered yet
+                    await asyncio.sleep(0.2)
+            raise AssertionError("payments never became reachable")
+        finally:
+            client.close()
+
+    assert asyncio.run(call("edge")) == 200
+    assert asyncio.run(call("intruder")) == 403
