@@ -1,1 +1,1 @@
-"""Demo services for `portico dev up`, e2e tests and benchmarks."""
+"""Demo services for `portico dev up` (front door and mesh), e2e tests and benchmarks."""
