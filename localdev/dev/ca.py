@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from localdev.dev.run import DevRun
 
 ROOT_TEMPLATE = "arn:aws:acm-pca:::template/RootCACertificate/V1"
@@ -64,7 +66,12 @@ def start(run: DevRun) -> None:
     from portico.adapters import aws
 
     pca = aws.client("acm-pca")
-    arn = ensure_root_ca(pca)
+    try:
+        arn = ensure_root_ca(pca)
+    except (ClientError, BotoCoreError) as exc:
+        # LocalStack Community has no acm-pca: the edge still runs; sidecars say what certificate source they need.
+        run.facts["private CA"] = f"unavailable on this endpoint ({exc}); sidecars need PORTICO_TLS_* files"
+        return
     bundle = run.state_dir / "ca.pem"
     bundle.write_bytes(ca_bundle(pca, arn))
     run.env["PORTICO_PCA_ARN"] = arn
