@@ -18,9 +18,11 @@ install: $(STAMP)
 dev: install
 	$(BIN)/portico dev up
 
+LINT_PATHS := $(wildcard shared functions localdev tests)
+
 lint: install
-	$(BIN)/ruff check shared functions localdev tests
-	$(BIN)/ruff format --check shared functions localdev tests
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: install
 	$(BIN)/mypy

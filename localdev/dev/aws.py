@@ -4,49 +4,33 @@ from __future__ import annotations
 
 import os
 import sys
-import urllib.error
-import urllib.request
 
+from localdev.aws import DEFAULT_HOST, DEFAULT_PORT, endpoint_answers, local_env
 from localdev.dev.run import DevRun
-
-DEFAULT_URL = "http://127.0.0.1:4566"
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
-
-
-def endpoint_answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def start(run: DevRun) -> None:
-    url = run.env.get("AWS_ENDPOINT_URL") or DEFAULT_URL
+    url = run.env.get("AWS_ENDPOINT_URL") or f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+    # Dummy credentials only: a user's real keys or profile must never be sent to a local endpoint.
+    run.env = {**local_env(url, run.env), **{k: v for k, v in run.env.items() if k.startswith("PORTICO_")}}
     if endpoint_answers(url):
-        run.facts["aws"] = f"{url} (already running: reused)"
+        run.facts["aws"] = f"{url} (already answering: reused, left running at the end)"
     else:
         port = url.rsplit(":", 1)[-1].rstrip("/")
-        run.spawn("aws", [sys.executable, "-m", "localdev.aws", "--host", "127.0.0.1", "--port", port], ready_url=url)
-        run.facts["aws"] = f"{url} (embedded, started now)"
-    run.env["AWS_ENDPOINT_URL"] = url
-    for key, value in LOCAL_CREDENTIALS.items():
-        run.env.setdefault(key, value)
-    run.env.setdefault("AWS_DEFAULT_REGION", run.env["AWS_REGION"])
-    os.environ.update({k: run.env[k] for k in ("AWS_ENDPOINT_URL", *LOCAL_CREDENTIALS, "AWS_DEFAULT_REGION")})
-
-    from portico.adapters import aws
+        argv = [sys.executable, "-m", "localdev.aws", "--host", DEFAULT_HOST, "--port", port, "--quiet"]
+        run.spawn("aws", argv, ready_url=url)
+        run.facts["aws"] = f"{url} (embedded moto, serialised for DynamoDB atomicity)"
+    os.environ.update(run.env)
 
     from localdev.tables import create_tables
+    from portico.adapters import aws
 
     names = aws.table_names(run.env)
-    create_tables(aws.client("dynamodb"), names)
+    created = create_tables(aws.client("dynamodb"), names)
     run.env.update(
         PORTICO_CONFIG_TABLE=names["config"],
         PORTICO_QUOTA_TABLE=names["quota"],
         PORTICO_REGISTRY_TABLE=names["registry"],
     )
-    os.environ.update({k: v for k, v in run.env.items() if k.startswith("PORTICO_")})
-    run.facts["tables"] = ", ".join(names.values())
+    os.environ.update(run.env)
+    run.facts["tables"] = ", ".join(names.values()) + (f" ({len(created)} created)" if created else " (existing)")
