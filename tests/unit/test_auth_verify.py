@@ -6,13 +6,13 @@ import time
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
 from portico.core.auth.claims import TokenPolicy
 from portico.core.auth.errors import InvalidToken, UnknownKey
 from portico.core.auth.jws import parse_token
 from portico.core.auth.keys import JwkError, KeySet, hmac_key, parse_jwk, parse_jwks
 from portico.core.auth.signatures import signature_valid
 from portico.core.auth.verify import verify
-
 from tests.auth_support import (
     AUDIENCE,
     ISSUER,
@@ -187,7 +187,7 @@ def test_structure_rules(token: str, reason: str) -> None:
 
 def test_ecdsa_signature_in_der_form_is_refused() -> None:
     token = mint(RFC7515_A3_EC, {"alg": "ES256", "kid": "a3"}, claims(NOW))
-    head, body, sig = token.split(".")
+    head, body, _ = token.split(".")
     from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
     raw = parse_token(token).signature
