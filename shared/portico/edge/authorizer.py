@@ -106,7 +106,7 @@ class Authorizer:
             policy,
             HttpJwksFetcher,
             refresh_interval=float(env.get("PORTICO_CONFIG_REFRESH_SECONDS", "5")),
-            allow_loopback=env.get("PORTICO_ALLOW_LOOPBACK", "").lower() in ("1", "true", "yes"),
+            allow_loopback=env.get("PORTICO_ALLOW_LOOPBACK_UPSTREAMS", "").lower() in ("1", "true", "yes"),
         )
 
     def _authenticator(self) -> Authenticator:

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from portico.core.auth.authenticator import Authenticator, KeySources
+from portico.core.auth.jwks_cache import JwksFetcher, JwksFetchError, JwksResponse
 from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
 from portico.core.ports import Transport
 from portico.edge.dispatch.dispatcher import Dispatcher
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.filters.auth import AuthenticationFilter, AuthorisationFilter, IdentityHeadersFilter
 from portico.edge.filters.cors import CorsFilter
 from portico.edge.filters.guard import ErrorGuardFilter
 from portico.edge.filters.hygiene import HeaderHygieneFilter
@@ -23,6 +26,20 @@ from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
+
+
+class _NoJwksFetcher:
+    """Until an entry point wires a real fetcher, jwksUri issuers fail closed (401, logged), never silently open."""
+
+    async def fetch(self, url: str) -> JwksResponse:
+        raise JwksFetchError("no JWKS fetcher is wired into EdgeDeps")
+
+
+def _unwired_key_sources() -> KeySources:
+    def make() -> JwksFetcher:
+        return _NoJwksFetcher()
+
+    return KeySources(make)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +52,8 @@ class EdgeDeps:
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
     cors: CorsPolicy | None = None
+    # JWKS caches outlive config versions, so a reload neither refetches keys nor resets the refetch rate limit
+    key_sources: KeySources = field(default_factory=_unwired_key_sources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +72,9 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(PathNormalizeFilter())  # one canonical path (or 400) before anything decides by path
     steps.append(CorsFilter(routes, deps.cors))  # preflights answered here, before auth would demand credentials
     steps.append(RouteFilter(routes))  # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405
-    # ── authentication: JWT / API key filters go here (they read ctx.attrs["route"], set ctx.attrs["identity"])
-    # ── authorisation: scopes and claims
+    steps.append(AuthenticationFilter(Authenticator(loaded.config, deps.key_sources)))  # JWT/API key; 400/401
+    steps.append(AuthorisationFilter())  # the route's scopes and claim matchers: 403 insufficient_scope
+    steps.append(IdentityHeadersFilter())  # verified identity upstream as x-portico-*; hygiene already ran
     # ── rate limit and quota (read ctx.attrs["identity"] and the route's rateLimit)
     # ── cache
     # ── request / response transform (a response transform sees the dispatcher's answer on the way back)

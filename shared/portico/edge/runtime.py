@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from portico.core.auth.authenticator import KeySources
+from portico.core.auth.jwks_cache import JwksFetcher
 from portico.core.chain import Context
 from portico.core.config.context import ValidationSettings
 from portico.core.config.refresh import ConfigCache
@@ -124,6 +126,11 @@ def default_deps(
             chosen["invoker"] = BotoLambdaInvoker()
         return chosen["invoker"]  # type: ignore[no-any-return]
 
+    def make_jwks_fetcher() -> JwksFetcher:
+        from portico.adapters.jwks_http import HttpJwksFetcher  # lazy: sockets only when an issuer needs keys
+
+        return HttpJwksFetcher()
+
     source = rng or random.SystemRandom()
     cors = (
         CorsPolicy(
@@ -139,4 +146,5 @@ def default_deps(
         invoker=get_invoker,
         limits=settings.limits,
         cors=cors,
+        key_sources=KeySources(make_jwks_fetcher),
     )

@@ -15,9 +15,7 @@ from portico.core.auth.identity import CLAIM_HEADER_PREFIX, CONSUMER_HEADER, SCO
 from portico.core.chain import Context, Handler
 from portico.core.config.documents import Route
 from portico.core.http import Response
-
-ROUTE = "route"
-IDENTITY = "identity"
+from portico.edge.filters.attrs import IDENTITY, ROUTE
 
 
 def _scheme(route: Route) -> tuple[str, str | None]:
