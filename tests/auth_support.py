@@ -11,8 +11,9 @@ import json
 import warnings
 from typing import Any
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import ECKey, OKPKey, RSAKey
+from joserfc.registry import HeaderParameter
 
 RFC7515_A2_RSA: dict[str, str] = {
     "kty": "RSA",
@@ -96,6 +97,21 @@ def mint(jwk: dict[str, Any], header: dict[str, Any], claims: dict[str, Any]) ->
         return jwt.encode(header, claims, _import(jwk), algorithms=[header["alg"]])
 
 
+def sign(jwk: dict[str, Any], header: dict[str, Any], payload: dict[str, Any]) -> str:
+    """Like `mint`, but any header (crit extensions, jku, jwk) and any payload JSON, still signed by joserfc."""
+    extra = {
+        name: HeaderParameter(f"test header {name}", lambda value: None)
+        for name in header
+        if name not in ("alg", "kid")
+    }
+    registry = jws.JWSRegistry(header_registry=extra, strict_check_header=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return jws.serialize_compact(
+            header, json.dumps(payload).encode(), _import(jwk), algorithms=[header["alg"]], registry=registry
+        )
+
+
 def claims(now: float, **overrides: Any) -> dict[str, Any]:
     """Good claims for ISSUER/AUDIENCE, valid for five minutes from `now`."""
     base: dict[str, Any] = {
@@ -119,3 +135,64 @@ def forge(header: dict[str, Any], payload: dict[str, Any], signature: bytes = b"
     head = b64(json.dumps(header).encode())
     body = b64(json.dumps(payload).encode())
     return f"{head}.{body}.{b64(signature)}"
+
+
+class RecordingTransport:
+    """The upstream as a fake Transport: records every request it is sent and answers 200 JSON."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    async def send(self, request: Any, url: str, timeout: float) -> Any:
+        from portico.core.headers import Headers
+        from portico.core.http import Response
+
+        self.seen.append(request)
+        return Response(200, Headers([("content-type", "application/json")]), b'{"ok":true}')
+
+
+def edge_handler(config: str, transport: Any, key_sources: Any = None, *, allow_loopback: bool = False) -> Any:
+    """The real edge pipeline (portico.edge.pipeline.build_pipeline) for a YAML config, with a fake upstream."""
+    import random
+
+    from portico.core.config.configset import ConfigSet
+    from portico.core.config.context import ValidationSettings
+    from portico.core.config.loader import parse_documents
+    from portico.core.config.snapshot import LoadedConfig
+    from portico.edge.pipeline import EdgeDeps, build_pipeline
+
+    docs, issues = parse_documents(config, file="test.yaml", settings=ValidationSettings(allow_loopback))
+    assert not issues, issues
+
+    def no_invoker() -> Any:
+        raise AssertionError("no lambda upstream in these tests")
+
+    deps = EdgeDeps(rng=random.Random(1).randbytes, jitter=lambda: 0.0, transport=lambda: transport, invoker=no_invoker)
+    if key_sources is not None:
+        deps = EdgeDeps(deps.rng, deps.jitter, deps.transport, deps.invoker, key_sources=key_sources)
+    return build_pipeline(LoadedConfig(version=1, config=ConfigSet.of(docs)), deps).handler
+
+
+async def call(
+    handler: Any, path: str, headers: dict[str, str] | list[tuple[str, str]], now: float, query: str = ""
+) -> Any:
+    from urllib.parse import parse_qsl
+
+    from portico.core.chain import Context
+    from portico.core.headers import Headers
+    from portico.core.http import Request
+
+    items = list(headers.items()) if isinstance(headers, dict) else headers
+    request = Request(
+        method="GET",
+        path=path,
+        headers=Headers([("host", "api.test"), *items]),
+        host="api.test",
+        query=parse_qsl(query, keep_blank_values=True),
+        raw_query=query,
+    )
+    return await handler(Context(request=request, now=now, request_id="req-1"))
+
+
+def challenge_of(response: Any) -> str:
+    return str(response.headers.get("www-authenticate") or "")
