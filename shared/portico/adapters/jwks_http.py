@@ -23,6 +23,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(
         self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: Message, newurl: str
     ) -> None:
+        fp.close()
         raise JwksFetchError(f"redirect {code} to {newurl} refused: set jwksUri to the final URL")
 
 
