@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from portico.core.auth.errors import InvalidKey, InvalidRequest, MissingCredentials
 from portico.core.http import Request
+
+# RFC 6750 §2.1 b64token: what may follow "Bearer " (a JWT always fits)
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 def bearer_token(request: Request) -> str:
@@ -22,7 +27,7 @@ def bearer_token(request: Request) -> str:
     if scheme.lower() != "bearer":
         raise MissingCredentials("a Bearer token is required")
     token = rest.strip()
-    if not token or any(c.isspace() for c in token):
+    if not _B64TOKEN.fullmatch(token):
         raise InvalidRequest("malformed Bearer credentials")
     return token
 
