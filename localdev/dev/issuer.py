@@ -1,4 +1,4 @@
-"""Dev component: the local dev issuer. Its key pair lives in .portico/issuer/; its JWKS is served on :18090."""
+"""Dev component: the local dev issuer. Its key pair lives in .portico/issuer/; its JWKS is served on :18099."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-PORT = 18090
+PORT = 18099
 ISSUER = f"http://127.0.0.1:{PORT}/"
 JWKS_PATH = "/.well-known/jwks.json"
 AUDIENCE = "api://portico-demo"

@@ -1,4 +1,4 @@
-"""Serves the dev issuer's JWKS: python -m localdev.issuer --dir .portico/issuer [--port 18090].
+"""Serves the dev issuer's JWKS: python -m localdev.issuer --dir .portico/issuer [--port 18099].
 
 Prints `listening on URL` once bound. Sends Cache-Control max-age=300, as identity providers commonly do.
 """

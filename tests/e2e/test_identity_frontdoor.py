@@ -56,7 +56,7 @@ def test_dev_token_opens_the_protected_demo_route(spawn: Callable[..., str], tmp
     # the demo config as shipped, with its fixed ports swapped for this run's free ones
     config = tmp_path / "identity.yaml"
     config.write_text(
-        DEMO.replace('jwksUri: "http://127.0.0.1:18090', f'jwksUri: "{issuer}').replace("http://127.0.0.1:18081", echo)
+        DEMO.replace('jwksUri: "http://127.0.0.1:18099', f'jwksUri: "{issuer}').replace("http://127.0.0.1:18081", echo)
     )
     door = spawn("localdev.frontdoor", "--config", str(config), env={"PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"})
 
