@@ -62,6 +62,22 @@ class StoreUnavailable(Exception):
     """A store could not be reached or refused the call (throttled, timed out, down)."""
 
 
+class QuotaStore(Protocol):
+    """Counters for rate limits and quotas. `add` is the hot path: one conditional write, never a read."""
+
+    async def add(self, key: str, amount: int, ceiling: int, expires_at: int) -> int | None:
+        """Atomically add `amount` to counter `key` unless the result would exceed `ceiling`.
+
+        Returns the new count, or None when refused (the counter is unchanged). A new counter starts at 0 and
+        expires (TTL) at `expires_at` epoch seconds. Raises StoreUnavailable when the store cannot answer.
+        """
+        ...
+
+    async def counts(self, keys: Sequence[str]) -> dict[str, int]:
+        """Current values of the given counters (absent ones are 0). For operators, never on the request path."""
+        ...
+
+
 class Transport(Protocol):
     """Sends a request to an upstream. Raises UpstreamTimeout or UpstreamConnectError, never returns a 5xx itself."""
 

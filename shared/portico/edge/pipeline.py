@@ -29,6 +29,7 @@ from portico.edge.filters.hygiene import HeaderHygieneFilter
 from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
 from portico.edge.filters.portal import PortalFilter
+from portico.edge.filters.ratelimit import QuotaFactory, RateLimitFilter, no_quota_store
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
 from portico.edge.filters.transform import TransformFilter
@@ -63,6 +64,7 @@ class EdgeDeps:
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
     cors: CorsPolicy | None = None
+    quota: QuotaFactory = no_quota_store  # the process-wide limiter: its leases and stats outlive config versions
     portal: bool = True
     portal_title: str = "Portico API"
     grpc: Callable[[], GrpcCaller] | None = None
@@ -93,7 +95,7 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(AuthenticationFilter(Authenticator(loaded.config, deps.key_sources)))  # JWT/API key; 400/401
     steps.append(AuthorisationFilter())  # the route's scopes and claim matchers: 403 insufficient_scope
     steps.append(IdentityHeadersFilter())  # verified identity upstream as x-portico-*; hygiene already ran
-    # ── rate limit and quota (read ctx.attrs["identity"] and the route's rateLimit)
+    steps.append(RateLimitFilter(config, deps.quota))  # after auth: only verified identities spend quota
     # ── cache
     steps.append(CacheFilter(config.routes))  # after auth and limits: a hit is still authorised and counted
     # ── request / response transform (a response transform sees the dispatcher's answer on the way back)

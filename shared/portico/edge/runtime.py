@@ -19,6 +19,7 @@ from portico.core.config.refresh import ConfigCache
 from portico.core.config.route import CorsPolicy
 from portico.core.ports import ConfigStore, Transport
 from portico.core.problem import problem
+from portico.core.quota.limiter import QuotaLimiter
 from portico.edge.dispatch.lambda_ import FunctionInvoker
 
 if TYPE_CHECKING:
@@ -115,8 +116,9 @@ def default_deps(
     invoker: FunctionInvoker | None = None,
     rng: random.Random | None = None,
     grpc: GrpcCaller | None = None,
+    quota: QuotaLimiter | None = None,
 ) -> EdgeDeps:
-    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "grpc": grpc}
+    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "grpc": grpc, "quota": quota}
 
     def get_transport() -> Transport:
         if chosen["transport"] is None:
@@ -144,6 +146,13 @@ def default_deps(
             chosen["grpc"] = GrpcChannels(allow_loopback=settings.allow_loopback)
         return chosen["grpc"]  # type: ignore[no-any-return]
 
+    def get_quota() -> QuotaLimiter:
+        if chosen["quota"] is None:
+            from portico.adapters.dynamodb.quota_store import DynamoDbQuotaStore  # lazy: boto3 only when limiting
+
+            chosen["quota"] = QuotaLimiter(DynamoDbQuotaStore.from_env())
+        return chosen["quota"]  # type: ignore[no-any-return]
+
     source = rng or random.SystemRandom()
     cors = (
         CorsPolicy(
@@ -161,6 +170,7 @@ def default_deps(
         limits=settings.limits,
         cors=cors,
         key_sources=KeySources(make_jwks_fetcher),
+        quota=get_quota,
         portal=settings.portal,
         portal_title=settings.portal_title,
     )

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from portico.core.auth.keys import JwkError, parse_jwks
 from portico.core.config.base import Duration, Model
 from portico.core.config.context import settings_from
+from portico.core.config.ratelimit import check_window
 from portico.core.netguard import ForbiddenDestination, check_host, check_upstream_url
 
 ASYMMETRIC_ALGORITHMS = frozenset(
@@ -77,8 +78,16 @@ class IssuerSpec(Model):
 
 
 class LimitOverride(Model):
+    """Replaces the plan's limit with the same window, or adds a limit when the plan has none for that window."""
+
     requests: int = Field(ge=1)
     window: Duration
+    name: str | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: float) -> float:
+        return check_window(value)
 
 
 class ApiKeyRef(Model):
