@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from portico.core.auth.authenticator import Authenticator, KeySources
+from portico.core.auth.jwks_cache import JwksFetcher, JwksFetchError, JwksResponse
 from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
@@ -18,6 +20,7 @@ from portico.core.portal.openapi import openapi_document
 from portico.core.ports import Transport
 from portico.edge.dispatch.dispatcher import Dispatcher
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.filters.auth import AuthenticationFilter, AuthorisationFilter, IdentityHeadersFilter
 from portico.edge.filters.cache import CacheFilter
 from portico.edge.filters.cors import CorsFilter
 from portico.edge.filters.deprecation import DeprecationFilter
@@ -37,6 +40,20 @@ if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
 
 
+class _NoJwksFetcher:
+    """Until an entry point wires a real fetcher, jwksUri issuers fail closed (401, logged), never silently open."""
+
+    async def fetch(self, url: str) -> JwksResponse:
+        raise JwksFetchError("no JWKS fetcher is wired into EdgeDeps")
+
+
+def _unwired_key_sources() -> KeySources:
+    def make() -> JwksFetcher:
+        return _NoJwksFetcher()
+
+    return KeySources(make)
+
+
 @dataclass(frozen=True, slots=True)
 class EdgeDeps:
     """What the entry point wires in: adapters (created lazily), randomness and settings."""
@@ -51,6 +68,8 @@ class EdgeDeps:
     portal: bool = True
     portal_title: str = "Portico API"
     grpc: Callable[[], GrpcCaller] | None = None
+    # JWKS caches outlive config versions, so a reload neither refetches keys nor resets the refetch rate limit
+    key_sources: KeySources = field(default_factory=_unwired_key_sources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +92,9 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(CorsFilter(routes, deps.cors))  # preflights answered here, before auth would demand credentials
     steps.append(RouteFilter(routes))  # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405
     steps.append(DeprecationFilter(config.routes))  # Deprecation/Sunset/Link on every answer, 401s and 429s too
-    # ── authentication: JWT / API key filters go here (they read ctx.attrs["route"], set ctx.attrs["identity"])
-    # ── authorisation: scopes and claims
+    steps.append(AuthenticationFilter(Authenticator(loaded.config, deps.key_sources)))  # JWT/API key; 400/401
+    steps.append(AuthorisationFilter())  # the route's scopes and claim matchers: 403 insufficient_scope
+    steps.append(IdentityHeadersFilter())  # verified identity upstream as x-portico-*; hygiene already ran
     steps.append(RateLimitFilter(config, deps.quota))  # after auth: only verified identities spend quota
     # ── cache
     steps.append(CacheFilter(config.routes))  # after auth and limits: a hit is still authorised and counted

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portico.core.auth.authenticator import KeySources
+from portico.core.auth.jwks_cache import JwksFetcher
 from portico.core.chain import Context
 from portico.core.config.context import ValidationSettings
 from portico.core.config.refresh import ConfigCache
@@ -132,6 +134,11 @@ def default_deps(
             chosen["invoker"] = BotoLambdaInvoker()
         return chosen["invoker"]  # type: ignore[no-any-return]
 
+    def make_jwks_fetcher() -> JwksFetcher:
+        from portico.adapters.jwks_http import HttpJwksFetcher  # lazy: sockets only when an issuer needs keys
+
+        return HttpJwksFetcher()
+
     def get_grpc() -> GrpcCaller:
         if chosen.get("grpc") is None:
             from portico.adapters.grpc_channel import GrpcChannels  # lazy: grpcio only when a grpc route runs
@@ -162,6 +169,7 @@ def default_deps(
         grpc=get_grpc,
         limits=settings.limits,
         cors=cors,
+        key_sources=KeySources(make_jwks_fetcher),
         quota=get_quota,
         portal=settings.portal,
         portal_title=settings.portal_title,
