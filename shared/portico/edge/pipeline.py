@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
-from portico.core.ports import Transport
+from portico.core.ports import Clock, Transport
 from portico.edge.dispatch.dispatcher import Dispatcher
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.filters.access_log import AccessLogFilter
 from portico.edge.filters.cors import CorsFilter
 from portico.edge.filters.guard import ErrorGuardFilter
 from portico.edge.filters.hygiene import HeaderHygieneFilter
@@ -23,6 +24,8 @@ from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
+from portico.edge.filters.xray import XRayFilter
+from portico.edge.telemetry import EdgeTelemetry
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,8 @@ class EdgeDeps:
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
     cors: CorsPolicy | None = None
+    clock: Clock | None = None  # latency timing; None (some tests) leaves the access log and timing out
+    telemetry: EdgeTelemetry = field(default_factory=EdgeTelemetry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +52,14 @@ class Pipeline:
 def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> list[Filter]:
     steps: list[Filter] = []
     steps.append(ErrorGuardFilter())  # outermost: no stack trace ever escapes; every answer carries x-request-id
+    tel = deps.telemetry
+    if deps.clock is not None and (tel.access_log or tel.metrics):
+        names = frozenset(loaded.config.routes)  # route names from config bound the metric dimension values
+        # next to outermost: times the whole request, sees every answer (a crash is logged as the guard's 500)
+        steps.append(AccessLogFilter(deps.clock, names, tel))
     steps.append(RequestIdFilter(deps.rng))  # request id + traceparent first, so every later answer can quote them
+    if tel.tracer is not None:
+        steps.append(XRayFilter(tel.tracer))  # optional (PORTICO_XRAY): a subsegment annotated with the request id
     steps.append(HeaderHygieneFilter())  # hop-by-hop and client x-portico-* go before anything trusts a header
     steps.append(LimitsFilter(deps.limits))  # 431/413 before any work is spent on an oversized request
     steps.append(PathNormalizeFilter())  # one canonical path (or 400) before anything decides by path
@@ -64,7 +76,8 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
 def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:
     """Validate and compile everything once per config version; per request only the chain runs."""
     routes = build_routes(loaded.config.routes)
-    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter)
+    monotonic = deps.clock.monotonic if deps.clock is not None else None
+    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter, monotonic)
     handler = build_chain(edge_filters(loaded, deps, routes), dispatcher)
     return Pipeline(loaded.version, handler, routes)
 

@@ -20,6 +20,11 @@ class EdgeSettings:
     allow_loopback: bool
     limits: Limits
     cors_origins: tuple[str, ...]
+    api_name: str = "portico"
+    metrics_namespace: str = "Portico"
+    access_log: bool = True
+    metrics: bool = True
+    xray: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeSettings:
@@ -34,6 +39,11 @@ class EdgeSettings:
                 max_body_bytes=int(_number(env, "PORTICO_MAX_BODY_BYTES", 6 * 1024 * 1024, 0)),
             ),
             cors_origins=tuple(o.strip() for o in env.get("PORTICO_CORS_ALLOW_ORIGINS", "").split(",") if o.strip()),
+            api_name=_name(env, "PORTICO_API_NAME", "portico"),
+            metrics_namespace=_name(env, "PORTICO_METRICS_NAMESPACE", "Portico"),
+            access_log=_flag(env, "PORTICO_ACCESS_LOG", default=True),
+            metrics=_flag(env, "PORTICO_METRICS", default=True),
+            xray=_flag(env, "PORTICO_XRAY"),
         )
 
 
@@ -50,9 +60,19 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _name(env: Mapping[str, str], name: str, default: str) -> str:
+    """A metric namespace or dimension value: 1-255 printable characters (CloudWatch's limits)."""
+    raw = env.get(name, "").strip() or default
+    if len(raw) > 255 or not raw.isprintable():
+        raise SettingsError(f"{name}={raw!r} must be 1-255 printable characters")
+    return raw
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no"):
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no"):
         return False
     if raw in ("1", "true", "yes"):
         return True

@@ -30,10 +30,14 @@ class Dispatcher:
         transport: Callable[[], Transport],
         invoker: Callable[[], FunctionInvoker],
         jitter: Callable[[], float],
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self._calls: dict[str, RouteCall] = {}
         for name, route in routes.items():
-            self._calls[name] = self._compile(route, transport, invoker, jitter)
+            call = self._compile(route, transport, invoker, jitter)
+            # upstream latency is measured here, around all tries, so the access log can tell edge time from theirs
+            timed = monotonic is not None and route.spec.upstream.mock is None
+            self._calls[name] = _timed(call, monotonic) if timed and monotonic is not None else call
 
     @staticmethod
     def _compile(
@@ -76,6 +80,17 @@ class Dispatcher:
         except UpstreamConnectError as exc:
             log.warning("upstream connect failure for route %s: %s", name, exc)
             return problem(502, "could not reach the upstream", request_id=ctx.request_id)
+
+
+def _timed(call: RouteCall, monotonic: Callable[[], float]) -> RouteCall:
+    async def timed(ctx: Context, params: dict[str, str]) -> Response:
+        started = monotonic()
+        try:
+            return await call(ctx, params)
+        finally:
+            ctx.attrs[attrs.UPSTREAM_LATENCY_MS] = (monotonic() - started) * 1000
+
+    return timed
 
 
 class _Lazy:
