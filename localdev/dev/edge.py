@@ -22,3 +22,4 @@ def start(run: DevRun) -> None:
     run.hint(f"curl -s {base}/demo/items/42          # routed GET: echo-a sees /items/42")
     run.hint(f"curl -si {base}/no/such/path          # 404 problem+json")
     run.hint(f"curl -si -X POST {base}/demo/items/42 # 405 with Allow")
+    run.logs_hint("frontdoor", "edge: one JSON access-log line and one EMF metrics line per request")
