@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit functional e2e install bench clean
+.PHONY: dev test lint typecheck unit functional e2e install bench clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# System packages the e2e suite needs: Debian's chromium renders the developer portal in a headless test.
+# Idempotent: apt runs only when chromium is missing (with sudo when not root).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		echo "installing chromium (portal e2e test)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 dev: install
 	$(BIN)/portico dev up
@@ -33,10 +41,10 @@ unit: install
 functional: install
 	$(BIN)/pytest tests/functional
 
-e2e: install
+e2e: install system-deps
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck
+test: system-deps lint typecheck
 	$(BIN)/pytest
 
 bench: install

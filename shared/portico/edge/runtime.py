@@ -143,6 +143,8 @@ def default_deps(
         invoker=get_invoker,
         limits=settings.limits,
         cors=cors,
+        portal=settings.portal,
+        portal_title=settings.portal_title,
         clock=SystemClock(),
         telemetry=telemetry or default_telemetry(settings),
     )

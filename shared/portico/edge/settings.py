@@ -20,6 +20,8 @@ class EdgeSettings:
     allow_loopback: bool
     limits: Limits
     cors_origins: tuple[str, ...]
+    portal: bool = True
+    portal_title: str = "Portico API"
     api_name: str = "portico"
     metrics_namespace: str = "Portico"
     access_log: bool = True
@@ -39,6 +41,9 @@ class EdgeSettings:
                 max_body_bytes=int(_number(env, "PORTICO_MAX_BODY_BYTES", 6 * 1024 * 1024, 0)),
             ),
             cors_origins=tuple(o.strip() for o in env.get("PORTICO_CORS_ALLOW_ORIGINS", "").split(",") if o.strip()),
+            # the developer portal under /_portico/ (docs/composition.md); off hides it (404)
+            portal=_flag(env, "PORTICO_PORTAL", default=True),
+            portal_title=env.get("PORTICO_PORTAL_TITLE", "").strip() or "Portico API",
             api_name=_name(env, "PORTICO_API_NAME", "portico"),
             metrics_namespace=_name(env, "PORTICO_METRICS_NAMESPACE", "Portico"),
             access_log=_flag(env, "PORTICO_ACCESS_LOG", default=True),
@@ -72,8 +77,8 @@ def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name, "").strip().lower()
     if raw == "":
         return default
-    if raw in ("0", "false", "no"):
+    if raw in ("0", "false", "no", "off"):
         return False
-    if raw in ("1", "true", "yes"):
+    if raw in ("1", "true", "yes", "on"):
         return True
     raise SettingsError(f"{name}={raw!r} must be true or false")

@@ -8,9 +8,11 @@ from typing import Any
 
 from portico.core.chain import Context
 from portico.core.config.documents import Route
+from portico.core.config.upstream import AggregatePart, ServiceUpstream, Upstream
 from portico.core.http import Request, Response
 from portico.core.ports import Transport, UpstreamConnectError, UpstreamRefused, UpstreamTimeout
 from portico.core.problem import problem
+from portico.edge.dispatch.aggregate import AggregateRoute
 from portico.edge.dispatch.http import HttpRoute
 from portico.edge.dispatch.lambda_ import FunctionInvoker, LambdaRoute
 from portico.edge.dispatch.mock import copy_of, mock_response
@@ -19,6 +21,8 @@ from portico.edge.filters import attrs
 log = logging.getLogger("portico.edge")
 
 RouteCall = Callable[[Context, dict[str, str]], Awaitable[Response]]
+# Compiles a mesh `service` upstream into a call; wired in by the entry point once the mesh client exists.
+ServiceCalls = Callable[[ServiceUpstream], RouteCall]
 
 
 class Dispatcher:
@@ -30,23 +34,32 @@ class Dispatcher:
         transport: Callable[[], Transport],
         invoker: Callable[[], FunctionInvoker],
         jitter: Callable[[], float],
+        service: ServiceCalls | None = None,
+        *,
         monotonic: Callable[[], float] | None = None,
     ) -> None:
+        self._transport = _Lazy(transport)
+        self._invoker = _LazyInvoker(invoker)
+        self._jitter = jitter
+        self._service = service
         self._calls: dict[str, RouteCall] = {}
         for name, route in routes.items():
-            call = self._compile(route, transport, invoker, jitter)
-            # upstream latency is measured here, around all tries, so the access log can tell edge time from theirs
-            timed = monotonic is not None and route.spec.upstream.mock is None
-            self._calls[name] = _timed(call, monotonic) if timed and monotonic is not None else call
+            upstream = route.spec.upstream
+            if upstream.aggregate is not None:
+                self._calls[name] = AggregateRoute(upstream.aggregate, self._compile_part)
+            else:
+                self._calls[name] = self._compile(upstream, route.spec.match.path_prefix, fixed_path=False)
+            # upstream latency is measured around all tries, so the access log can tell edge time from theirs
+            if monotonic is not None and upstream.mock is None:
+                self._calls[name] = _timed(self._calls[name], monotonic)
 
-    @staticmethod
-    def _compile(
-        route: Route,
-        transport: Callable[[], Transport],
-        invoker: Callable[[], FunctionInvoker],
-        jitter: Callable[[], float],
-    ) -> RouteCall:
-        upstream = route.spec.upstream
+    def _compile_part(self, part: AggregatePart) -> RouteCall:
+        # a part's URL is used as written (placeholders filled from the route's path parameters): the client's
+        # path belongs to the aggregate route, not to the services behind it
+        return self._compile(part, None, fixed_path=True)
+
+    def _compile(self, upstream: Upstream | AggregatePart, route_prefix: str | None, *, fixed_path: bool) -> RouteCall:
+        """One upstream kind of a route or an aggregate part: the same call interface for each kind."""
         if upstream.mock is not None:
             template = mock_response(upstream.mock)
 
@@ -55,13 +68,15 @@ class Dispatcher:
 
             return mock
         if upstream.http is not None:
-            return HttpRoute(upstream.http, route.spec.match.path_prefix, _Lazy(transport), jitter)
+            return HttpRoute(upstream.http, route_prefix, self._transport, self._jitter, fixed_path=fixed_path)
         if upstream.lambda_ is not None:
-            return LambdaRoute(upstream.lambda_, _LazyInvoker(invoker))
-        kind = "service" if upstream.service is not None else "aggregate"
+            return LambdaRoute(upstream.lambda_, self._invoker)
+        if upstream.service is not None and self._service is not None:
+            return self._service(upstream.service)
 
         async def unavailable(ctx: Context, params: dict[str, str]) -> Response:
-            return problem(502, f"upstream kind {kind!r} is not available at the edge yet", request_id=ctx.request_id)
+            # raised rather than answered, so an aggregate counts the part as failed like any unreachable upstream
+            raise UpstreamConnectError("the service upstream is not available at the edge yet")
 
         return unavailable
 
