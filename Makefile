@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck unit functional e2e install bench clean system-deps
+.PHONY: dev test lint typecheck unit functional e2e install bench clean system-deps grpc-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ e2e: install system-deps
 
 test: system-deps lint typecheck
 	$(BIN)/pytest
+
+# The demo gRPC service's descriptor set (dev up, the tests and the benchmark also build it when missing or stale).
+grpc-demo: install
+	$(BIN)/python -m localdev.grpc.build
 
 bench: install
 	$(BIN)/python -m localdev.bench

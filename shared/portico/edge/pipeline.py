@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.route import CorsPolicy
@@ -34,6 +35,9 @@ from portico.edge.filters.xray import XRayFilter
 from portico.edge.portal import load_assets
 from portico.edge.telemetry import EdgeTelemetry
 
+if TYPE_CHECKING:
+    from portico.edge.dispatch.grpc import GrpcCaller
+
 
 @dataclass(frozen=True, slots=True)
 class EdgeDeps:
@@ -47,6 +51,7 @@ class EdgeDeps:
     cors: CorsPolicy | None = None
     portal: bool = True
     portal_title: str = "Portico API"
+    grpc: Callable[[], GrpcCaller] | None = None
     clock: Clock | None = None  # latency timing; None (some tests) leaves the access log and timing out
     telemetry: EdgeTelemetry = field(default_factory=EdgeTelemetry)
 
@@ -98,7 +103,9 @@ def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:
     """Validate and compile everything once per config version; per request only the chain runs."""
     routes = build_routes(loaded.config.routes)
     monotonic = deps.clock.monotonic if deps.clock is not None else None
-    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter, monotonic=monotonic)
+    dispatcher = Dispatcher(
+        loaded.config.routes, deps.transport, deps.invoker, deps.jitter, grpc=deps.grpc, monotonic=monotonic
+    )
     handler = build_chain(edge_filters(loaded, deps, routes), dispatcher)
     return Pipeline(loaded.version, handler, routes)
 

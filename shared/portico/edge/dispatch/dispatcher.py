@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from portico.core.chain import Context
 from portico.core.config.documents import Route
+from portico.core.config.grpc import GrpcTls
 from portico.core.config.upstream import AggregatePart, ServiceUpstream, Upstream
 from portico.core.http import Request, Response
 from portico.core.ports import Transport, UpstreamConnectError, UpstreamRefused, UpstreamTimeout
@@ -17,6 +18,9 @@ from portico.edge.dispatch.http import HttpRoute
 from portico.edge.dispatch.lambda_ import FunctionInvoker, LambdaRoute
 from portico.edge.dispatch.mock import copy_of, mock_response
 from portico.edge.filters import attrs
+
+if TYPE_CHECKING:
+    from portico.edge.dispatch.grpc import GrpcCaller
 
 log = logging.getLogger("portico.edge")
 
@@ -35,6 +39,7 @@ class Dispatcher:
         invoker: Callable[[], FunctionInvoker],
         jitter: Callable[[], float],
         service: ServiceCalls | None = None,
+        grpc: Callable[[], GrpcCaller] | None = None,
         *,
         monotonic: Callable[[], float] | None = None,
     ) -> None:
@@ -42,6 +47,7 @@ class Dispatcher:
         self._invoker = _LazyInvoker(invoker)
         self._jitter = jitter
         self._service = service
+        self._grpc = _LazyGrpc(grpc) if grpc is not None else None
         self._calls: dict[str, RouteCall] = {}
         for name, route in routes.items():
             upstream = route.spec.upstream
@@ -73,10 +79,16 @@ class Dispatcher:
             return LambdaRoute(upstream.lambda_, self._invoker)
         if upstream.service is not None and self._service is not None:
             return self._service(upstream.service)
+        # grpc is a route kind only: its HTTP mapping is matched against the client's path, which in an
+        # aggregate belongs to the aggregate route
+        if isinstance(upstream, Upstream) and upstream.grpc is not None and self._grpc is not None:
+            from portico.edge.dispatch.grpc import GrpcRoute  # lazy: protobuf loads only for configs with grpc routes
+
+            return GrpcRoute(upstream.grpc, self._grpc)
 
         async def unavailable(ctx: Context, params: dict[str, str]) -> Response:
             # raised rather than answered, so an aggregate counts the part as failed like any unreachable upstream
-            raise UpstreamConnectError("the service upstream is not available at the edge yet")
+            raise UpstreamConnectError("this upstream kind is not available at the edge yet")
 
         return unavailable
 
@@ -124,3 +136,33 @@ class _LazyInvoker:
 
     async def invoke(self, function_name: str, qualifier: str | None, payload: dict[str, Any], timeout: float) -> Any:
         return await self._factory().invoke(function_name, qualifier, payload, timeout)
+
+
+class _LazyGrpc:
+    """Creates the gRPC channel cache on first use, inside the running loop (grpc.aio channels belong to one)."""
+
+    def __init__(self, factory: Callable[[], GrpcCaller]) -> None:
+        self._factory = factory
+
+    async def unary(
+        self,
+        target: str,
+        tls: GrpcTls,
+        method: str,
+        request: bytes,
+        timeout: float,
+        metadata: Sequence[tuple[str, str]],
+    ) -> bytes:
+        return await self._factory().unary(target, tls, method, request, timeout, metadata)
+
+    async def server_stream(
+        self,
+        target: str,
+        tls: GrpcTls,
+        method: str,
+        request: bytes,
+        timeout: float,
+        metadata: Sequence[tuple[str, str]],
+        limit: int,
+    ) -> list[bytes]:
+        return await self._factory().server_stream(target, tls, method, request, timeout, metadata, limit)
