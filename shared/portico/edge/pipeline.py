@@ -17,9 +17,10 @@ from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
 from portico.core.portal.openapi import openapi_document
-from portico.core.ports import Transport
+from portico.core.ports import Clock, Transport
 from portico.edge.dispatch.dispatcher import Dispatcher
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.filters.access_log import AccessLogFilter
 from portico.edge.filters.auth import AuthenticationFilter, AuthorisationFilter, IdentityHeadersFilter
 from portico.edge.filters.cache import CacheFilter
 from portico.edge.filters.cors import CorsFilter
@@ -34,7 +35,9 @@ from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
 from portico.edge.filters.transform import TransformFilter
 from portico.edge.filters.version import VersionFilter, declared_versions
+from portico.edge.filters.xray import XRayFilter
 from portico.edge.portal import load_assets
+from portico.edge.telemetry import EdgeTelemetry
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
@@ -70,6 +73,8 @@ class EdgeDeps:
     grpc: Callable[[], GrpcCaller] | None = None
     # JWKS caches outlive config versions, so a reload neither refetches keys nor resets the refetch rate limit
     key_sources: KeySources = field(default_factory=_unwired_key_sources)
+    clock: Clock | None = None  # latency timing; None (some tests) leaves the access log and timing out
+    telemetry: EdgeTelemetry = field(default_factory=EdgeTelemetry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +88,14 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     config = loaded.config
     steps: list[Filter] = []
     steps.append(ErrorGuardFilter())  # outermost: no stack trace ever escapes; every answer carries x-request-id
+    tel = deps.telemetry
+    if deps.clock is not None and (tel.access_log or tel.metrics):
+        names = frozenset(loaded.config.routes)  # route names from config bound the metric dimension values
+        # next to outermost: times the whole request, sees every answer (a crash is logged as the guard's 500)
+        steps.append(AccessLogFilter(deps.clock, names, tel))
     steps.append(RequestIdFilter(deps.rng))  # request id + traceparent first, so every later answer can quote them
+    if tel.tracer is not None:
+        steps.append(XRayFilter(tel.tracer))  # optional (PORTICO_XRAY): a subsegment annotated with the request id
     steps.append(HeaderHygieneFilter())  # hop-by-hop and client x-portico-* go before anything trusts a header
     steps.append(LimitsFilter(deps.limits))  # 431/413 before any work is spent on an oversized request
     steps.append(PathNormalizeFilter())  # one canonical path (or 400) before anything decides by path
@@ -112,7 +124,10 @@ def portal_filter(loaded: LoadedConfig, deps: EdgeDeps) -> PortalFilter:
 def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:
     """Validate and compile everything once per config version; per request only the chain runs."""
     routes = build_routes(loaded.config.routes)
-    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter, grpc=deps.grpc)
+    monotonic = deps.clock.monotonic if deps.clock is not None else None
+    dispatcher = Dispatcher(
+        loaded.config.routes, deps.transport, deps.invoker, deps.jitter, grpc=deps.grpc, monotonic=monotonic
+    )
     handler = build_chain(edge_filters(loaded, deps, routes), dispatcher)
     return Pipeline(loaded.version, handler, routes)
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 from portico.edge.events import MalformedEvent, http_api, parse_event
 from portico.edge.pipeline import EdgeDeps, PipelineCache
 from portico.edge.settings import EdgeSettings, SettingsError
+from portico.edge.telemetry import EdgeTelemetry
 
 log = logging.getLogger("portico.edge")
 
@@ -117,6 +118,7 @@ def default_deps(
     rng: random.Random | None = None,
     grpc: GrpcCaller | None = None,
     quota: QuotaLimiter | None = None,
+    telemetry: EdgeTelemetry | None = None,
 ) -> EdgeDeps:
     chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "grpc": grpc, "quota": quota}
 
@@ -161,6 +163,8 @@ def default_deps(
         if settings.cors_origins
         else None
     )
+    from portico.adapters.clock import SystemClock
+
     return EdgeDeps(
         rng=os.urandom if rng is None else source.randbytes,
         jitter=source.random,
@@ -173,4 +177,20 @@ def default_deps(
         quota=get_quota,
         portal=settings.portal,
         portal_title=settings.portal_title,
+        clock=SystemClock(),
+        telemetry=telemetry or default_telemetry(settings),
+    )
+
+
+def default_telemetry(settings: EdgeSettings) -> EdgeTelemetry:
+    """Access log through the Powertools Logger, EMF on stdout, X-Ray only when PORTICO_XRAY=true."""
+    from portico.adapters import telemetry as outputs
+
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.api_name
+    return EdgeTelemetry(
+        api=settings.api_name,
+        namespace=settings.metrics_namespace,
+        access_log=outputs.powertools_access_log(service) if settings.access_log else None,
+        metrics=outputs.json_lines() if settings.metrics else None,
+        tracer=outputs.xray_tracer(service) if settings.xray else None,
     )
