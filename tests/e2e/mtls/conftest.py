@@ -126,14 +126,6 @@ class MtlsMesh:
                     proc.wait(5)
 
 
-@pytest.fixture(scope="session")
-def pca_arn(local_aws: str) -> str:
-    from localdev.dev.ca import ensure_root_ca
-    from portico.adapters.aws import client
-
-    return ensure_root_ca(client("acm-pca"))
-
-
 @pytest.fixture
 def mesh(tables: dict[str, str], pca_arn: str, tmp_path: Path) -> Iterator[MtlsMesh]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTICO_")}
