@@ -143,5 +143,5 @@ def test_an_edge_without_identity_settings_answers_a_clear_connect_error() -> No
 
     lazy = LazyMeshClient({}, retry_after=60.0)
     for _ in range(2):  # the second time from the remembered failure, without asking the CA again
-        with pytest.raises(UpstreamConnectError, match="no mesh identity.*PORTICO_PCA_ARN"):
+        with pytest.raises(UpstreamConnectError, match=r"no mesh identity.*PORTICO_PCA_ARN"):
             asyncio.run(lazy.get())
