@@ -24,7 +24,6 @@ from portico.core.mesh.circuit import CircuitBreaker, Limits
 from portico.mesh.http1 import ConnInfo
 from portico.mesh.listener import listen
 
-
 TRACE_HEADERS = ("traceparent", "tracestate", "x-request-id")
 
 
