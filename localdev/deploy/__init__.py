@@ -1,1 +1,1 @@
-"""Local deploy: build, package, translate and create the SAM stack in the local AWS endpoint (`python -m localdev.deploy`)."""
+"""Local deploy: build, package, translate and create the SAM stack in the local AWS endpoint."""

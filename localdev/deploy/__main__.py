@@ -1,4 +1,4 @@
-"""`python -m localdev.deploy [--stack-name NAME] [Key=Value ...]`: deploy template.yaml into the local endpoint."""
+"""`python -m localdev.deploy [--stack-name NAME] [Key=Value ...]`: deploy template.yaml locally."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="Key=Value", help="template parameter overrides")
     args = parser.parse_args(argv)
     if endpoint_url() is None:
-        print("refusing to deploy: set AWS_ENDPOINT_URL (or LOCALSTACK_HOST) to the local endpoint", file=sys.stderr)
+        print(
+            "refusing to deploy: point AWS_ENDPOINT_URL (or LOCALSTACK_HOST) at the local endpoint",
+            file=sys.stderr,
+        )
         return 2
     try:
         overrides = dict(item.split("=", 1) for item in args.overrides)

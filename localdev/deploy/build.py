@@ -1,4 +1,4 @@
-"""Builds the SAM application with `sam build` (no containers) and packages the artifacts into the local S3."""
+"""Builds the SAM application with `sam build` (no containers) and packages its artifacts into S3."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ def sam_build(template: Path, build_dir: Path, parameters: dict[str, str]) -> Pa
         check=False,
     )
     if done.returncode != 0:
-        raise BuildError(f"sam build failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+        output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        raise BuildError(f"sam build failed ({done.returncode}):\n{output}")
     return build_dir / "template.yaml"
 
 

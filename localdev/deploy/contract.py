@@ -52,10 +52,12 @@ def template_errors(template: Mapping[str, Any]) -> list[str]:
 def deployed_errors(logical: str, table: Mapping[str, Any], ttl: Mapping[str, Any]) -> list[str]:
     """How a deployed table (describe_table's Table, describe_time_to_live's description) differs."""
     errors: list[str] = []
+    name = f"{logical} ({table.get('TableName')})"
     expected = KEYS.get(logical)
     if expected is not None and _keys(table.get("KeySchema", [])) != expected:
         actual = _keys(table.get("KeySchema", []))
-        errors.append(f"{logical} ({table.get('TableName')}): key schema is {_show(actual)}, code uses {_show(expected)}")
-    if logical in TTL and (ttl.get("TimeToLiveStatus") != "ENABLED" or ttl.get("AttributeName") != TTL[logical]):
-        errors.append(f"{logical} ({table.get('TableName')}): TTL is {dict(ttl)}, expected enabled on {TTL[logical]}")
+        errors.append(f"{name}: key schema is {_show(actual)}, the code uses {_show(expected)}")
+    enabled = ttl.get("TimeToLiveStatus") == "ENABLED" and ttl.get("AttributeName") == TTL.get(logical)
+    if logical in TTL and not enabled:
+        errors.append(f"{name}: TTL is {dict(ttl)}, expected enabled on {TTL[logical]!r}")
     return errors

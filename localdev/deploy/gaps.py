@@ -1,7 +1,7 @@
 """Creates by API what the local endpoint's CloudFormation skips, so the local stack matches the template.
 
-moto's CloudFormation (the local endpoint) creates tables, functions, roles, log groups and layer versions, but
-it skips the HTTP API and its stage, CloudWatch alarms, a function's Layers, TracingConfig and LoggingConfig,
+moto's CloudFormation (the local endpoint) creates tables, functions, roles, log groups and layers, but it
+skips the HTTP API and its stage, CloudWatch alarms, a function's Layers, TracingConfig and LoggingConfig,
 and a table's TTL and point-in-time recovery. Each filler below compares what the template asks for with what
 the endpoint reports and only creates or updates what is missing, so a better endpoint needs no change here.
 """
@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from localdev.deploy.resolve import Resolver, ResolveError
+from localdev.deploy.resolve import ResolveError, Resolver
 
 Clients = Callable[[str], Any]
 _FUNCTION_IN_URI = re.compile(r"functions/(arn:[^/]+)/invocations")
@@ -22,7 +22,9 @@ _NO_PHYSICAL_ID = {"AWS::Lambda::Permission"}  # created, but the local endpoint
 class GapFiller:
     """Fills the gaps of one created stack; `filled` says what it did, `unfilled` what it could not."""
 
-    def __init__(self, template: dict[str, Any], resolver: Resolver, clients: Clients, stack_name: str) -> None:
+    def __init__(
+        self, template: dict[str, Any], resolver: Resolver, clients: Clients, stack_name: str
+    ) -> None:
         self._resources: dict[str, Any] = template["Resources"]
         self._r = resolver
         self._client = clients
@@ -98,7 +100,8 @@ class GapFiller:
                         if name in authorizers:
                             route.update(AuthorizationType="CUSTOM", AuthorizerId=authorizers[name])
                 api.create_route(ApiId=api_id, Target=f"integrations/{integration_id}", **route)
-                self.filled.append(f"{logical}: route {route['RouteKey']} -> {found.group(1) if found else uri}")
+                target = found.group(1) if found else uri
+                self.filled.append(f"{logical}: route {route['RouteKey']} -> {target}")
         self.filled.append(f"{logical}: created HTTP API {api_id} with {len(authorizers)} authorizer(s)")
 
     def _authorizers(self, api_id: str, body: dict[str, Any]) -> dict[str, str]:
@@ -124,11 +127,13 @@ class GapFiller:
             return
         stage = self._r.resolve(props)
         routes = stage.get("DefaultRouteSettings", {})
-        settings = {
-            "DetailedMetricsEnabled": bool(routes.get("DetailedMetricsEnabled", False)),
-            **({"ThrottlingBurstLimit": int(routes["ThrottlingBurstLimit"])} if "ThrottlingBurstLimit" in routes else {}),
-            **({"ThrottlingRateLimit": float(routes["ThrottlingRateLimit"])} if "ThrottlingRateLimit" in routes else {}),
+        settings: dict[str, Any] = {
+            "DetailedMetricsEnabled": bool(routes.get("DetailedMetricsEnabled", False))
         }
+        if "ThrottlingBurstLimit" in routes:
+            settings["ThrottlingBurstLimit"] = int(routes["ThrottlingBurstLimit"])
+        if "ThrottlingRateLimit" in routes:
+            settings["ThrottlingRateLimit"] = float(routes["ThrottlingRateLimit"])
         self._client("apigatewayv2").create_stage(
             ApiId=stage["ApiId"],
             StageName=stage["StageName"],
@@ -175,7 +180,8 @@ class GapFiller:
         pitr = props.get("PointInTimeRecoverySpecification", {})
         if pitr.get("PointInTimeRecoveryEnabled"):
             backups = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
-            if backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") != "ENABLED":
+            recovery = backups.get("PointInTimeRecoveryDescription", {})
+            if recovery.get("PointInTimeRecoveryStatus") != "ENABLED":
                 ddb.update_continuous_backups(
                     TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
                 )

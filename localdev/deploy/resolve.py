@@ -1,7 +1,7 @@
-"""Evaluates CloudFormation intrinsics (Ref, GetAtt, Sub, Join, If, Select, conditions) against a deployed stack.
+"""Evaluates CloudFormation intrinsics (Ref, GetAtt, Sub, Join, If, Select, conditions) for a deployed stack.
 
-The local deploy needs this for the resources the local endpoint's CloudFormation skips: it creates them by API
-from their resolved properties, exactly as CloudFormation would have.
+The local deploy needs this for the resources the local endpoint's CloudFormation skips: it creates them by
+API from their resolved properties, as CloudFormation would have.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class ResolveError(ValueError):
 
 
 class Resolver:
-    """Resolves values of one template, given parameters, pseudo parameters, physical ids and an attribute lookup."""
+    """Resolves values of one template from parameters, pseudo parameters, physical ids and attributes."""
 
     def __init__(
         self,
@@ -46,7 +46,7 @@ class Resolver:
 
     def _truth(self, value: Any) -> bool:
         if isinstance(value, dict) and len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Condition":
                 return self.condition(arg)
             if key == "Fn::Equals":
@@ -92,7 +92,7 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":

@@ -1,4 +1,4 @@
-"""Deploys template.yaml into the local AWS endpoint: build, package, translate, create the stack, fill gaps."""
+"""Deploys template.yaml into the local AWS endpoint: build, package, translate, create, fill gaps."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from portico.adapters.aws import client
 from localdev.deploy import contract
 from localdev.deploy.build import package, sam_build
 from localdev.deploy.gaps import GapFiller
-from localdev.deploy.resolve import Resolver, ResolveError
+from localdev.deploy.resolve import ResolveError, Resolver
 from localdev.deploy.tools import REPO, host_architecture, tool
 
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -119,7 +119,7 @@ def deploy_local(
     parameters: dict[str, str] | None = None,
     bucket: str = "portico-local-artifacts",
 ) -> LocalDeployment:
-    """Build for this host's architecture, package into the local S3, translate and deploy; fill what is skipped."""
+    """Build for this host's architecture, package, translate and deploy; then fill what was skipped."""
     params = {"Architecture": host_architecture(), **(parameters or {})}
     workdir.mkdir(parents=True, exist_ok=True)
     built = sam_build(template, workdir / "build", params)
@@ -128,7 +128,8 @@ def deploy_local(
     _create_or_update(cfn, stack_name, json.dumps(cloudformation), params)
     stack = _wait(cfn, stack_name)
     if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
-        raise DeployError(f"stack {stack_name} ended {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+        reason = stack.get("StackStatusReason")
+        raise DeployError(f"stack {stack_name} ended {stack['StackStatus']}: {reason}")
     summaries = cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
     refs = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries if s.get("PhysicalResourceId")}
     types = {k: v["Type"] for k, v in cloudformation["Resources"].items()}
@@ -150,4 +151,6 @@ def deploy_local(
         for key, out in cloudformation.get("Outputs", {}).items()
         if "Condition" not in out or resolver.condition(out["Condition"])
     }
-    return LocalDeployment(stack_name, stack["StackStatus"], outputs, workdir / "build", params, filler.filled, filler.unfilled)
+    return LocalDeployment(
+        stack_name, stack["StackStatus"], outputs, workdir / "build", params, filler.filled, filler.unfilled
+    )

@@ -1,4 +1,4 @@
-"""Reads CloudFormation YAML (short-form `!Ref`, `!Sub`, ... tags included) into plain long-form dictionaries."""
+"""Reads CloudFormation YAML (short-form `!Ref`, `!Sub`, ... tags included) into long-form dictionaries."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)  # type: ignore[no-untyped
 def load_template(path: Path) -> dict[str, Any]:
     """The template at `path` as a dict; YAML and JSON templates both load (JSON is YAML)."""
     with path.open(encoding="utf-8") as handle:
-        loaded = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+        loaded = yaml.load(handle, Loader=_CfnLoader)
     if not isinstance(loaded, dict) or "Resources" not in loaded:
         raise ValueError(f"{path} is not a CloudFormation template (no Resources section)")
     return loaded

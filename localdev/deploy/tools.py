@@ -1,8 +1,8 @@
-"""Finds the deploy toolchain: the tools venv (SAM CLI, cfn-lint, checkov, hadolint) and the Lambda runtime's Python.
+"""Finds the deploy toolchain: the tools venv (SAM CLI, cfn-lint, checkov, hadolint) and the runtime's Python.
 
-The tools live in their own venv (`make tools`) because the SAM CLI pins boto3 and pydantic versions that must not
-leak into the product venv. There is no Docker here, so `sam build` needs a local interpreter matching the Lambda
-runtime; it is found on PATH or through pyenv, never at a fixed path.
+The tools live in their own venv (`make tools`) because the SAM CLI pins boto3 and pydantic versions that must
+not leak into the product venv. There is no Docker here, so `sam build` needs a local interpreter matching the
+Lambda runtime; it is found on PATH or through pyenv, never at a fixed path.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def tool(name: str) -> Path:
     """An executable from the tools venv (`sam`, `cfn-lint`, `checkov`, `hadolint`, `python`)."""
     path = tools_venv() / "bin" / name
     if not path.exists():
-        raise ToolError(f"{name} is not installed in {tools_venv()}: run `make tools` (`make test` does it first)")
+        hint = "run `make tools` (`make test` does it first)"
+        raise ToolError(f"{name} is not installed in {tools_venv()}: {hint}")
     return path
 
 

@@ -20,7 +20,7 @@ def main(argv: list[str]) -> int:
     with open(source, encoding="utf-8") as handle:
         template = json.load(handle)
     parameters = dict(item.split("=", 1) for item in overrides)
-    # The loader asks IAM (the local endpoint, through AWS_ENDPOINT_URL) only if a policy is named, not an ARN.
+    # The loader asks IAM (the local endpoint, via AWS_ENDPOINT_URL) only if a policy is named, not an ARN.
     loader = ManagedPolicyLoader(boto3.client("iam"))
     try:
         translated = transform(template, parameters, loader)
