@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The deploy toolchain (SAM CLI, cfn-lint, checkov, hadolint) lives in its own venv: see infra/tools-requirements.txt.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-.PHONY: dev test lint typecheck unit functional e2e install bench clean
+.PHONY: dev test lint typecheck unit functional e2e install tools deploy-local bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +17,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(TOOLS_STAMP): infra/tools-requirements.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r infra/tools-requirements.txt
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
+# Deploys template.yaml into the local endpoint named by AWS_ENDPOINT_URL (see docs/deploy.md).
+deploy-local: install tools
+	$(BIN)/python -m localdev.deploy
 
 dev: install
 	$(BIN)/portico dev up
@@ -31,14 +46,14 @@ unit: install
 functional: install
 	$(BIN)/pytest tests/functional
 
-e2e: install
+e2e: install tools
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck
+test: lint typecheck tools
 	$(BIN)/pytest
 
 bench: install
 	$(BIN)/python -m localdev.bench
 
 clean:
-	rm -rf $(VENV) .portico .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .portico .pytest_cache .mypy_cache .ruff_cache
