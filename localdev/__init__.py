@@ -1,1 +1,1 @@
-"""Local development: the embedded AWS endpoint, table bootstrap, the front door, demo services and benchmarks."""
+"""Local development: embedded AWS endpoint, table bootstrap, front door, demo services and benchmarks."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+_Pairs = list[tuple[str, str]]
+
 
 class Headers:
     """Header fields as (name, value) pairs; names compare case-insensitively and are stored lower-case.
@@ -14,7 +16,7 @@ class Headers:
     __slots__ = ("_items",)
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: list[tuple[str, str]] = [(k.lower(), v) for k, v in items]
+        self._items: _Pairs = [(k.lower(), v) for k, v in items]
 
     def get(self, name: str, default: str | None = None) -> str | None:
         name = name.lower()
@@ -42,10 +44,10 @@ class Headers:
         name = name.lower()
         self._items = [(key, value) for key, value in self._items if key != name]
 
-    def names(self) -> set[str]:
-        return {key for key, _ in self._items}
+    def names(self) -> frozenset[str]:
+        return frozenset(key for key, _ in self._items)
 
-    def items(self) -> list[tuple[str, str]]:
+    def items(self) -> _Pairs:
         return list(self._items)
 
     def copy(self) -> Headers:

@@ -40,9 +40,26 @@ class ConfigStore(Protocol):
 
     def snapshot(self) -> Snapshot: ...
 
-    def apply(self, documents: Sequence[StoredDocument], deletes: Sequence[tuple[str, str]] = ()) -> int:
-        """Write changed documents and delete the named ones with a version bump, atomically. Returns the version."""
+    def apply(
+        self,
+        documents: Sequence[StoredDocument],
+        deletes: Sequence[tuple[str, str]] = (),
+        *,
+        expected_version: int | None = None,
+    ) -> int:
+        """Write documents, delete the named ones and bump the version in one atomic step; return the new version.
+
+        With `expected_version`, raise ConcurrentChange if another writer bumped the version first.
+        """
         ...
+
+
+class ConcurrentChange(Exception):
+    """The control plane changed between reading it and writing to it."""
+
+
+class StoreUnavailable(Exception):
+    """A store could not be reached or refused the call (throttled, timed out, down)."""
 
 
 class Transport(Protocol):

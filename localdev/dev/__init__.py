@@ -1,0 +1,1 @@
+"""`portico dev up`: the local stack, assembled from one component module per part."""

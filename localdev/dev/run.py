@@ -1,0 +1,108 @@
+"""The state of one `dev up`: the processes it started, their logs, and the hints it prints."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class DevRun:
+    """Components call `spawn` and `hint`; run state lives in `<repo>/.portico/` (git-ignored)."""
+
+    root: Path
+    env: dict[str, str]
+    state_dir: Path
+    processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    facts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None, ready_url: str | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start a process in its own session with its output in logs/<name>.log, and wait until it is ready."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            argv,
+            cwd=self.root,
+            env={**self.env, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.processes.append((name, proc))
+        self._save()
+        if ready_url is not None:
+            wait_ready(ready_url, proc, name, self.log_dir / f"{name}.log")
+        return proc
+
+    def hint(self, text: str) -> None:
+        self.hints.append(text)
+
+    def _save(self) -> None:
+        state = {"processes": [{"name": n, "pid": p.pid} for n, p in self.processes]}
+        (self.state_dir / "state.json").write_text(json.dumps(state, indent=2))
+
+    def stop_all(self) -> None:
+        stop_pids([p.pid for _, p in reversed(self.processes)])
+        for _, proc in self.processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=1)
+        (self.state_dir / "state.json").unlink(missing_ok=True)
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], name: str, log: Path, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # it answered, with any status
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.1)
+    raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f}s; see {log}")
+
+
+def stop_pids(pids: list[int], grace: float = 5.0) -> None:
+    """SIGTERM each process group (so sidecars drain), then SIGKILL what is left after `grace` seconds."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for pid in pids:
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True

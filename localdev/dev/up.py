@@ -1,0 +1,101 @@
+"""Runs the local stack: each component in order, then prints what to try and waits for Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType, ModuleType
+
+from localdev.dev import aws, seed
+from localdev.dev.run import DevRun, stop_pids
+
+# The order matters: the AWS endpoint and tables first, then config, then what serves traffic.
+COMPONENTS: list[ModuleType] = [aws, seed]
+
+
+def _state_dir(root: Path) -> Path:
+    path = root / ".portico"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def run_up(root: Path, *, detach: bool) -> int:
+    state = _state_dir(root)
+    if (state / "state.json").exists():
+        down_first = json.loads((state / "state.json").read_text()).get("processes", [])
+        stop_pids([p["pid"] for p in down_first])
+    env = {**os.environ, "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true", "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    run = DevRun(root=root, env=env, state_dir=state)
+    try:
+        for component in COMPONENTS:
+            component.start(run)
+    except Exception as exc:  # a failed start must not leave half a stack running
+        print(f"dev up failed in {component.__name__}: {exc}", file=sys.stderr)
+        run.stop_all()
+        return 1
+    _write_env(run)
+    _print_summary(run)
+    if detach:
+        print("\nRunning in the background; stop it with: portico dev down")
+        return 0
+    return _wait(run)
+
+
+def _write_env(run: DevRun) -> None:
+    keys = ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"]
+    keys += sorted(k for k in run.env if k.startswith("PORTICO_"))
+    lines = [f"export {k}={run.env[k]}" for k in keys if k in run.env]
+    lines.append(f"export PATH={run.root / '.venv' / 'bin'}:$PATH")
+    (run.state_dir / "env").write_text("\n".join(lines) + "\n")
+
+
+def _print_summary(run: DevRun) -> None:
+    print("\nPortico is running locally.")
+    for key, value in run.facts.items():
+        print(f"  {key:<14} {value}")
+    print(f"  {'logs':<14} {run.log_dir}/")
+    print("\nTry, in another shell:")
+    print(f"  source {run.state_dir / 'env'}")
+    print("  portico get route")
+    for hint in run.hints:
+        print(f"  {hint}")
+    sys.stdout.flush()
+
+
+def _wait(run: DevRun) -> int:
+    stopping = False
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print("\nPress Ctrl-C to stop.")
+    reported: set[str] = set()
+    while not stopping:
+        for name, proc in run.processes:
+            if proc.poll() is not None and name not in reported:
+                reported.add(name)
+                print(f"warning: {name} exited with {proc.returncode}; see {run.log_dir / (name + '.log')}")
+        time.sleep(0.2)
+    print("\nStopping...")
+    run.stop_all()
+    return 0
+
+
+def run_down(root: Path) -> int:
+    state_file = _state_dir(root) / "state.json"
+    if not state_file.exists():
+        print("nothing is running")
+        return 0
+    processes = json.loads(state_file.read_text()).get("processes", [])
+    stop_pids([p["pid"] for p in reversed(processes)])
+    state_file.unlink()
+    print(f"stopped {len(processes)} process(es)")
+    return 0

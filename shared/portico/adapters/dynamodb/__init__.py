@@ -1,0 +1,1 @@
+"""DynamoDB adapters: the config store, the quota store and the service registry."""

@@ -1,0 +1,26 @@
+"""The `portico` command: registers each command group and turns expected failures into clear messages."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from portico.cli import config_cmds, dev_cmds
+
+app = typer.Typer(
+    name="portico",
+    help="Portico: serverless API gateway and service mesh for AWS.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module adds its commands; a new command group is one more line here.
+for module in (config_cmds, dev_cmds):
+    module.register(app)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,102 @@
+"""Control-plane operations shared by the CLI and `dev up`: read config files, plan, and apply them to a store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from portico.core.config.configset import ConfigSet
+from portico.core.config.context import ValidationSettings
+from portico.core.config.documents import (
+    AuthorizationPolicy,
+    Consumer,
+    DestinationRule,
+    Document,
+    Issuer,
+    RateLimitPolicy,
+    Route,
+    VirtualService,
+)
+from portico.core.config.loader import ConfigError, ConfigIssue, parse_documents
+from portico.core.config.plan import Plan, plan_apply, plan_delete
+from portico.core.config.snapshot import LoadedConfig, load_snapshot
+from portico.core.ports import ConfigStore
+
+
+def read_files(paths: Sequence[Path], settings: ValidationSettings) -> list[Document]:
+    """Parse and validate every document of every file; raise ConfigError listing all issues, cross-refs included."""
+    docs: list[Document] = []
+    issues: list[ConfigIssue] = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            issues.append(ConfigIssue(str(path), 0, "", f"cannot read file: {exc}"))
+            continue
+        found, problems = parse_documents(text, file=str(path), settings=settings)
+        docs.extend(found)
+        issues.extend(problems)
+    if issues:
+        raise ConfigError(issues)
+    return docs
+
+
+def check_references(docs: Sequence[Document], source: str) -> None:
+    errors = ConfigSet.of(docs).reference_errors()
+    if errors:
+        raise ConfigError([ConfigIssue(source, 0, "", e) for e in errors])
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    plan: Plan
+    version_before: int
+    version_after: int
+    loaded: LoadedConfig
+
+
+def apply_documents(store: ConfigStore, docs: Sequence[Document], *, dry_run: bool = False) -> ApplyResult:
+    """Plan against the stored config and, unless `dry_run`, write the changes with one version bump.
+
+    The stored config is read with the loopback allowance: what is already stored is not re-judged here.
+    """
+    loaded = load_snapshot(store.snapshot(), ValidationSettings(allow_loopback=True))
+    plan = plan_apply(loaded.config.documents(), docs)
+    if plan.reference_errors:
+        raise ConfigError([ConfigIssue("<apply>", 0, "", e) for e in plan.reference_errors])
+    if dry_run or not plan.changes:
+        return ApplyResult(plan, loaded.version, loaded.version, loaded)
+    version = store.apply(plan.writes, plan.deletes, expected_version=loaded.version)
+    return ApplyResult(plan, loaded.version, version, loaded)
+
+
+def delete_document(store: ConfigStore, kind: str, name: str) -> ApplyResult:
+    loaded = load_snapshot(store.snapshot(), ValidationSettings(allow_loopback=True))
+    plan = plan_delete(loaded.config.documents(), kind, name)
+    if not plan.changes:
+        raise LookupError(f"{kind} {name!r} does not exist")
+    if plan.reference_errors:
+        raise ConfigError([ConfigIssue("<delete>", 0, "", e) for e in plan.reference_errors])
+    version = store.apply([], plan.deletes, expected_version=loaded.version)
+    return ApplyResult(plan, loaded.version, version, loaded)
+
+
+_ANY_DOCUMENT: TypeAdapter[Any] = TypeAdapter(
+    Annotated[
+        Route | Issuer | RateLimitPolicy | Consumer | VirtualService | DestinationRule | AuthorizationPolicy,
+        Field(discriminator="kind"),
+    ]
+)
+
+
+def json_schema() -> str:
+    """The JSON Schema of a config document of any kind, for editors (yaml-language-server and the like)."""
+    schema = _ANY_DOCUMENT.json_schema(by_alias=True, mode="validation")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Portico config document"
+    return json.dumps(schema, indent=2)

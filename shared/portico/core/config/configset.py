@@ -1,0 +1,108 @@
+"""A consistent set of documents, indexed by kind and name, with cross-reference checks between them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from portico.core.config.documents import (
+    AuthorizationPolicy,
+    Consumer,
+    DestinationRule,
+    Document,
+    Issuer,
+    RateLimitPolicy,
+    Route,
+    VirtualService,
+)
+
+
+def service_name(host: str) -> str:
+    """The short service name of a mesh host: `payments.default.svc.cluster.local` -> `payments`."""
+    return host.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSet:
+    routes: dict[str, Route] = field(default_factory=dict)
+    issuers: dict[str, Issuer] = field(default_factory=dict)
+    rate_limit_policies: dict[str, RateLimitPolicy] = field(default_factory=dict)
+    consumers: dict[str, Consumer] = field(default_factory=dict)
+    virtual_services: dict[str, VirtualService] = field(default_factory=dict)
+    destination_rules: dict[str, DestinationRule] = field(default_factory=dict)
+    authorization_policies: dict[str, AuthorizationPolicy] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, docs: Iterable[Document]) -> ConfigSet:
+        out = cls()
+        for doc in docs:
+            out._table(doc.kind)[doc.metadata.name] = doc
+        return out
+
+    def _table(self, kind: str) -> dict[str, Document]:
+        tables: dict[str, dict[str, Document]] = {
+            "Route": self.routes,  # type: ignore[dict-item]
+            "Issuer": self.issuers,  # type: ignore[dict-item]
+            "RateLimitPolicy": self.rate_limit_policies,  # type: ignore[dict-item]
+            "Consumer": self.consumers,  # type: ignore[dict-item]
+            "VirtualService": self.virtual_services,  # type: ignore[dict-item]
+            "DestinationRule": self.destination_rules,  # type: ignore[dict-item]
+            "AuthorizationPolicy": self.authorization_policies,  # type: ignore[dict-item]
+        }
+        return tables[kind]
+
+    def documents(self) -> list[Document]:
+        out: list[Document] = []
+        for kind in (
+            "Issuer",
+            "RateLimitPolicy",
+            "Consumer",
+            "Route",
+            "DestinationRule",
+            "VirtualService",
+            "AuthorizationPolicy",
+        ):
+            out.extend(self._table(kind).values())
+        return out
+
+    def subsets(self, host: str) -> set[str]:
+        """Subset names defined for a mesh service by any DestinationRule."""
+        name = service_name(host)
+        return {
+            s.name
+            for dr in self.destination_rules.values()
+            if service_name(dr.spec.host) == name
+            for s in dr.spec.subsets
+        }
+
+    def reference_errors(self) -> list[str]:
+        """Every dangling reference, as `<Kind> <name>: <reason>` lines."""
+        errors: list[str] = []
+        for name, route in self.routes.items():
+            spec = route.spec
+            if spec.auth.jwt is not None:
+                for issuer in spec.auth.jwt.issuers:
+                    if issuer not in self.issuers:
+                        errors.append(
+                            f"Route {name!r}: spec.auth.jwt.issuers names Issuer {issuer!r}, which does not exist"
+                        )
+            if spec.rate_limit is not None and spec.rate_limit not in self.rate_limit_policies:
+                errors.append(
+                    f"Route {name!r}: spec.rateLimit names RateLimitPolicy {spec.rate_limit!r}, which does not exist"
+                )
+        for name, consumer in self.consumers.items():
+            plan = consumer.spec.plan
+            if plan is not None and plan not in self.rate_limit_policies:
+                errors.append(f"Consumer {name!r}: spec.plan names RateLimitPolicy {plan!r}, which does not exist")
+        for name, vs in self.virtual_services.items():
+            for i, http in enumerate(vs.spec.http):
+                targets = [(f"spec.http[{i}].route[{j}]", d.destination) for j, d in enumerate(http.route)]
+                if http.mirror is not None:
+                    targets.append((f"spec.http[{i}].mirror", http.mirror))
+                for path, dest in targets:
+                    if dest.subset is not None and dest.subset not in self.subsets(dest.host):
+                        errors.append(
+                            f"VirtualService {name!r}: {path} uses subset {dest.subset!r} of {dest.host!r}, "
+                            "which no DestinationRule defines"
+                        )
+        return errors

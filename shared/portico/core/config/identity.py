@@ -1,0 +1,68 @@
+"""The Issuer and Consumer kinds: who may present tokens, and the API-key holders with their plans."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from portico.core.config.base import Duration, Model
+
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+HMAC_ALGORITHMS = frozenset({"HS256"})
+
+
+class IssuerSpec(Model):
+    issuer: str = Field(min_length=1)
+    jwks_uri: str | None = None
+    jwks: dict[str, Any] | None = None
+    audiences: list[str] = Field(min_length=1)
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256"], min_length=1)
+    leeway: Duration = 60.0
+    typ: str | None = None
+    forward_claims: list[str] = Field(default_factory=list)
+    hmac_secret: str | None = Field(default=None, description="HS256 only: at least 32 bytes")
+
+    @field_validator("algorithms")
+    @classmethod
+    def _algorithms(cls, value: list[str]) -> list[str]:
+        allowed = ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS
+        bad = [a for a in value if a not in allowed]
+        if bad:
+            raise ValueError(f"unsupported algorithm(s) {bad}; allowed: {', '.join(sorted(allowed))}")
+        return value
+
+    @model_validator(mode="after")
+    def _keys(self) -> IssuerSpec:
+        hmac = HMAC_ALGORITHMS & set(self.algorithms)
+        if hmac and (self.hmac_secret is None or len(self.hmac_secret.encode()) < 32):
+            raise ValueError("HS256 needs hmacSecret of at least 32 bytes")
+        if hmac and ASYMMETRIC_ALGORITHMS & set(self.algorithms):
+            raise ValueError("an issuer uses HS256 or asymmetric algorithms, never both (keys are bound to algorithms)")
+        if not hmac and (self.jwks_uri is None) == (self.jwks is None):
+            raise ValueError("give exactly one of jwksUri or jwks")
+        if self.jwks_uri is not None and not self.jwks_uri.startswith(("https://", "http://")):
+            raise ValueError("jwksUri must be an http(s) URL")
+        return self
+
+
+class LimitOverride(Model):
+    requests: int = Field(ge=1)
+    window: Duration
+
+
+class ApiKeyRef(Model):
+    """An API key as stored: only its SHA-256 hash, never the key."""
+
+    id: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    status: Literal["active", "revoked"] = "active"
+
+
+class ConsumerSpec(Model):
+    plan: str | None = None
+    api_keys: list[ApiKeyRef] = Field(default_factory=list)
+    limits: list[LimitOverride] | None = None
+    subjects: list[str] = Field(default_factory=list, description="JWT subjects that map to this consumer")

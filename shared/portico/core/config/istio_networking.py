@@ -1,0 +1,201 @@
+"""VirtualService and DestinationRule: the faithful subset of Istio's networking API that the sidecar implements."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from portico.core.config.base import Duration, Model, StringMatch
+
+
+class Percent(Model):
+    value: float = Field(ge=0, le=100)
+
+
+class PortSelector(Model):
+    number: int = Field(ge=1, le=65535)
+
+
+class Destination(Model):
+    host: str = Field(min_length=1)
+    subset: str | None = None
+    port: PortSelector | None = None
+
+
+class HeaderOperations(Model):
+    set: dict[str, str] = Field(default_factory=dict)
+    add: dict[str, str] = Field(default_factory=dict)
+    remove: list[str] = Field(default_factory=list)
+
+
+class Headers(Model):
+    request: HeaderOperations | None = None
+    response: HeaderOperations | None = None
+
+
+class HTTPMatchRequest(Model):
+    name: str | None = None
+    uri: StringMatch | None = None
+    scheme: StringMatch | None = None
+    method: StringMatch | None = None
+    authority: StringMatch | None = None
+    headers: dict[str, StringMatch] = Field(default_factory=dict)
+    query_params: dict[str, StringMatch] = Field(default_factory=dict)
+    without_headers: dict[str, StringMatch] = Field(default_factory=dict)
+    ignore_uri_case: bool = False
+    port: int | None = None
+    source_labels: dict[str, str] = Field(default_factory=dict)
+
+
+class HTTPRouteDestination(Model):
+    destination: Destination
+    weight: int = Field(default=0, ge=0, le=100)
+    headers: Headers | None = None
+
+
+class HTTPRewrite(Model):
+    uri: str | None = None
+    authority: str | None = None
+
+
+class HTTPRetry(Model):
+    attempts: int = Field(ge=0)
+    per_try_timeout: Duration | None = None
+    retry_on: str | None = None
+    retry_remote_localities: bool | None = None
+
+
+class Delay(Model):
+    fixed_delay: Duration
+    percentage: Percent | None = None
+    percent: int | None = Field(default=None, ge=0, le=100)
+
+
+class Abort(Model):
+    http_status: int = Field(ge=200, le=599)
+    percentage: Percent | None = None
+
+
+class HTTPFaultInjection(Model):
+    delay: Delay | None = None
+    abort: Abort | None = None
+
+
+class CorsPolicy(Model):
+    allow_origins: list[StringMatch] = Field(default_factory=list)
+    allow_methods: list[str] = Field(default_factory=list)
+    allow_headers: list[str] = Field(default_factory=list)
+    expose_headers: list[str] = Field(default_factory=list)
+    max_age: Duration | None = None
+    allow_credentials: bool | None = None
+
+
+class HTTPRoute(Model):
+    name: str | None = None
+    match: list[HTTPMatchRequest] = Field(default_factory=list)
+    route: list[HTTPRouteDestination] = Field(default_factory=list)
+    rewrite: HTTPRewrite | None = None
+    timeout: Duration | None = None
+    retries: HTTPRetry | None = None
+    fault: HTTPFaultInjection | None = None
+    mirror: Destination | None = None
+    mirror_percentage: Percent | None = None
+    cors_policy: CorsPolicy | None = None
+    headers: Headers | None = None
+
+    @model_validator(mode="after")
+    def _weights(self) -> HTTPRoute:
+        if not self.route:
+            raise ValueError("an http route needs at least one route destination")
+        if len(self.route) > 1 and sum(d.weight for d in self.route) != 100:
+            raise ValueError("weights of a split must add up to 100")
+        return self
+
+
+class VirtualServiceSpec(Model):
+    hosts: list[str] = Field(min_length=1)
+    gateways: list[str] = Field(default_factory=list)
+    http: list[HTTPRoute] = Field(min_length=1)
+    export_to: list[str] = Field(default_factory=list)
+
+
+class ConsistentHash(Model):
+    http_header_name: str | None = None
+    use_source_ip: bool | None = None
+    http_query_parameter_name: str | None = None
+
+
+class LoadBalancerSettings(Model):
+    simple: Literal["UNSPECIFIED", "LEAST_CONN", "RANDOM", "PASSTHROUGH", "ROUND_ROBIN", "LEAST_REQUEST"] | None = None
+    consistent_hash: ConsistentHash | None = None
+    warmup_duration_secs: Duration | None = None
+
+
+class TcpSettings(Model):
+    max_connections: int | None = Field(default=None, ge=1)
+    connect_timeout: Duration | None = None
+    max_connection_duration: Duration | None = None
+    idle_timeout: Duration | None = None
+
+
+class HttpSettings(Model):
+    http1_max_pending_requests: int | None = Field(default=None, ge=1)
+    http2_max_requests: int | None = Field(default=None, ge=1)
+    max_requests_per_connection: int | None = Field(default=None, ge=0)
+    max_retries: int | None = Field(default=None, ge=0)
+    idle_timeout: Duration | None = None
+    max_concurrent_streams: int | None = None
+    h2_upgrade_policy: Literal["DEFAULT", "DO_NOT_UPGRADE", "UPGRADE"] | None = None
+    use_client_protocol: bool | None = None
+
+
+class ConnectionPoolSettings(Model):
+    tcp: TcpSettings | None = None
+    http: HttpSettings | None = None
+
+
+class OutlierDetection(Model):
+    consecutive_errors: int | None = Field(default=None, ge=0)
+    consecutive_gateway_errors: int | None = Field(default=None, ge=0)
+    consecutive_5xx_errors: int | None = Field(default=None, ge=0, alias="consecutive5xxErrors")
+    interval: Duration | None = None
+    base_ejection_time: Duration | None = None
+    max_ejection_percent: int | None = Field(default=None, ge=0, le=100)
+    min_health_percent: int | None = Field(default=None, ge=0, le=100)
+    split_external_local_origin_errors: bool | None = None
+    consecutive_local_origin_failures: int | None = None
+
+
+class ClientTLSSettings(Model):
+    mode: Literal["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"] = "ISTIO_MUTUAL"
+    subject_alt_names: list[str] = Field(default_factory=list)
+    sni: str | None = None
+
+
+class TrafficPolicy(Model):
+    load_balancer: LoadBalancerSettings | None = None
+    connection_pool: ConnectionPoolSettings | None = None
+    outlier_detection: OutlierDetection | None = None
+    tls: ClientTLSSettings | None = None
+
+
+class Subset(Model):
+    name: str = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    traffic_policy: TrafficPolicy | None = None
+
+
+class DestinationRuleSpec(Model):
+    host: str = Field(min_length=1)
+    traffic_policy: TrafficPolicy | None = None
+    subsets: list[Subset] = Field(default_factory=list)
+    export_to: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_subsets(self) -> DestinationRuleSpec:
+        names = [s.name for s in self.subsets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"subset names must be unique: {', '.join(dupes)}")
+        return self

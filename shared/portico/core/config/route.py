@@ -1,0 +1,138 @@
+"""The Route kind: how a request is matched, authenticated, limited and dispatched at the edge."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from portico.core.config.base import Duration, Model, check_regex, require_one_of
+from portico.core.config.upstream import Upstream
+
+_TEMPLATE = re.compile(r"^/([^{}/]*|\{[A-Za-z_][A-Za-z0-9_]*\+?\})(/([^{}/]*|\{[A-Za-z_][A-Za-z0-9_]*\+?\}))*$")
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+
+
+class ValueMatch(Model):
+    """A header or query-parameter matcher: exactly one of exact, prefix, regex or present."""
+
+    name: str = Field(min_length=1)
+    exact: str | None = None
+    prefix: str | None = None
+    regex: str | None = None
+    present: bool | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ValueMatch:
+        require_one_of(self, ("exact", "prefix", "regex", "present"))
+        if self.regex is not None:
+            check_regex(self.regex)
+        return self
+
+
+class RouteMatch(Model):
+    host: str | None = None
+    methods: list[str] | None = None
+    path: str | None = None
+    path_prefix: str | None = None
+    path_regex: str | None = None
+    headers: list[ValueMatch] = Field(default_factory=list)
+    query: list[ValueMatch] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_path(self) -> RouteMatch:
+        require_one_of(self, ("path", "path_prefix", "path_regex"))
+        if self.path is not None and not _TEMPLATE.match(self.path):
+            raise ValueError(
+                f"path {self.path!r} is not a template: segments are literal or {{name}}, and {{name+}} may end it"
+            )
+        if self.path_prefix is not None and not self.path_prefix.startswith("/"):
+            raise ValueError("pathPrefix must start with '/'")
+        if self.path_regex is not None:
+            check_regex(self.path_regex)
+        return self
+
+    @field_validator("methods")
+    @classmethod
+    def _methods(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        upper = [m.upper() for m in value]
+        unknown = sorted(set(upper) - HTTP_METHODS)
+        if unknown:
+            raise ValueError(f"unknown HTTP method(s): {', '.join(unknown)}")
+        return upper
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host = value.lower()
+        if "*" in host and not (host.startswith("*.") and "*" not in host[2:]):
+            raise ValueError("a wildcard host is written *.example.com")
+        return host
+
+
+class ClaimMatch(Model):
+    """A claim requirement: the claim equals one of `values` (a string claim) or contains one (an array claim)."""
+
+    name: str = Field(min_length=1)
+    values: list[str] = Field(min_length=1)
+
+
+class JwtAuth(Model):
+    issuers: list[str] = Field(min_length=1)
+    scopes: list[str] = Field(default_factory=list)
+    claims: list[ClaimMatch] = Field(default_factory=list)
+
+
+class ApiKeyAuth(Model):
+    header: str = "x-api-key"
+    scopes: list[str] = Field(default_factory=list)
+
+
+class NoAuth(Model):
+    pass
+
+
+class RouteAuth(Model):
+    """Exactly one of jwt, apiKey or none. It is required on every route: a public route says `none: {}`."""
+
+    jwt: JwtAuth | None = None
+    api_key: ApiKeyAuth | None = None
+    none: NoAuth | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RouteAuth:
+        require_one_of(self, ("jwt", "api_key", "none"))
+        return self
+
+
+class CorsPolicy(Model):
+    allow_origins: list[str] = Field(min_length=1)
+    allow_methods: list[str] = Field(default_factory=lambda: ["GET", "HEAD", "POST"])
+    allow_headers: list[str] = Field(default_factory=list)
+    expose_headers: list[str] = Field(default_factory=list)
+    allow_credentials: bool = False
+    max_age: Duration | None = None
+
+    @model_validator(mode="after")
+    def _credentials_need_origins(self) -> CorsPolicy:
+        if self.allow_credentials and "*" in self.allow_origins:
+            raise ValueError(
+                "allowCredentials cannot be combined with allowOrigins '*' (the Fetch standard forbids it)"
+            )
+        return self
+
+
+class RouteSpec(Model):
+    match: RouteMatch
+    auth: RouteAuth
+    upstream: Upstream
+    priority: int = 0
+    rate_limit: str | None = None
+    cors: CorsPolicy | None = None
+    max_body_bytes: int | None = Field(default=None, ge=0)
+    stage: Literal["live", "deprecated"] = "live"

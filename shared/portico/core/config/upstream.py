@@ -1,0 +1,110 @@
+"""Upstream kinds a Route can dispatch to: http, lambda, service (mesh), aggregate and mock."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from portico.core.config.base import Duration, Model, require_one_of
+from portico.core.config.context import settings_from
+from portico.core.netguard import ForbiddenDestination, check_upstream_url
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+
+
+class RetryPolicy(Model):
+    """Retries for idempotent methods only, on connect failure and on the listed statuses, with backoff."""
+
+    attempts: int = Field(default=0, ge=0, le=10)
+    per_try_timeout: Duration | None = None
+    retry_on: list[int] = Field(default_factory=lambda: [502, 503, 504])
+    backoff: Duration = 0.025
+
+
+class HttpUpstream(Model):
+    url: str
+    timeout: Duration = 15.0
+    retries: RetryPolicy = Field(default_factory=RetryPolicy)
+    preserve_host: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _safe_url(cls, value: str, info: ValidationInfo) -> str:
+        try:
+            check_upstream_url(value, allow_loopback=settings_from(info).allow_loopback)
+        except ForbiddenDestination as exc:
+            raise ValueError(f"upstream refused: {exc}") from exc
+        return value
+
+
+class LambdaUpstream(Model):
+    function_name: str = Field(min_length=1)
+    qualifier: str | None = None
+    timeout: Duration = 15.0
+
+
+class ServiceUpstream(Model):
+    """A mesh service, reached through the registry with the edge's own mesh identity."""
+
+    name: str = Field(min_length=1)
+    path: str | None = None
+    timeout: Duration = 15.0
+
+
+class MockUpstream(Model):
+    status: int = Field(default=200, ge=100, le=599)
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    json_body: Any = Field(default=None, alias="json")
+
+    @model_validator(mode="after")
+    def _one_body(self) -> MockUpstream:
+        if self.body is not None and self.json_body is not None:
+            raise ValueError("give body or json, not both")
+        return self
+
+
+class AggregatePart(Model):
+    """One named part of an aggregate: any single upstream kind but aggregate, plus a field allowlist."""
+
+    http: HttpUpstream | None = None
+    lambda_: LambdaUpstream | None = Field(default=None, alias="lambda")
+    service: ServiceUpstream | None = None
+    mock: MockUpstream | None = None
+    timeout: Duration | None = None
+    fields: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AggregatePart:
+        require_one_of(self, ("http", "lambda_", "service", "mock"))
+        return self
+
+
+class AggregateUpstream(Model):
+    parts: dict[str, AggregatePart] = Field(min_length=1)
+    merge: Literal["object", "shallow"] = "object"
+    timeout: Duration = 10.0
+    on_partial_failure: Literal["fail", "degrade"] = "fail"
+    max_parts: int = Field(default=8, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _fan_out_cap(self) -> AggregateUpstream:
+        if len(self.parts) > self.max_parts:
+            raise ValueError(f"{len(self.parts)} parts exceed maxParts {self.max_parts}")
+        return self
+
+
+class Upstream(Model):
+    """Exactly one upstream kind."""
+
+    http: HttpUpstream | None = None
+    lambda_: LambdaUpstream | None = Field(default=None, alias="lambda")
+    service: ServiceUpstream | None = None
+    aggregate: AggregateUpstream | None = None
+    mock: MockUpstream | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Upstream:
+        require_one_of(self, ("http", "lambda_", "service", "aggregate", "mock"))
+        return self
