@@ -6,11 +6,10 @@ import argparse
 import json
 import sys
 
-from portico.adapters.aws import endpoint_url
-
 from localdev.deploy.build import BuildError
 from localdev.deploy.stack import DeployError, deploy_local
 from localdev.deploy.tools import ToolError
+from portico.adapters.aws import endpoint_url
 
 
 def main(argv: list[str] | None = None) -> int:

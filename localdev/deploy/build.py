@@ -9,8 +9,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from localdev.deploy.template import load_template
 from localdev.deploy.tools import build_environment, runtime_interpreter, tool
+from localdev.tables import load_template
 
 
 class BuildError(RuntimeError):

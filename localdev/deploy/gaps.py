@@ -22,9 +22,7 @@ _NO_PHYSICAL_ID = {"AWS::Lambda::Permission"}  # created, but the local endpoint
 class GapFiller:
     """Fills the gaps of one created stack; `filled` says what it did, `unfilled` what it could not."""
 
-    def __init__(
-        self, template: dict[str, Any], resolver: Resolver, clients: Clients, stack_name: str
-    ) -> None:
+    def __init__(self, template: dict[str, Any], resolver: Resolver, clients: Clients, stack_name: str) -> None:
         self._resources: dict[str, Any] = template["Resources"]
         self._r = resolver
         self._client = clients
@@ -127,9 +125,7 @@ class GapFiller:
             return
         stage = self._r.resolve(props)
         routes = stage.get("DefaultRouteSettings", {})
-        settings: dict[str, Any] = {
-            "DetailedMetricsEnabled": bool(routes.get("DetailedMetricsEnabled", False))
-        }
+        settings: dict[str, Any] = {"DetailedMetricsEnabled": bool(routes.get("DetailedMetricsEnabled", False))}
         if "ThrottlingBurstLimit" in routes:
             settings["ThrottlingBurstLimit"] = int(routes["ThrottlingBurstLimit"])
         if "ThrottlingRateLimit" in routes:

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from localdev.deploy.build import function_runtime
-from localdev.deploy.template import load_template
 from localdev.deploy.tools import REPO, runtime_interpreter
+from localdev.tables import load_template
 
 _RUNNER = """
 import importlib, json, sys

@@ -10,13 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portico.adapters.aws import client
-
 from localdev.deploy import contract
 from localdev.deploy.build import package, sam_build
 from localdev.deploy.gaps import GapFiller
 from localdev.deploy.resolve import ResolveError, Resolver
 from localdev.deploy.tools import REPO, host_architecture, tool
+from portico.adapters.aws import client
 
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
