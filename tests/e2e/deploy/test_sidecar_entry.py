@@ -33,6 +33,7 @@ def _instruction(name: str) -> list[str]:
 
 def _build_context(into: Path) -> Path:
     """Copy what the wheel stage's COPY lines name, and only that, into a fresh build context."""
+    into.mkdir(parents=True)
     wheel_stage = DOCKERFILE.read_text().split("\nFROM ")[1]
     for line in wheel_stage.splitlines():
         if line.startswith("COPY ") and "--from" not in line:
