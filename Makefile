@@ -33,9 +33,11 @@ deploy-local: install tools
 dev: install
 	$(BIN)/portico dev up
 
+LINT_PATHS := $(wildcard shared functions localdev tests)
+
 lint: install
-	$(BIN)/ruff check shared functions localdev tests
-	$(BIN)/ruff format --check shared functions localdev tests
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: install
 	$(BIN)/mypy

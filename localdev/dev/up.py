@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from types import FrameType, ModuleType
 
-from localdev.dev import aws, seed
+from localdev.dev import aws, edge, seed
 from localdev.dev.run import DevRun, stop_pids
 
 # The order matters: the AWS endpoint and tables first, then config, then what serves traffic.
-COMPONENTS: list[ModuleType] = [aws, seed]
+COMPONENTS: list[ModuleType] = [aws, seed, edge]
 
 
 def _state_dir(root: Path) -> Path:

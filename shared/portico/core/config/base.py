@@ -74,6 +74,9 @@ class Model(BaseModel):
         frozen=True,
         alias_generator=AliasGenerator(validation_alias=to_camel, serialization_alias=to_camel),
         populate_by_name=True,
+        # Build each model's validator on first use, not at import: the edge's cold start then pays only for the
+        # kinds it validates (Route and friends), not for every Istio model.
+        defer_build=True,
     )
 
 

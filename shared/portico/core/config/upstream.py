@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from portico.core.config.base import Duration, Model, require_one_of
+from portico.core.config.base import Duration, Model, check_regex, require_one_of
 from portico.core.config.context import settings_from
 from portico.core.netguard import ForbiddenDestination, check_upstream_url
 
@@ -22,11 +22,36 @@ class RetryPolicy(Model):
     backoff: Duration = 0.025
 
 
+class PathRewrite(Model):
+    """Envoy-style rewrite of the upstream path: replace the matched pathPrefix, or a regex substitution."""
+
+    prefix: str | None = None
+    regex: str | None = None
+    substitution: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PathRewrite:
+        require_one_of(self, ("prefix", "regex"))
+        if self.regex is not None:
+            check_regex(self.regex)
+            if self.substitution is None:
+                raise ValueError("a regex rewrite needs a substitution")
+        elif self.substitution is not None:
+            raise ValueError("substitution goes with regex")
+        if self.prefix is not None and not self.prefix.startswith("/"):
+            raise ValueError("rewrite prefix must start with '/'")
+        return self
+
+
 class HttpUpstream(Model):
+    """`url` may hold `{param}` placeholders filled from the route's path parameters; without any, the upstream
+    path is the URL's path followed by the normalised request path (after `rewrite`)."""
+
     url: str
     timeout: Duration = 15.0
     retries: RetryPolicy = Field(default_factory=RetryPolicy)
     preserve_host: bool = False
+    rewrite: PathRewrite | None = None
 
     @field_validator("url")
     @classmethod

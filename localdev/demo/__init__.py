@@ -1,0 +1,1 @@
+"""Demo services that `portico dev up` starts behind the local front door."""

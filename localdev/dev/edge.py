@@ -1,0 +1,24 @@
+"""Dev component: the demo echo upstreams and the local front door on 127.0.0.1:8080 (reading the config table)."""
+
+from __future__ import annotations
+
+import sys
+
+from localdev.dev.run import DevRun
+
+FRONT_DOOR_PORT = 8080
+ECHO_PORTS = {"echo-a": 18081, "echo-b": 18082}  # the demo routes in localdev/demo/config/edge.yaml use these
+
+
+def start(run: DevRun) -> None:
+    for name, port in ECHO_PORTS.items():
+        argv = [sys.executable, "-m", "localdev.demo.echo", "--port", str(port), "--name", name]
+        run.spawn(name, argv, ready_url=f"http://127.0.0.1:{port}/__stats")
+    # The edge reads PORTICO_ALLOW_LOOPBACK_UPSTREAMS (set by dev up) and the config table from run.env.
+    argv = [sys.executable, "-m", "localdev.frontdoor", "--port", str(FRONT_DOOR_PORT)]
+    base = f"http://127.0.0.1:{FRONT_DOOR_PORT}"
+    run.spawn("frontdoor", argv, env={"PORTICO_CONFIG_REFRESH_SECONDS": "1"}, ready_url=f"{base}/demo/hello")
+    run.facts["front door"] = base
+    run.hint(f"curl -s {base}/demo/items/42          # routed GET: echo-a sees /items/42")
+    run.hint(f"curl -si {base}/no/such/path          # 404 problem+json")
+    run.hint(f"curl -si -X POST {base}/demo/items/42 # 405 with Allow")

@@ -1,0 +1,1 @@
+"""Pure request routing: path normalisation and the compiled route table."""

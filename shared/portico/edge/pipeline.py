@@ -1,0 +1,85 @@
+"""Assembles the edge filter chain for one config version; read it top to bottom, one step per line with its why.
+
+Later steps (auth, rate limit, cache, transforms) are inserted by adding one line each at the marked places.
+Each filter is `async (ctx, next) -> Response`; the dispatcher is the last handler. Per-request data is passed in
+`ctx.attrs` (keys in portico.edge.filters.attrs, documented in docs/edge.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from portico.core.chain import Filter, Handler, build_chain
+from portico.core.config.route import CorsPolicy
+from portico.core.config.snapshot import LoadedConfig
+from portico.core.ports import Transport
+from portico.edge.dispatch.dispatcher import Dispatcher
+from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.filters.cors import CorsFilter
+from portico.edge.filters.guard import ErrorGuardFilter
+from portico.edge.filters.hygiene import HeaderHygieneFilter
+from portico.edge.filters.limits import Limits, LimitsFilter
+from portico.edge.filters.normalize import PathNormalizeFilter
+from portico.edge.filters.request_id import RequestIdFilter
+from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeDeps:
+    """What the entry point wires in: adapters (created lazily), randomness and settings."""
+
+    rng: Callable[[int], bytes]
+    jitter: Callable[[], float]
+    transport: Callable[[], Transport]
+    invoker: Callable[[], FunctionInvoker]
+    limits: Limits = field(default_factory=Limits)
+    cors: CorsPolicy | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    version: int
+    handler: Handler
+    routes: EdgeRoutes
+
+
+def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> list[Filter]:
+    steps: list[Filter] = []
+    steps.append(ErrorGuardFilter())  # outermost: no stack trace ever escapes; every answer carries x-request-id
+    steps.append(RequestIdFilter(deps.rng))  # request id + traceparent first, so every later answer can quote them
+    steps.append(HeaderHygieneFilter())  # hop-by-hop and client x-portico-* go before anything trusts a header
+    steps.append(LimitsFilter(deps.limits))  # 431/413 before any work is spent on an oversized request
+    steps.append(PathNormalizeFilter())  # one canonical path (or 400) before anything decides by path
+    steps.append(CorsFilter(routes, deps.cors))  # preflights answered here, before auth would demand credentials
+    steps.append(RouteFilter(routes))  # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405
+    # ── authentication: JWT / API key filters go here (they read ctx.attrs["route"], set ctx.attrs["identity"])
+    # ── authorisation: scopes and claims
+    # ── rate limit and quota (read ctx.attrs["identity"] and the route's rateLimit)
+    # ── cache
+    # ── request / response transform (a response transform sees the dispatcher's answer on the way back)
+    return steps
+
+
+def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:
+    """Validate and compile everything once per config version; per request only the chain runs."""
+    routes = build_routes(loaded.config.routes)
+    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter)
+    handler = build_chain(edge_filters(loaded, deps, routes), dispatcher)
+    return Pipeline(loaded.version, handler, routes)
+
+
+class PipelineCache:
+    """Rebuilds the pipeline only when the config version changes."""
+
+    def __init__(self, deps: EdgeDeps) -> None:
+        self._deps = deps
+        self._current: Pipeline | None = None
+        self._source: LoadedConfig | None = None
+
+    def get(self, loaded: LoadedConfig) -> Pipeline:
+        # ConfigCache hands back the same LoadedConfig object until it reloads a new version
+        if self._current is None or self._source is not loaded:
+            self._current = build_pipeline(loaded, self._deps)
+            self._source = loaded
+        return self._current

@@ -1,0 +1,142 @@
+"""The edge runtime behind the Lambda handler: config cache, pipeline cache and one persistent event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from portico.core.chain import Context
+from portico.core.config.context import ValidationSettings
+from portico.core.config.refresh import ConfigCache
+from portico.core.config.route import CorsPolicy
+from portico.core.ports import ConfigStore, Transport
+from portico.core.problem import problem
+from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.events import MalformedEvent, http_api, parse_event
+from portico.edge.pipeline import EdgeDeps, PipelineCache
+from portico.edge.settings import EdgeSettings, SettingsError
+
+log = logging.getLogger("portico.edge")
+
+
+class Edge:
+    def __init__(self, store: ConfigStore, settings: EdgeSettings, deps: EdgeDeps) -> None:
+        self.settings = settings
+        self._config = ConfigCache(
+            store,
+            interval=settings.refresh_interval,
+            settings=ValidationSettings(allow_loopback=settings.allow_loopback),
+        )
+        self._pipelines = PipelineCache(deps)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Edge:
+        """Build from PORTICO_* settings; raises SettingsError at once on a bad value."""
+        settings = EdgeSettings.from_env(os.environ if env is None else env)
+        store = overrides.pop("store", None) or _store(settings)
+        deps = default_deps(settings, **overrides)
+        return cls(store, settings, deps)
+
+    def warm(self) -> None:
+        """Load config and build the pipeline now (Lambda init runs with more CPU); failures retry per request."""
+        try:
+            self._pipelines.get(self._config.current(time.monotonic()))
+        except Exception:  # the store may be unreachable at init; requests answer 503 until it is back
+            log.exception("config not loaded at init")
+
+    async def handle_async(self, event: Any) -> dict[str, Any]:
+        try:
+            inbound = parse_event(event)
+        except MalformedEvent as exc:
+            return http_api.serialize(problem(400, f"malformed event: {exc}"))
+        ctx = Context(request=inbound.request, now=time.time(), request_id=inbound.request_id)
+        try:
+            pipeline = self._pipelines.get(self._config.current(time.monotonic()))
+        except Exception:  # no config at all yet (store down since cold start): a clear 503, never a trace
+            log.exception("config unavailable")
+            return inbound.serialize(problem(503, "configuration unavailable", request_id=ctx.request_id or None))
+        return inbound.serialize(await pipeline.handler(ctx))
+
+    def handle(self, event: Any) -> dict[str, Any]:
+        """Synchronous entry for Lambda: one event loop for the life of the execution environment."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+        return self._loop.run_until_complete(self.handle_async(event))
+
+    def close(self) -> None:
+        """Close the persistent loop (tests and the benchmark; Lambda just freezes the environment)."""
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
+
+
+def _store(settings: EdgeSettings) -> ConfigStore:
+    if settings.config_file:
+        return file_store(settings.config_file, ValidationSettings(allow_loopback=settings.allow_loopback))
+    from portico.adapters.dynamodb.config_store import DynamoDbConfigStore  # lazy: boto3 only when used
+
+    return DynamoDbConfigStore(settings.config_table)
+
+
+def file_store(path: str, validation: ValidationSettings) -> ConfigStore:
+    """An in-memory store from one YAML file (local development and tests); an invalid file fails at once."""
+    from portico.adapters.memory import InMemoryConfigStore
+    from portico.core.config.documents import to_mapping
+    from portico.core.config.loader import parse_documents
+    from portico.core.ports import StoredDocument
+
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise SettingsError(f"PORTICO_CONFIG_FILE={path!r} cannot be read: {exc.strerror}") from None
+    docs, issues = parse_documents(text, file=path, settings=validation)
+    if issues:
+        raise SettingsError("PORTICO_CONFIG_FILE is invalid:\n" + "\n".join(str(i) for i in issues))
+    return InMemoryConfigStore([StoredDocument(d.kind, d.metadata.name, to_mapping(d)) for d in docs])
+
+
+def default_deps(
+    settings: EdgeSettings,
+    transport: Transport | None = None,
+    invoker: FunctionInvoker | None = None,
+    rng: random.Random | None = None,
+) -> EdgeDeps:
+    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker}
+
+    def get_transport() -> Transport:
+        if chosen["transport"] is None:
+            from portico.adapters.http_transport import HttpTransport  # lazy: sockets only when an http route runs
+
+            chosen["transport"] = HttpTransport(allow_loopback=settings.allow_loopback)
+        return chosen["transport"]  # type: ignore[no-any-return]
+
+    def get_invoker() -> FunctionInvoker:
+        if chosen["invoker"] is None:
+            from portico.adapters.lambda_invoker import BotoLambdaInvoker  # lazy: boto3 only for lambda routes
+
+            chosen["invoker"] = BotoLambdaInvoker()
+        return chosen["invoker"]  # type: ignore[no-any-return]
+
+    source = rng or random.SystemRandom()
+    cors = (
+        CorsPolicy(
+            allow_origins=list(settings.cors_origins), allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+        )
+        if settings.cors_origins
+        else None
+    )
+    return EdgeDeps(
+        rng=os.urandom if rng is None else source.randbytes,
+        jitter=source.random,
+        transport=get_transport,
+        invoker=get_invoker,
+        limits=settings.limits,
+        cors=cors,
+    )

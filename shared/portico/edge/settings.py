@@ -1,0 +1,59 @@
+"""Edge settings from the environment, validated once at init so a bad value fails the cold start, not a request."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from portico.edge.filters.limits import Limits
+
+
+class SettingsError(ValueError):
+    """A PORTICO_* variable has a bad value; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSettings:
+    config_table: str
+    config_file: str | None
+    refresh_interval: float
+    allow_loopback: bool
+    limits: Limits
+    cors_origins: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> EdgeSettings:
+        return cls(
+            config_table=env.get("PORTICO_CONFIG_TABLE", "portico-config"),
+            config_file=env.get("PORTICO_CONFIG_FILE") or None,
+            refresh_interval=_number(env, "PORTICO_CONFIG_REFRESH_SECONDS", 5.0, 0.0),
+            allow_loopback=_flag(env, "PORTICO_ALLOW_LOOPBACK_UPSTREAMS"),
+            limits=Limits(
+                max_headers=int(_number(env, "PORTICO_MAX_HEADERS", 100, 1)),
+                max_header_bytes=int(_number(env, "PORTICO_MAX_HEADER_BYTES", 16 * 1024, 256)),
+                max_body_bytes=int(_number(env, "PORTICO_MAX_BODY_BYTES", 6 * 1024 * 1024, 0)),
+            ),
+            cors_origins=tuple(o.strip() for o in env.get("PORTICO_CORS_ALLOW_ORIGINS", "").split(",") if o.strip()),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise SettingsError(f"{name}={raw!r} must be true or false")

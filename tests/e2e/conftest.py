@@ -1,0 +1,61 @@
+"""e2e helpers: start Portico's local processes on free ports and stop every one of them afterwards."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "shared"), str(ROOT)])
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """spawn(module, *args, env=...) -> base URL; the process prints `listening on URL` when ready.
+
+    Output goes to a file (a pipe nobody drains could block a chatty process).
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(module: str, *args: str, env: dict[str, str] | None = None) -> str:
+        log = tmp_path / f"{module}-{len(procs)}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module, "--port", "0", *args],
+                cwd=ROOT,
+                env={**_env(), **(env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        procs.append(proc)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            for line in log.read_text().splitlines():
+                if line.startswith("listening on "):
+                    return line.split()[-1]
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"{module} did not start (exit {proc.poll()}): {log.read_text()[-2000:]}")
+
+    yield start
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
