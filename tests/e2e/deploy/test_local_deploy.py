@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from localdev.deploy import contract
 from localdev.deploy.invoke import invoke_built
@@ -85,3 +89,36 @@ def test_built_edge_artifact_serves_a_request_against_the_deployed_tables(
         assert body["status"] == response["statusCode"]
         # A store that could not be reached would say so; the deployed tables answered.
         assert "unavailable" not in body.get("detail", ""), body
+
+
+_ROUTE = """\
+apiVersion: portico/v1
+kind: Route
+metadata: {name: deploy-check}
+spec:
+  match: {methods: [GET], path: /deploy-check/routed}
+  auth: {none: {}}
+  upstream: {mock: {status: 200, json: {deployed: true}}}
+"""
+
+
+def test_built_edge_routes_by_config_applied_to_the_deployed_table(
+    local_deployment: LocalDeployment, tmp_path: Path
+) -> None:
+    """`portico apply` writes a route into the stack's config table; the built edge then serves it."""
+    name = local_deployment.outputs["EdgeFunctionName"]
+    env = client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    route = tmp_path / "route.yaml"
+    route.write_text(_ROUTE)
+    applied = subprocess.run(
+        [sys.executable, "-c", "from portico.cli.main import run; run()", "apply", "-f", str(route)],
+        env={**os.environ, "PORTICO_CONFIG_TABLE": env["PORTICO_CONFIG_TABLE"]},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    response = invoke_built(local_deployment.build_dir, "EdgeFunction", _http_api_event("/deploy-check/routed"), env)
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"]) == {"deployed": True}
