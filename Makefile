@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-.PHONY: dev test lint typecheck unit functional e2e install tools deploy-local bench clean
+.PHONY: dev test lint typecheck unit functional e2e install tools deploy-local bench clean system-deps grpc-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ tools: $(TOOLS_STAMP)
 deploy-local: install tools
 	$(BIN)/python -m localdev.deploy
 
+# System packages the e2e suite needs: Debian's chromium renders the developer portal in a headless test.
+# Idempotent: apt runs only when chromium is missing (with sudo when not root).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		echo "installing chromium (portal e2e test)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
 dev: install
 	$(BIN)/portico dev up
 
@@ -48,11 +56,15 @@ unit: install
 functional: install
 	$(BIN)/pytest tests/functional
 
-e2e: install tools
+e2e: install system-deps tools
 	$(BIN)/pytest tests/e2e
 
-test: lint typecheck tools
+test: system-deps lint typecheck tools
 	$(BIN)/pytest
+
+# The demo gRPC service's descriptor set (dev up, the tests and the benchmark also build it when missing or stale).
+grpc-demo: install
+	$(BIN)/python -m localdev.grpc.build
 
 bench: install
 	$(BIN)/python -m localdev.bench

@@ -22,3 +22,7 @@ def start(run: DevRun) -> None:
     run.hint(f"curl -s {base}/demo/items/42          # routed GET: echo-a sees /items/42")
     run.hint(f"curl -si {base}/no/such/path          # 404 problem+json")
     run.hint(f"curl -si -X POST {base}/demo/items/42 # 405 with Allow")
+    run.hint(f"curl -s {base}/demo/dashboard/7         # aggregate of 3 parts; try /demo/dashboard-flaky/7")
+    run.hint(f"curl -si {base}/demo/catalog/a1         # cached: repeat for X-Cache: HIT and Age")
+    run.hint(f"curl -si {base}/v1/demo/orders/9        # deprecated: Deprecation/Sunset/Link; /v2/... is current")
+    run.hint(f"open {base}/_portico/docs               # developer portal (OpenAPI at /_portico/openapi.json)")

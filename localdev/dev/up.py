@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 from types import FrameType, ModuleType
 
-from localdev.dev import aws, edge, seed
+from localdev.dev import aws, edge, grpc, mesh, seed
 from localdev.dev.run import DevRun, stop_pids
 
 # The order matters: the AWS endpoint and tables first, then config, then what serves traffic.
-COMPONENTS: list[ModuleType] = [aws, seed, edge]
+# grpc comes before seed: it builds the descriptor set that the demo gRPC routes name.
+COMPONENTS: list[ModuleType] = [aws, grpc, seed, edge, mesh]
 
 
 def _state_dir(root: Path) -> Path:

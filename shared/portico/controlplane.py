@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
+from portico.adapters.config_files import with_file_reader
 from portico.core.config.configset import ConfigSet
 from portico.core.config.context import ValidationSettings
 from portico.core.config.documents import (
@@ -38,7 +39,7 @@ def read_files(paths: Sequence[Path], settings: ValidationSettings) -> list[Docu
         except (OSError, UnicodeDecodeError) as exc:
             issues.append(ConfigIssue(str(path), 0, "", f"cannot read file: {exc}"))
             continue
-        found, problems = parse_documents(text, file=str(path), settings=settings)
+        found, problems = parse_documents(text, file=str(path), settings=with_file_reader(settings, path))
         docs.extend(found)
         issues.extend(problems)
     if issues:

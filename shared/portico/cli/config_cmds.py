@@ -117,7 +117,9 @@ def _summary(doc: Document) -> str:
         m = spec.match
         path = m.path or (f"{m.path_prefix}*" if m.path_prefix else f"~{m.path_regex}")
         methods = ",".join(m.methods) if m.methods else "*"
-        upstream = next(k for k in ("http", "lambda_", "service", "aggregate", "mock") if getattr(spec.upstream, k))
+        upstream = next(
+            k for k in ("http", "lambda_", "grpc", "service", "aggregate", "mock") if getattr(spec.upstream, k)
+        )
         return f"{methods} {m.host or '*'}{path} -> {upstream.rstrip('_')}"
     if doc.kind == "VirtualService":
         return f"hosts={','.join(spec.hosts)} routes={len(spec.http)}"

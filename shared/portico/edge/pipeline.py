@@ -9,20 +9,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
+from portico.core.portal.openapi import openapi_document
 from portico.core.ports import Transport
 from portico.edge.dispatch.dispatcher import Dispatcher
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.filters.cache import CacheFilter
 from portico.edge.filters.cors import CorsFilter
+from portico.edge.filters.deprecation import DeprecationFilter
 from portico.edge.filters.guard import ErrorGuardFilter
 from portico.edge.filters.hygiene import HeaderHygieneFilter
 from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
+from portico.edge.filters.portal import PortalFilter
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
+from portico.edge.filters.transform import TransformFilter
+from portico.edge.filters.version import VersionFilter, declared_versions
+from portico.edge.portal import load_assets
+
+if TYPE_CHECKING:
+    from portico.edge.dispatch.grpc import GrpcCaller
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +46,9 @@ class EdgeDeps:
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
     cors: CorsPolicy | None = None
+    portal: bool = True
+    portal_title: str = "Portico API"
+    grpc: Callable[[], GrpcCaller] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,26 +59,38 @@ class Pipeline:
 
 
 def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> list[Filter]:
+    config = loaded.config
     steps: list[Filter] = []
     steps.append(ErrorGuardFilter())  # outermost: no stack trace ever escapes; every answer carries x-request-id
     steps.append(RequestIdFilter(deps.rng))  # request id + traceparent first, so every later answer can quote them
     steps.append(HeaderHygieneFilter())  # hop-by-hop and client x-portico-* go before anything trusts a header
     steps.append(LimitsFilter(deps.limits))  # 431/413 before any work is spent on an oversized request
     steps.append(PathNormalizeFilter())  # one canonical path (or 400) before anything decides by path
+    steps.append(portal_filter(loaded, deps))  # reserved /_portico/: before routing, so no route can shadow the docs
+    steps.append(VersionFilter(routes, declared_versions(config.routes)))  # /v2/x and Accept-Version: one form
     steps.append(CorsFilter(routes, deps.cors))  # preflights answered here, before auth would demand credentials
     steps.append(RouteFilter(routes))  # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405
+    steps.append(DeprecationFilter(config.routes))  # Deprecation/Sunset/Link on every answer, 401s and 429s too
     # ── authentication: JWT / API key filters go here (they read ctx.attrs["route"], set ctx.attrs["identity"])
     # ── authorisation: scopes and claims
     # ── rate limit and quota (read ctx.attrs["identity"] and the route's rateLimit)
     # ── cache
+    steps.append(CacheFilter(config.routes))  # after auth and limits: a hit is still authorised and counted
     # ── request / response transform (a response transform sees the dispatcher's answer on the way back)
+    steps.append(TransformFilter(config.routes))  # inside the cache, so a hit is the transformed answer, done once
     return steps
+
+
+def portal_filter(loaded: LoadedConfig, deps: EdgeDeps) -> PortalFilter:
+    """The document is generated once per config version: the portal always shows the live route table."""
+    document = openapi_document(loaded.config, title=deps.portal_title, version=str(loaded.version))
+    return PortalFilter(document, load_assets(), enabled=deps.portal)
 
 
 def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:
     """Validate and compile everything once per config version; per request only the chain runs."""
     routes = build_routes(loaded.config.routes)
-    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter)
+    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter, grpc=deps.grpc)
     handler = build_chain(edge_filters(loaded, deps, routes), dispatcher)
     return Pipeline(loaded.version, handler, routes)
 

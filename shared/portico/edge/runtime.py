@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from portico.core.chain import Context
 from portico.core.config.context import ValidationSettings
@@ -18,6 +18,9 @@ from portico.core.config.route import CorsPolicy
 from portico.core.ports import ConfigStore, Transport
 from portico.core.problem import problem
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+
+if TYPE_CHECKING:
+    from portico.edge.dispatch.grpc import GrpcCaller
 from portico.edge.events import MalformedEvent, http_api, parse_event
 from portico.edge.pipeline import EdgeDeps, PipelineCache
 from portico.edge.settings import EdgeSettings, SettingsError
@@ -96,7 +99,9 @@ def file_store(path: str, validation: ValidationSettings) -> ConfigStore:
         text = Path(path).read_text()
     except OSError as exc:
         raise SettingsError(f"PORTICO_CONFIG_FILE={path!r} cannot be read: {exc.strerror}") from None
-    docs, issues = parse_documents(text, file=path, settings=validation)
+    from portico.adapters.config_files import with_file_reader  # files the config names resolve next to it
+
+    docs, issues = parse_documents(text, file=path, settings=with_file_reader(validation, Path(path)))
     if issues:
         raise SettingsError("PORTICO_CONFIG_FILE is invalid:\n" + "\n".join(str(i) for i in issues))
     return InMemoryConfigStore([StoredDocument(d.kind, d.metadata.name, to_mapping(d)) for d in docs])
@@ -107,8 +112,9 @@ def default_deps(
     transport: Transport | None = None,
     invoker: FunctionInvoker | None = None,
     rng: random.Random | None = None,
+    grpc: GrpcCaller | None = None,
 ) -> EdgeDeps:
-    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker}
+    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "grpc": grpc}
 
     def get_transport() -> Transport:
         if chosen["transport"] is None:
@@ -124,6 +130,13 @@ def default_deps(
             chosen["invoker"] = BotoLambdaInvoker()
         return chosen["invoker"]  # type: ignore[no-any-return]
 
+    def get_grpc() -> GrpcCaller:
+        if chosen.get("grpc") is None:
+            from portico.adapters.grpc_channel import GrpcChannels  # lazy: grpcio only when a grpc route runs
+
+            chosen["grpc"] = GrpcChannels(allow_loopback=settings.allow_loopback)
+        return chosen["grpc"]  # type: ignore[no-any-return]
+
     source = rng or random.SystemRandom()
     cors = (
         CorsPolicy(
@@ -137,6 +150,9 @@ def default_deps(
         jitter=source.random,
         transport=get_transport,
         invoker=get_invoker,
+        grpc=get_grpc,
         limits=settings.limits,
         cors=cors,
+        portal=settings.portal,
+        portal_title=settings.portal_title,
     )

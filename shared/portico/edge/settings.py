@@ -20,6 +20,8 @@ class EdgeSettings:
     allow_loopback: bool
     limits: Limits
     cors_origins: tuple[str, ...]
+    portal: bool = True
+    portal_title: str = "Portico API"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeSettings:
@@ -34,6 +36,9 @@ class EdgeSettings:
                 max_body_bytes=int(_number(env, "PORTICO_MAX_BODY_BYTES", 6 * 1024 * 1024, 0)),
             ),
             cors_origins=tuple(o.strip() for o in env.get("PORTICO_CORS_ALLOW_ORIGINS", "").split(",") if o.strip()),
+            # the developer portal under /_portico/ (docs/composition.md); off hides it (404)
+            portal=_flag(env, "PORTICO_PORTAL", default=True),
+            portal_title=env.get("PORTICO_PORTAL_TITLE", "").strip() or "Portico API",
         )
 
 
@@ -50,10 +55,12 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     return value
 
 
-def _flag(env: Mapping[str, str], name: str) -> bool:
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name, "").strip().lower()
-    if raw in ("", "0", "false", "no"):
+    if raw == "":
+        return default
+    if raw in ("0", "false", "no", "off"):
         return False
-    if raw in ("1", "true", "yes"):
+    if raw in ("1", "true", "yes", "on"):
         return True
     raise SettingsError(f"{name}={raw!r} must be true or false")

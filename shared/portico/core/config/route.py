@@ -8,10 +8,12 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from portico.core.config.base import Duration, Model, check_regex, require_one_of
+from portico.core.config.compose import ApiVersion, CachePolicy, Deprecation, Transform
 from portico.core.config.upstream import Upstream
 
 _TEMPLATE = re.compile(r"^/([^{}/]*|\{[A-Za-z_][A-Za-z0-9_]*\+?\})(/([^{}/]*|\{[A-Za-z_][A-Za-z0-9_]*\+?\}))*$")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
+RESERVED_PREFIX = "/_portico"  # the developer portal answers here, before route match (docs/composition.md)
 
 
 class ValueMatch(Model):
@@ -51,7 +53,13 @@ class RouteMatch(Model):
             raise ValueError("pathPrefix must start with '/'")
         if self.path_regex is not None:
             check_regex(self.path_regex)
+        for path in (self.path, self.path_prefix):
+            if path is not None and (path == RESERVED_PREFIX or path.startswith(RESERVED_PREFIX + "/")):
+                raise ValueError(f"paths under {RESERVED_PREFIX}/ are reserved for the developer portal")
         return self
+
+    def param_names(self) -> set[str]:
+        return set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}", self.path or ""))
 
     @field_validator("methods")
     @classmethod
@@ -136,3 +144,25 @@ class RouteSpec(Model):
     cors: CorsPolicy | None = None
     max_body_bytes: int | None = Field(default=None, ge=0)
     stage: Literal["live", "deprecated"] = "live"
+    transform: Transform | None = None
+    cache: CachePolicy | None = None
+    version: ApiVersion | None = None
+    deprecation: Deprecation | None = None
+
+    @property
+    def deprecated(self) -> bool:
+        return self.stage == "deprecated" or self.deprecation is not None
+
+    @model_validator(mode="after")
+    def _compose_fits_match(self) -> RouteSpec:
+        request = self.transform.request if self.transform else None
+        if request is not None and request.path is not None:
+            unknown = sorted(request.path.placeholders() - self.match.param_names())
+            if unknown:
+                raise ValueError(
+                    f"transform.request.path.template uses {', '.join(unknown)}, not parameters of match.path"
+                )
+        methods = set(self.match.methods or HTTP_METHODS)
+        if self.cache is not None and not methods & {"GET", "HEAD"}:
+            raise ValueError("cache applies only to GET and HEAD, and this route matches neither")
+        return self

@@ -1,4 +1,4 @@
-"""Upstream kinds a Route can dispatch to: http, lambda, service (mesh), aggregate and mock."""
+"""Upstream kinds a Route can dispatch to: http, lambda, grpc, service (mesh), aggregate and mock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from portico.core.config.base import Duration, Model, check_regex, require_one_of
 from portico.core.config.context import settings_from
+from portico.core.config.grpc import GrpcUpstream
 from portico.core.netguard import ForbiddenDestination, check_upstream_url
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -125,11 +126,12 @@ class Upstream(Model):
 
     http: HttpUpstream | None = None
     lambda_: LambdaUpstream | None = Field(default=None, alias="lambda")
+    grpc: GrpcUpstream | None = None
     service: ServiceUpstream | None = None
     aggregate: AggregateUpstream | None = None
     mock: MockUpstream | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Upstream:
-        require_one_of(self, ("http", "lambda_", "service", "aggregate", "mock"))
+        require_one_of(self, ("http", "lambda_", "grpc", "service", "aggregate", "mock"))
         return self

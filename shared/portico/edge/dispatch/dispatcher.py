@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from portico.core.chain import Context
 from portico.core.config.documents import Route
+from portico.core.config.grpc import GrpcTls
+from portico.core.config.upstream import AggregatePart, ServiceUpstream, Upstream
 from portico.core.http import Request, Response
 from portico.core.ports import Transport, UpstreamConnectError, UpstreamRefused, UpstreamTimeout
 from portico.core.problem import problem
+from portico.edge.dispatch.aggregate import AggregateRoute
 from portico.edge.dispatch.http import HttpRoute
 from portico.edge.dispatch.lambda_ import FunctionInvoker, LambdaRoute
 from portico.edge.dispatch.mock import copy_of, mock_response
 from portico.edge.filters import attrs
 
+if TYPE_CHECKING:
+    from portico.edge.dispatch.grpc import GrpcCaller
+
 log = logging.getLogger("portico.edge")
 
 RouteCall = Callable[[Context, dict[str, str]], Awaitable[Response]]
+# Compiles a mesh `service` upstream into a call; wired in by the entry point once the mesh client exists.
+ServiceCalls = Callable[[ServiceUpstream], RouteCall]
 
 
 class Dispatcher:
@@ -30,19 +38,29 @@ class Dispatcher:
         transport: Callable[[], Transport],
         invoker: Callable[[], FunctionInvoker],
         jitter: Callable[[], float],
+        service: ServiceCalls | None = None,
+        grpc: Callable[[], GrpcCaller] | None = None,
     ) -> None:
+        self._transport = _Lazy(transport)
+        self._invoker = _LazyInvoker(invoker)
+        self._jitter = jitter
+        self._service = service
+        self._grpc = _LazyGrpc(grpc) if grpc is not None else None
         self._calls: dict[str, RouteCall] = {}
         for name, route in routes.items():
-            self._calls[name] = self._compile(route, transport, invoker, jitter)
+            upstream = route.spec.upstream
+            if upstream.aggregate is not None:
+                self._calls[name] = AggregateRoute(upstream.aggregate, self._compile_part)
+            else:
+                self._calls[name] = self._compile(upstream, route.spec.match.path_prefix, fixed_path=False)
 
-    @staticmethod
-    def _compile(
-        route: Route,
-        transport: Callable[[], Transport],
-        invoker: Callable[[], FunctionInvoker],
-        jitter: Callable[[], float],
-    ) -> RouteCall:
-        upstream = route.spec.upstream
+    def _compile_part(self, part: AggregatePart) -> RouteCall:
+        # a part's URL is used as written (placeholders filled from the route's path parameters): the client's
+        # path belongs to the aggregate route, not to the services behind it
+        return self._compile(part, None, fixed_path=True)
+
+    def _compile(self, upstream: Upstream | AggregatePart, route_prefix: str | None, *, fixed_path: bool) -> RouteCall:
+        """One upstream kind of a route or an aggregate part: the same call interface for each kind."""
         if upstream.mock is not None:
             template = mock_response(upstream.mock)
 
@@ -51,13 +69,21 @@ class Dispatcher:
 
             return mock
         if upstream.http is not None:
-            return HttpRoute(upstream.http, route.spec.match.path_prefix, _Lazy(transport), jitter)
+            return HttpRoute(upstream.http, route_prefix, self._transport, self._jitter, fixed_path=fixed_path)
         if upstream.lambda_ is not None:
-            return LambdaRoute(upstream.lambda_, _LazyInvoker(invoker))
-        kind = "service" if upstream.service is not None else "aggregate"
+            return LambdaRoute(upstream.lambda_, self._invoker)
+        if upstream.service is not None and self._service is not None:
+            return self._service(upstream.service)
+        # grpc is a route kind only: its HTTP mapping is matched against the client's path, which in an
+        # aggregate belongs to the aggregate route
+        if isinstance(upstream, Upstream) and upstream.grpc is not None and self._grpc is not None:
+            from portico.edge.dispatch.grpc import GrpcRoute  # lazy: protobuf loads only for configs with grpc routes
+
+            return GrpcRoute(upstream.grpc, self._grpc)
 
         async def unavailable(ctx: Context, params: dict[str, str]) -> Response:
-            return problem(502, f"upstream kind {kind!r} is not available at the edge yet", request_id=ctx.request_id)
+            # raised rather than answered, so an aggregate counts the part as failed like any unreachable upstream
+            raise UpstreamConnectError("this upstream kind is not available at the edge yet")
 
         return unavailable
 
@@ -94,3 +120,33 @@ class _LazyInvoker:
 
     async def invoke(self, function_name: str, qualifier: str | None, payload: dict[str, Any], timeout: float) -> Any:
         return await self._factory().invoke(function_name, qualifier, payload, timeout)
+
+
+class _LazyGrpc:
+    """Creates the gRPC channel cache on first use, inside the running loop (grpc.aio channels belong to one)."""
+
+    def __init__(self, factory: Callable[[], GrpcCaller]) -> None:
+        self._factory = factory
+
+    async def unary(
+        self,
+        target: str,
+        tls: GrpcTls,
+        method: str,
+        request: bytes,
+        timeout: float,
+        metadata: Sequence[tuple[str, str]],
+    ) -> bytes:
+        return await self._factory().unary(target, tls, method, request, timeout, metadata)
+
+    async def server_stream(
+        self,
+        target: str,
+        tls: GrpcTls,
+        method: str,
+        request: bytes,
+        timeout: float,
+        metadata: Sequence[tuple[str, str]],
+        limit: int,
+    ) -> list[bytes]:
+        return await self._factory().server_stream(target, tls, method, request, timeout, metadata, limit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from portico.core.chain import Context
 from portico.core.config.upstream import HttpUpstream
@@ -21,10 +22,18 @@ class HttpRoute:
     """One route's http upstream, compiled once per config version."""
 
     def __init__(
-        self, spec: HttpUpstream, route_prefix: str | None, transport: Transport, jitter: Callable[[], float]
+        self,
+        spec: HttpUpstream,
+        route_prefix: str | None,
+        transport: Transport,
+        jitter: Callable[[], float],
+        *,
+        fixed_path: bool = False,
     ) -> None:
         self._spec = spec
         self._target = UpstreamTarget.compile(spec, route_prefix)
+        if fixed_path:  # the URL's own path, placeholders filled, whatever the client's path was (aggregate parts)
+            self._target = replace(self._target, has_placeholders=True)
         self._transport = transport
         self._jitter = jitter
         self._rule = RetryRule(

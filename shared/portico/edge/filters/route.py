@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portico.core.chain import Context, Handler
+from portico.core.compose.versioning import route_matches
 from portico.core.config.documents import Route
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
@@ -15,7 +16,10 @@ EdgeRoutes = RouteTable[Route]
 
 
 def build_routes(routes: dict[str, Route]) -> EdgeRoutes:
-    return RouteTable.build((name, r.spec.match, r.spec.priority, r) for name, r in routes.items())
+    # a versioned route compiles to one entry per way its version can be named (core/compose/versioning.py)
+    return RouteTable.build(
+        (name, match, r.spec.priority, r) for name, r in routes.items() for match in route_matches(r.spec)
+    )
 
 
 def request_host(request: Request) -> str:
@@ -60,6 +64,4 @@ class RouteFilter:
         limit = route.spec.max_body_bytes
         if limit is not None and len(ctx.request.body) > limit:
             return problem(413, f"body exceeds this route's {limit} bytes", request_id=ctx.request_id)
-        if route.spec.stage == "deprecated":
-            ctx.response_headers.append(("deprecation", "true"))
         return await next(ctx)

@@ -1,0 +1,81 @@
+"""A tiny demo service: answers JSON naming itself; `orders` calls `payments` through its sidecar.
+
+    python -m localdev.demo.app --service payments --version v1 --port 19011
+    python -m localdev.demo.app --service orders --port 19001 --outbound 127.0.0.1:15001
+
+Endpoints: /healthz, / (who am I), /slow?ms=N, /status/<code> (answer that code), /headers (echo),
+/hits (requests seen per path),
+/order (orders only: one call to payments through the sidecar, the answer names the payments version).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+
+from portico.adapters.http1_pool import HostPool, PoolSettings
+from portico.core.headers import Headers
+from portico.core.http import Request, Response
+from portico.core.mesh.circuit import CircuitBreaker, Limits
+from portico.mesh.http1 import ConnInfo
+from portico.mesh.listener import listen
+
+
+def _json(status: int, body: dict[str, object]) -> Response:
+    return Response(status, Headers([("content-type", "application/json")]), json.dumps(body).encode())
+
+
+class DemoApp:
+    def __init__(self, service: str, version: str, instance: str, outbound: str | None) -> None:
+        self.me = {"service": service, "version": version, "instance": instance}
+        self.hits: dict[str, int] = {}
+        self.outbound: HostPool | None = None
+        if outbound:
+            host, port = outbound.rsplit(":", 1)
+            self.outbound = HostPool(host, int(port), CircuitBreaker(Limits()), PoolSettings())
+
+    async def __call__(self, req: Request, info: ConnInfo) -> Response:
+        if req.path == "/healthz":
+            return _json(200, {"ok": True})
+        if req.path == "/hits":
+            return _json(200, dict(self.hits))
+        self.hits[req.path] = self.hits.get(req.path, 0) + 1
+        if req.path == "/headers":
+            return _json(200, {**self.me, "headers": req.headers.items()})
+        if req.path.startswith("/status/"):
+            return _json(
+                int(req.path.rsplit("/", 1)[1]), {**self.me, "attempt": req.headers.get("x-portico-attempt-count")}
+            )
+        if req.path == "/slow":
+            await asyncio.sleep(int(req.query_get("ms") or "100") / 1000)
+        if req.path == "/order" and self.outbound is not None:
+            call = Request("GET", "/charge", headers=Headers([("host", "payments")]), host="payments")
+            resp = await self.outbound.request(call, "/charge", "payments", 10.0)
+            paid = json.loads(resp.body) if resp.status == 200 else {"status": resp.status}
+            return _json(200 if resp.status == 200 else 502, {**self.me, "payments": paid})
+        return _json(200, {**self.me, "path": req.path, "attempt": req.headers.get("x-portico-attempt-count")})
+
+
+async def serve(port: int, app: DemoApp) -> None:
+    listener = await listen("app", app, "127.0.0.1", port)
+    print(f"listening on 127.0.0.1:{listener.port}", flush=True)
+    await asyncio.Event().wait()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--service", required=True)
+    p.add_argument("--version", default="v1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--instance", default=f"pid{os.getpid()}")
+    p.add_argument("--outbound", help="host:port of the sidecar's outbound listener")
+    args = p.parse_args()
+    import uvloop
+
+    uvloop.run(serve(args.port, DemoApp(args.service, args.version, args.instance, args.outbound)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The developer portal's pure part: the OpenAPI document generated from the route table."""

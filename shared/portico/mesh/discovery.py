@@ -1,0 +1,57 @@
+"""The sidecar's view of the registry: per-service instance lists, fetched on first use, refreshed in the background."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from portico.core.mesh.registry import Instance, RegistryStore, live
+
+log = logging.getLogger("portico.mesh.discovery")
+
+
+class Discovery:
+    """Readers get the last good list; a registry outage keeps serving it (the data path never waits on DynamoDB
+    except for the very first call to a service it has never seen)."""
+
+    def __init__(self, store: RegistryStore, *, stale_after: float, refresh_interval: float) -> None:
+        self._store = store
+        self.stale_after = stale_after
+        self.refresh_interval = refresh_interval
+        self._stored: dict[str, list[Instance]] = {}
+        self._inflight: dict[str, asyncio.Task[None]] = {}
+
+    def known(self) -> list[str]:
+        return sorted(self._stored)
+
+    def stored(self, service: str) -> list[Instance]:
+        return self._stored.get(service, [])
+
+    async def instances(self, service: str) -> list[Instance]:
+        """Live instances (healthy, fresh heartbeat) of `service`."""
+        if service not in self._stored:
+            await self._fetch(service)
+        return live(self._stored.get(service, []), time.time(), self.stale_after)
+
+    async def _fetch(self, service: str) -> None:
+        task = self._inflight.get(service)
+        if task is None:  # one fetch per service at a time, however many requests wait for it
+            task = self._inflight[service] = asyncio.create_task(self._load(service))
+            task.add_done_callback(lambda _: self._inflight.pop(service, None))
+        await asyncio.shield(task)
+
+    async def _load(self, service: str) -> None:
+        try:
+            self._stored[service] = await asyncio.to_thread(self._store.instances, service)
+        except Exception:  # DynamoDB errors are many; keep the last list and say so
+            log.exception("registry read failed for %s; keeping %d known instances", service, len(self.stored(service)))
+            self._stored.setdefault(service, [])
+
+    async def refresh_all(self) -> None:
+        await asyncio.gather(*(self._fetch(s) for s in self.known()))
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_interval)
+            await self.refresh_all()

@@ -1,0 +1,293 @@
+"""HTTP/1.1 server protocol on llhttp (httptools): strict parsing, size limits, in-order keep-alive responses.
+
+Anything ambiguous about message framing is answered with 400 and the connection is closed, because a proxy that
+reads a message differently from the next hop is how request smuggling works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import typing
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httptools
+
+from portico.core.headers import Headers
+from portico.core.http import Request, Response
+from portico.core.mesh.hop import invalid_field
+from portico.core.problem import problem
+
+log = logging.getLogger("portico.mesh.http1")
+
+RequestHandler = Callable[[Request, "ConnInfo"], Awaitable[Response]]
+
+_REASONS = {
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Content Too Large",
+}
+_REASONS |= {431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway"}
+_REASONS |= {503: "Service Unavailable", 504: "Gateway Timeout", 501: "Not Implemented", 405: "Method Not Allowed"}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Envoy's defaults: 60 KiB of request headers and 100 fields. Bodies are buffered, so they are capped too."""
+
+    max_header_bytes: int = 60 * 1024
+    max_headers: int = 100
+    max_body_bytes: int = 16 * 1024 * 1024
+    keepalive_timeout: float = 300.0
+
+
+@dataclass(slots=True)
+class ConnInfo:
+    """What the listener knows about the connection; the mTLS layer adds the verified peer certificate here."""
+
+    peer: tuple[str, int] | None
+    tls: bool = False
+    peer_cert: dict[str, Any] | None = None
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def reason(status: int) -> str:
+    return _REASONS.get(status, "Unknown")
+
+
+def serialize(resp: Response, *, close: bool, head: bool = False) -> bytes:
+    """Status line, headers and body; framing is always our own Content-Length, never the upstream's."""
+    lines = [f"HTTP/1.1 {resp.status} {reason(resp.status)}"]
+    for k, v in resp.headers:
+        if k not in ("content-length", "transfer-encoding", "connection"):
+            lines.append(f"{k}: {v}")
+    if resp.status not in (204, 304) and not (100 <= resp.status < 200):
+        lines.append(f"content-length: {len(resp.body)}")
+    if close:
+        lines.append("connection: close")
+    out = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return out if head else out + resp.body
+
+
+class HttpServerProtocol(asyncio.Protocol):
+    """One connection. Requests are handled one at a time, in order, so pipelined responses cannot reorder."""
+
+    def __init__(self, handler: RequestHandler, limits: ServerLimits, tracker: ConnectionTracker) -> None:
+        self._handler = handler
+        self._limits = limits
+        self._tracker = tracker
+        self._parser = httptools.HttpRequestParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._info = ConnInfo(peer=None)
+        self._queue: deque[tuple[Request, bool]] = deque()
+        self._busy = False
+        self._closing = False
+        self._reset_message()
+        self._unparsed_head = 0
+        self._idle: asyncio.TimerHandle | None = None
+
+    # --- connection events
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = typing.cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
+        peer = transport.get_extra_info("peername")
+        ssl_object = transport.get_extra_info("ssl_object")
+        self._info = ConnInfo(
+            peer=tuple(peer[:2]) if peer else None,
+            tls=ssl_object is not None,
+            peer_cert=ssl_object.getpeercert() if ssl_object is not None else None,
+        )
+        self._tracker.add(self)
+        self._arm_idle()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closing = True
+        self._tracker.discard(self)
+        if self._idle is not None:
+            self._idle.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        if not self._headers_done:
+            self._unparsed_head += len(data)
+        try:
+            self._parser.feed_data(data)
+            # llhttp buffers a field until it is complete, so a never-ending header is cut off by raw byte count;
+            # the exact count is kept in on_header. Twice the limit leaves room for pipelined bytes in one read.
+            if not self._headers_done and self._unparsed_head > 2 * self._limits.max_header_bytes:
+                raise _Reject(431, "request headers are too large")
+        except _Reject as rej:
+            self._reject(rej.status, rej.detail)
+        except httptools.HttpParserUpgrade:
+            self._reject(501, "protocol upgrades (CONNECT, WebSocket) are not supported")
+        except httptools.HttpParserError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _Reject):
+                self._reject(cause.status, cause.detail)
+            else:
+                self._reject(400, f"malformed HTTP/1.1 request: {exc}")
+
+    # --- parser callbacks
+    def _reset_message(self) -> None:
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._body_len = 0
+        self._header_bytes = 0
+        self._headers_done = False
+
+    def on_message_begin(self) -> None:
+        self._reset_message()
+        if self._idle is not None:
+            self._idle.cancel()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+        self._header_bytes += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if len(self._headers) >= self._limits.max_headers:
+            raise _Reject(431, "too many request header fields")
+        why = invalid_field(name, value)
+        if why:
+            raise _Reject(400, why)
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self._limits.max_header_bytes:
+            raise _Reject(431, "request headers are too large")
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
+        if self._header_bytes > self._limits.max_header_bytes:
+            raise _Reject(431, "request headers are too large")
+        lowered = [(n.lower(), v) for n, v in self._headers]
+        cls = [v for n, v in lowered if n == b"content-length"]
+        tes = [v for n, v in lowered if n == b"transfer-encoding"]
+        if cls and tes:
+            raise _Reject(400, "Content-Length together with Transfer-Encoding")
+        if len(cls) > 1:
+            raise _Reject(400, "more than one Content-Length")
+        if cls and not cls[0].isdigit():
+            raise _Reject(400, "invalid Content-Length")
+        if tes and (len(tes) > 1 or tes[0].strip().lower() != b"chunked"):
+            raise _Reject(400, "only a single 'Transfer-Encoding: chunked' is accepted")
+        if len([1 for n, _ in lowered if n == b"host"]) > 1:
+            raise _Reject(400, "more than one Host")
+
+    def on_body(self, body: bytes) -> None:
+        self._body_len += len(body)
+        if self._body_len > self._limits.max_body_bytes:
+            raise _Reject(413, "request body is too large")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        self._headers_done = False
+        self._unparsed_head = 0
+        req = self._build_request()
+        self._queue.append((req, bool(self._parser.should_keep_alive())))
+        if not self._busy:
+            self._busy = True
+            asyncio.get_running_loop().create_task(self._drain_queue())
+
+    def _build_request(self) -> Request:
+        method = self._parser.get_method().decode("ascii")
+        url = httptools.parse_url(self._url)
+        headers = Headers((n.decode("latin-1"), v.decode("latin-1")) for n, v in self._headers)
+        raw_path = (url.path or b"/").decode("latin-1")
+        raw_query = (url.query or b"").decode("latin-1")
+        host = headers.get("host", "") or ""
+        if url.host:  # absolute-form (HTTP_PROXY style): the URL's authority wins over Host (RFC 9112 3.2.2)
+            host = url.host.decode("latin-1") + (f":{url.port}" if url.port else "")
+        query = [tuple(p.split("=", 1)) if "=" in p else (p, "") for p in raw_query.split("&") if p]
+        return Request(
+            method=method,
+            path=raw_path,
+            query=query,  # type: ignore[arg-type]
+            headers=headers,
+            body=b"".join(self._body),
+            source_ip=self._info.peer[0] if self._info.peer else "",
+            scheme=(url.schema or b"http").decode("ascii"),
+            host=host,
+            raw_query=raw_query,
+        )
+
+    # --- responding
+    async def _drain_queue(self) -> None:
+        try:
+            while self._queue and not self._closing:
+                req, keep_alive = self._queue.popleft()
+                self._tracker.in_flight += 1
+                try:
+                    resp = await self._handler(req, self._info)
+                except Exception:  # never a stack trace on the wire; the log keeps it
+                    log.exception("handler failed for %s %s", req.method, req.path)
+                    resp = problem(500, "the proxy failed to handle this request")
+                finally:
+                    self._tracker.in_flight -= 1
+                close = not keep_alive or self._tracker.draining
+                self._write(resp, close=close, head=req.method == "HEAD")
+                if close:
+                    self._close()
+                    return
+        finally:
+            self._busy = False
+            self._arm_idle()
+
+    def _write(self, resp: Response, *, close: bool, head: bool = False) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(serialize(resp, close=close, head=head))
+
+    def _reject(self, status: int, detail: str) -> None:
+        self._tracker.rejected += 1
+        self._write(problem(status, detail), close=True)
+        self._close()
+
+    def _close(self) -> None:
+        self._closing = True
+        if self._transport is not None:
+            self._transport.close()
+
+    def _arm_idle(self) -> None:
+        if self._closing or self._busy:
+            return
+        if self._idle is not None:
+            self._idle.cancel()
+        self._idle = asyncio.get_running_loop().call_later(self._limits.keepalive_timeout, self._close)
+
+    def close_if_idle(self) -> None:
+        """Used by drain: idle keep-alive connections are closed; a busy one closes after its response."""
+        if not self._busy and not self._queue:
+            self._close()
+
+
+class ConnectionTracker:
+    """The open connections and in-flight requests of one listener, so drain can wait for them to finish."""
+
+    def __init__(self) -> None:
+        self.connections: set[HttpServerProtocol] = set()
+        self.in_flight = 0
+        self.rejected = 0
+        self.draining = False
+
+    def add(self, conn: HttpServerProtocol) -> None:
+        self.connections.add(conn)
+
+    def discard(self, conn: HttpServerProtocol) -> None:
+        self.connections.discard(conn)
+
+    def start_draining(self) -> None:
+        self.draining = True
+        for conn in list(self.connections):
+            conn.close_if_idle()

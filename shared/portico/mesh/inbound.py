@@ -1,0 +1,70 @@
+"""The inbound data path (peer -> app): hygiene, peer identity, authorisation hook, then forward to the local app."""
+
+from __future__ import annotations
+
+from portico.adapters.http1_pool import HostPool, PoolOverflow, UpstreamReset
+from portico.core.chain import Context, Handler
+from portico.core.headers import Headers
+from portico.core.http import Response
+from portico.core.mesh.hop import strip_hop_by_hop
+from portico.core.ports import UpstreamConnectError, UpstreamTimeout
+from portico.core.problem import problem
+from portico.mesh.http1 import ConnInfo
+
+PEER_HEADER = "x-portico-peer"  # the verified peer identity as the app sees it; never taken from the wire
+
+
+class InboundHygieneFilter:
+    """Drop hop-by-hop fields and any peer-identity header a caller tried to set itself."""
+
+    async def __call__(self, ctx: Context, next: Handler) -> Response:
+        headers = strip_hop_by_hop(ctx.request.headers)
+        headers.remove(PEER_HEADER)
+        ctx.request.headers = headers
+        resp = await next(ctx)
+        resp.headers = strip_hop_by_hop(resp.headers)
+        return resp
+
+
+class PeerIdentityFilter:
+    """Surfaces who is calling as ctx.attrs["peer"] (a SPIFFE id once mTLS lands; None on plaintext).
+
+    The mTLS work replaces `identity_of` with SAN URI extraction from ConnInfo.peer_cert; an AuthorizationPolicy
+    filter placed after this one reads ctx.attrs["peer"].
+    """
+
+    async def __call__(self, ctx: Context, next: Handler) -> Response:
+        info: ConnInfo = ctx.attrs["conn"]
+        peer = identity_of(info)
+        ctx.attrs["peer"] = peer
+        if peer is not None:
+            ctx.request.headers.set(PEER_HEADER, peer)
+        return await next(ctx)
+
+
+def identity_of(info: ConnInfo) -> str | None:
+    if not info.peer_cert:
+        return None
+    for kind, value in info.peer_cert.get("subjectAltName", ()):
+        if kind == "URI" and str(value).startswith("spiffe://"):
+            return str(value)
+    return None
+
+
+class AppForwarder:
+    """The inbound router: one keep-alive pool to 127.0.0.1:<app port>."""
+
+    def __init__(self, pool: HostPool, timeout: float | None = None) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    async def __call__(self, ctx: Context) -> Response:
+        req = ctx.request
+        try:
+            return await self._pool.request(req, req.path, req.host or "localhost", self._timeout)
+        except PoolOverflow as exc:
+            return problem(503, str(exc), headers=Headers([("x-portico-overloaded", "1")]))
+        except (UpstreamConnectError, UpstreamReset):
+            return problem(503, "the local app is not reachable")
+        except UpstreamTimeout:
+            return problem(504, "the local app did not answer in time")

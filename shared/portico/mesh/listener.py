@@ -1,0 +1,45 @@
+"""The one place where listening sockets (and, for mTLS, their SSLContext) are set up."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from dataclasses import dataclass
+
+from portico.mesh.http1 import ConnectionTracker, HttpServerProtocol, RequestHandler, ServerLimits
+
+
+@dataclass(slots=True)
+class Listener:
+    name: str
+    server: asyncio.Server
+    tracker: ConnectionTracker
+
+    @property
+    def port(self) -> int:
+        return int(self.server.sockets[0].getsockname()[1])
+
+
+async def listen(
+    name: str,
+    handler: RequestHandler,
+    host: str,
+    port: int,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    limits: ServerLimits | None = None,
+) -> Listener:
+    """Bind `host:port` (0 = a free port). Pass `ssl_context` to serve TLS; with a context that sets
+    `verify_mode = CERT_REQUIRED`, the peer certificate reaches filters through ConnInfo.peer_cert."""
+    tracker = ConnectionTracker()
+    lim = limits or ServerLimits()
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: HttpServerProtocol(handler, lim, tracker),
+        host,
+        port,
+        ssl=ssl_context,
+        reuse_address=True,
+        backlog=1024,
+    )
+    return Listener(name, server, tracker)

@@ -1,0 +1,108 @@
+"""Sidecar settings: flags first, then PORTICO_* environment variables, then the documented defaults."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from portico.core.mesh.registry import parse_labels
+
+DEFAULT_INBOUND_PORT = 15443
+DEFAULT_OUTBOUND_PORT = 15001
+DEFAULT_ADMIN_PORT = 15000
+
+
+@dataclass(frozen=True, slots=True)
+class SidecarSettings:
+    service: str
+    app_port: int
+    labels: Mapping[str, str] = field(default_factory=dict)
+    inbound_port: int = DEFAULT_INBOUND_PORT
+    outbound_port: int = DEFAULT_OUTBOUND_PORT
+    admin_port: int = DEFAULT_ADMIN_PORT
+    inbound_host: str = "0.0.0.0"
+    address: str = "127.0.0.1"  # what peers dial; from ECS task metadata when present
+    instance_id: str = ""
+    zone: str = ""
+    weight: int = 1
+    app_health_path: str = "/healthz"
+    heartbeat_interval: float = 5.0
+    ttl: float = 60.0
+    registry_refresh: float = 2.0
+    config_refresh: float = 2.0
+    drain_timeout: float = 20.0
+    config_file: str | None = None  # YAML instead of the config table (development, benchmarks)
+
+    @property
+    def stale_after(self) -> float:
+        """A heartbeat older than three intervals means the instance is gone, whatever TTL has not yet deleted."""
+        return 3 * self.heartbeat_interval
+
+
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(f"PORTICO_{name}")
+    return value if value not in (None, "") else None
+
+
+def resolve(
+    *,
+    service: str | None,
+    app_port: int | None,
+    labels: str | None = None,
+    inbound_port: int | None = None,
+    outbound_port: int | None = None,
+    admin_port: int | None = None,
+    address: str | None = None,
+    instance_id: str | None = None,
+    config_file: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> SidecarSettings:
+    """Settings from flags (None = not given) and PORTICO_* variables; raises ValueError naming what is wrong."""
+    e = dict(os.environ) if env is None else env
+    svc = service or _env(e, "SERVICE")
+    port = app_port or _int(_env(e, "APP_PORT"), "PORTICO_APP_PORT")
+    if not svc:
+        raise ValueError("--service (or PORTICO_SERVICE) is required")
+    if not port:
+        raise ValueError("--app-port (or PORTICO_APP_PORT) is required")
+    return SidecarSettings(
+        service=svc,
+        app_port=port,
+        labels=parse_labels(labels if labels is not None else (_env(e, "LABELS") or "")),
+        inbound_port=_pick(inbound_port, _env(e, "INBOUND_PORT"), DEFAULT_INBOUND_PORT, "PORTICO_INBOUND_PORT"),
+        outbound_port=_pick(outbound_port, _env(e, "OUTBOUND_PORT"), DEFAULT_OUTBOUND_PORT, "PORTICO_OUTBOUND_PORT"),
+        admin_port=_pick(admin_port, _env(e, "ADMIN_PORT"), DEFAULT_ADMIN_PORT, "PORTICO_ADMIN_PORT"),
+        address=address or _env(e, "ADDRESS") or "127.0.0.1",
+        instance_id=instance_id or _env(e, "INSTANCE_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}",
+        weight=_int(_env(e, "WEIGHT"), "PORTICO_WEIGHT") or 1,
+        app_health_path=_env(e, "APP_HEALTH_PATH") or "/healthz",
+        heartbeat_interval=_float(_env(e, "HEARTBEAT_INTERVAL"), 5.0),
+        ttl=_float(_env(e, "REGISTRY_TTL"), 60.0),
+        registry_refresh=_float(_env(e, "REGISTRY_REFRESH"), 2.0),
+        config_refresh=_float(_env(e, "CONFIG_REFRESH"), 2.0),
+        drain_timeout=_float(_env(e, "DRAIN_TIMEOUT"), 20.0),
+        config_file=config_file or _env(e, "CONFIG_FILE"),
+    )
+
+
+def _int(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def _float(value: str | None, default: float) -> float:
+    return float(value) if value is not None else default
+
+
+def _pick(flag: int | None, env_value: str | None, default: int, name: str) -> int:
+    if flag is not None:
+        return flag
+    parsed = _int(env_value, name)
+    return parsed if parsed is not None else default

@@ -1,0 +1,258 @@
+"""The sidecar process: listeners, registration and heartbeats, app health checks, hot reload and drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import signal
+import ssl
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from portico.adapters.http1_pool import HostPool, PoolSettings
+from portico.core.chain import Context, Filter, Handler, build_chain
+from portico.core.config.refresh import ConfigCache
+from portico.core.http import Request, Response
+from portico.core.mesh.circuit import CircuitBreaker, Limits
+from portico.core.mesh.registry import Health, Instance, RegistryStore
+from portico.core.ports import ConfigStore
+from portico.mesh.admin import AdminHandler
+from portico.mesh.discovery import Discovery
+from portico.mesh.http1 import ConnInfo, RequestHandler
+from portico.mesh.inbound import AppForwarder, InboundHygieneFilter, PeerIdentityFilter
+from portico.mesh.listener import Listener, listen
+from portico.mesh.outbound import Dispatcher, FaultFilter, HygieneFilter, MirrorFilter, RouteFilter
+from portico.mesh.settings import SidecarSettings
+from portico.mesh.state import MeshState
+from portico.mesh.stats import Stats
+
+log = logging.getLogger("portico.mesh.sidecar")
+
+
+class Sidecar:
+    """Built by the entry point with its stores; `inbound_ssl`/`outbound_ssl` are where mTLS contexts plug in."""
+
+    def __init__(
+        self,
+        settings: SidecarSettings,
+        registry: RegistryStore,
+        config: ConfigStore,
+        *,
+        inbound_ssl: ssl.SSLContext | None = None,
+        outbound_ssl: ssl.SSLContext | None = None,
+        inbound_filters: list[Filter] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._registry = registry
+        self._config = ConfigCache(config, interval=settings.config_refresh)
+        self._inbound_ssl = inbound_ssl
+        self.stats = Stats()
+        self.discovery = Discovery(
+            registry, stale_after=settings.stale_after, refresh_interval=settings.registry_refresh
+        )
+        self.state = MeshState(self.discovery, self.stats, PoolSettings(ssl_context=outbound_ssl))
+        self._rng = rng or random.Random()
+        self._app_pool = HostPool("127.0.0.1", settings.app_port, CircuitBreaker(Limits()), PoolSettings())
+        self._extra_inbound = inbound_filters or []
+        self.listeners: dict[str, Listener] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.app_healthy = False
+        self.registered = False
+        self.draining = False
+        self._instance: Instance | None = None
+        self._stopped = asyncio.Event()
+
+    # --- assembly: each chain reads top to bottom
+    def _outbound_chain(self) -> Handler:
+        dispatcher = Dispatcher(self.state, self._rng)
+        filters: list[Filter] = [
+            HygieneFilter(),  # hop-by-hop and app-sent x-portico-* never cross a hop
+            RouteFilter(self.state),  # VirtualService match picks the route (reads the current table per request)
+            FaultFilter(self._rng),  # faults act before any upstream work, as in Envoy's fault filter
+            MirrorFilter(dispatcher, self._rng),  # shadow traffic leaves before the real call so it cannot delay it
+        ]
+        return build_chain(filters, dispatcher)
+
+    def _inbound_chain(self) -> Handler:
+        filters: list[Filter] = [
+            InboundHygieneFilter(),  # callers cannot claim an identity through headers
+            PeerIdentityFilter(),  # the transport's verified identity becomes ctx.attrs["peer"]
+            *self._extra_inbound,  # AuthorizationPolicy goes here (mTLS issue)
+        ]
+        return build_chain(filters, AppForwarder(self._app_pool))
+
+    def _entry(self, chain: Handler, counter: str) -> RequestHandler:
+        async def handle(req: Request, info: ConnInfo) -> Response:
+            ctx = Context(request=req, now=time.time(), attrs={"conn": info})
+            resp = await chain(ctx)
+            self.stats.inc(counter, (("code", str(resp.status)),))
+            return resp
+
+        return handle
+
+    # --- lifecycle
+    async def start(self) -> None:
+        s = self.settings
+        # Store calls (boto3) block, so they run on threads; two are enough and each extra thread costs memory.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(2, thread_name_prefix="portico-io"))
+        await self._reload()
+        admin = AdminHandler(self._readiness, self.stats.render, self._dump)
+        self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port)
+        self.listeners["outbound"] = await listen(
+            "outbound",
+            self._entry(self._outbound_chain(), "portico_outbound_requests_total"),
+            "127.0.0.1",
+            s.outbound_port,
+        )
+        self.listeners["inbound"] = await listen(
+            "inbound",
+            self._entry(self._inbound_chain(), "portico_inbound_requests_total"),
+            s.inbound_host,
+            s.inbound_port,
+            ssl_context=self._inbound_ssl,
+        )
+        self._register_gauges()
+        self.app_healthy = await self._check_app()
+        await self._publish()
+        for coro in (self._heartbeat_loop(), self._config_loop(), self.discovery.run(), self._housekeeping_loop()):
+            self._tasks.append(asyncio.create_task(coro))
+        log.info(
+            "sidecar %s/%s up: inbound %d outbound %d admin %d",
+            s.service,
+            s.instance_id,
+            self.port("inbound"),
+            self.port("outbound"),
+            self.port("admin"),
+        )
+
+    def port(self, name: str) -> int:
+        return self.listeners[name].port
+
+    def _instance_now(self, health: Health) -> Instance:
+        s = self.settings
+        return Instance(
+            s.service,
+            s.instance_id,
+            s.address,
+            self.port("inbound"),
+            dict(s.labels),
+            s.weight,
+            health,
+            time.time(),
+            s.zone,
+        )
+
+    async def _publish(self) -> None:
+        health: Health = "DRAINING" if self.draining else ("HEALTHY" if self.app_healthy else "UNHEALTHY")
+        inst = self._instance_now(health)
+        try:
+            await asyncio.to_thread(self._registry.heartbeat, inst, self.settings.ttl)
+            self.registered = True
+            self._instance = inst
+        except Exception:  # the registry being down must not stop the data path
+            log.exception("registry heartbeat failed")
+
+    async def _check_app(self) -> bool:
+        probe = Request("GET", self.settings.app_health_path, host="localhost")
+        try:
+            resp = await self._app_pool.request(probe, probe.path, "localhost", 2.0)
+        except Exception:
+            return False
+        return resp.status < 500
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval)
+            self.app_healthy = await self._check_app()
+            if not self.draining:
+                await self._publish()
+
+    async def _config_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.config_refresh)
+            await self._reload()
+
+    async def _reload(self) -> None:
+        # the store is read on a thread (boto3 blocks); the swap happens on the loop so no request sees half a table
+        loaded = await asyncio.to_thread(self._config.current, time.monotonic())
+        if loaded.version != self.state.version:
+            self.state.apply(loaded.config, loaded.version)
+            log.info("config version %s loaded (%d skipped)", loaded.version, len(loaded.skipped))
+
+    async def _housekeeping_loop(self) -> None:
+        while True:
+            await asyncio.sleep(5.0)
+            self.state.housekeeping()
+
+    def _readiness(self) -> tuple[bool, str]:
+        if self.draining:
+            return False, "draining"
+        if not self.app_healthy:
+            return False, "app not healthy"
+        if not self.registered:
+            return False, "not registered"
+        return True, "ready"
+
+    def _dump(self) -> dict[str, object]:
+        s = self.settings
+        return {
+            "sidecar": {
+                "service": s.service,
+                "instanceId": s.instance_id,
+                "labels": dict(s.labels),
+                "address": s.address,
+                "zone": s.zone,
+                "ports": {n: lst.port for n, lst in self.listeners.items()},
+                "draining": self.draining,
+                "appHealthy": self.app_healthy,
+            },
+            **self.state.dump(),
+        }
+
+    def _register_gauges(self) -> None:
+        self.stats.gauge(
+            "portico_in_flight_requests",
+            lambda: [((("listener", n),), float(lst.tracker.in_flight)) for n, lst in sorted(self.listeners.items())],
+        )
+        self.stats.gauge(
+            "portico_ejected_hosts",
+            lambda: [
+                ((("cluster", c.policy.name),), float(len(c.outlier.ejected(time.monotonic())) if c.outlier else 0))
+                for c in self.state.clusters.values()
+            ],
+        )
+
+    async def drain(self) -> None:
+        """SIGTERM: leave the registry, stop accepting inbound, let in-flight requests finish, then stop."""
+        if self.draining:
+            return
+        self.draining = True
+        log.info("draining: deregistering and refusing new inbound connections")
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._registry.deregister, self.settings.service, self.settings.instance_id)
+        inbound = self.listeners["inbound"]
+        inbound.server.close()  # new connections are refused; peers retry elsewhere (connect failures are safe)
+        inbound.tracker.start_draining()
+        deadline = time.monotonic() + self.settings.drain_timeout
+        # the outbound listener keeps serving: the app may still call peers while finishing its requests
+        while inbound.tracker.in_flight > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        self._stopped.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for listener in self.listeners.values():
+            listener.server.close()
+            listener.tracker.start_draining()
+        self._app_pool.close()
+
+    async def serve_until_signal(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, lambda: asyncio.ensure_future(self.drain()))
+        loop.add_signal_handler(signal.SIGINT, lambda: asyncio.ensure_future(self.drain()))
+        await self._stopped.wait()
+        await self.stop()

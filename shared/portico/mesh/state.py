@@ -1,0 +1,91 @@
+"""What the data path reads per request: compiled routes and policies, clusters, discovery and stats.
+
+A config reload builds new route and policy tables and swaps them in one assignment; in-flight requests keep the
+route they matched, so a reload never drops or re-routes a request halfway.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from portico.adapters.http1_pool import PoolSettings
+from portico.core.config.configset import ConfigSet
+from portico.core.mesh.policy import PolicyTable
+from portico.core.mesh.vsmatch import RouteTable
+from portico.mesh.cluster import Cluster
+from portico.mesh.discovery import Discovery
+from portico.mesh.stats import Stats
+
+
+class MeshState:
+    def __init__(self, discovery: Discovery, stats: Stats, pool_settings: PoolSettings | None = None) -> None:
+        self.discovery = discovery
+        self.stats = stats
+        self.routes = RouteTable()
+        self.policies = PolicyTable()
+        self.config = ConfigSet()
+        self.version = -1
+        self.clusters: dict[tuple[str, str | None], Cluster] = {}
+        self.pool_settings = pool_settings or PoolSettings()
+
+    def apply(self, config: ConfigSet, version: int) -> None:
+        routes, policies = RouteTable.build(config), PolicyTable.build(config)
+        self.routes, self.policies, self.config, self.version = routes, policies, config, version
+        for key, cluster in self.clusters.items():
+            policy = policies.get(*key)
+            if policy is not None:
+                cluster.update(policy)
+
+    def cluster(self, service: str, subset: str | None) -> Cluster | None:
+        key = (service, subset)
+        found = self.clusters.get(key)
+        policy = self.policies.get(service, subset)
+        if policy is None:
+            return None
+        if found is None:
+            found = self.clusters[key] = Cluster(policy, self.pool_settings)
+        return found
+
+    def housekeeping(self) -> None:
+        """Drop per-host state of instances that left the registry; close idle connections past idleTimeout."""
+        now = time.monotonic()
+        for (service, _), cluster in self.clusters.items():
+            keys = {i.key for i in self.discovery.stored(service)}
+            cluster.prune(keys, now)
+
+    def dump(self) -> dict[str, Any]:
+        now = time.monotonic()
+        return {
+            "configVersion": self.version,
+            "virtualServices": {
+                n: d.model_dump(by_alias=True, mode="json") for n, d in self.config.virtual_services.items()
+            },
+            "destinationRules": {
+                n: d.model_dump(by_alias=True, mode="json") for n, d in self.config.destination_rules.items()
+            },
+            "clusters": {
+                c.policy.name: {
+                    "lb": c.policy.lb,
+                    "requests": c.breaker.requests,
+                    "connections": c.breaker.connections,
+                    "pending": c.breaker.pending,
+                    "ejected": c.outlier.ejected(now) if c.outlier else [],
+                }
+                for c in self.clusters.values()
+            },
+            "registry": {
+                s: [
+                    {
+                        "instanceId": i.instance_id,
+                        "address": i.authority,
+                        "labels": dict(i.labels),
+                        "health": i.health,
+                        "weight": i.weight,
+                        "heartbeat": i.heartbeat,
+                    }
+                    for i in self.discovery.stored(s)
+                ]
+                for s in self.discovery.known()
+            },
+        }
