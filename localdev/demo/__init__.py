@@ -1,1 +1,1 @@
-"""Demo services that `portico dev up` starts: behind the local front door, and the mesh demo behind sidecars."""
+"""Demo services for `portico dev up` (front door and mesh), e2e tests and benchmarks."""

@@ -26,3 +26,4 @@ def start(run: DevRun) -> None:
     run.hint(f"curl -si {base}/demo/catalog/a1         # cached: repeat for X-Cache: HIT and Age")
     run.hint(f"curl -si {base}/v1/demo/orders/9        # deprecated: Deprecation/Sunset/Link; /v2/... is current")
     run.hint(f"open {base}/_portico/docs               # developer portal (OpenAPI at /_portico/openapi.json)")
+    run.logs_hint("frontdoor", "edge: one JSON access-log line and one EMF metrics line per request")

@@ -24,6 +24,7 @@ class DevRun:
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)
+    sidecars: dict[str, str] = field(default_factory=dict)  # name -> admin URL, read back by `portico graph`
 
     @property
     def log_dir(self) -> Path:
@@ -53,8 +54,25 @@ class DevRun:
     def hint(self, text: str) -> None:
         self.hints.append(text)
 
+    def logs_hint(self, name: str, what: str) -> None:
+        """Say where a process' log lines can be read (each process writes logs/<name>.log)."""
+        self.hint(f"tail -f {self.log_dir / (name + '.log')}     # {what}")
+
+    def sidecar(self, name: str, admin_url: str, log: str | None = None) -> None:
+        """Record a sidecar's admin endpoint (for `portico graph`) and say where its stats and logs are."""
+        first = not self.sidecars
+        self.sidecars[name] = admin_url
+        self._save()
+        log_file = self.log_dir / f"{log or 'sidecar-' + name}.log"
+        self.hint(f"curl -s {admin_url}/stats     # {name}: Prometheus stats; JSON access log in {log_file}")
+        if first:
+            self.hint("portico graph     # the service graph from every sidecar's /stats (table, SVG, mermaid)")
+
     def _save(self) -> None:
-        state = {"processes": [{"name": n, "pid": p.pid} for n, p in self.processes]}
+        state = {
+            "processes": [{"name": n, "pid": p.pid} for n, p in self.processes],
+            "sidecars": [{"name": n, "admin": url} for n, url in self.sidecars.items()],
+        }
         (self.state_dir / "state.json").write_text(json.dumps(state, indent=2))
 
     def stop_all(self) -> None:

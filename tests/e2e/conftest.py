@@ -59,3 +59,11 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def pca_arn(local_aws: str) -> str:
+    from localdev.dev.ca import ensure_root_ca
+    from portico.adapters.aws import client
+
+    return ensure_root_ca(client("acm-pca"))

@@ -24,9 +24,15 @@ def endpoint_url(env: dict[str, str] | None = None) -> str | None:
     return None
 
 
-def client(service: str, *, timeout: float | None = None, retries: int | None = None) -> Any:
-    """A boto3 client for `service` with Portico's endpoint rules and optional tight timeouts for hot paths."""
+def client(service: str, *, timeout: float | None = None, retries: int | None = None, pool: int | None = None) -> Any:
+    """A boto3 client for `service` with Portico's endpoint rules and optional tight timeouts for hot paths.
+
+    `retries` is the total number of attempts (botocore standard mode); `pool` sizes the connection pool for
+    clients shared by many threads.
+    """
     cfg: dict[str, Any] = {}
+    if pool is not None:
+        cfg["max_pool_connections"] = pool
     if timeout is not None:
         cfg["connect_timeout"] = timeout
         cfg["read_timeout"] = timeout

@@ -7,7 +7,9 @@ import contextlib
 import ssl
 import typing
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httptools
 
@@ -117,8 +119,13 @@ class PoolSettings:
     connect_timeout: float = 10.0
     idle_timeout: float = 3600.0
     max_requests_per_connection: int = 0
-    ssl_context: ssl.SSLContext | None = None  # the mTLS client context goes here
+    # mTLS: a context, or a callable giving the current one (rotation: each new connection takes the newest)
+    ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext] | None = None
     server_hostname: str | None = None
+    # mTLS: called with (ssl_object, expected_peer) after each handshake; raising refuses the connection.
+    # The peer is checked by its SPIFFE ID, not its hostname, so `expected_peer` is the destination service.
+    peer_check: Callable[[Any, str], object] | None = None
+    expected_peer: str | None = None
 
 
 class HostPool:
@@ -174,20 +181,29 @@ class HostPool:
         self.breaker.connections += 1
         self.open += 1
         loop = asyncio.get_running_loop()
+        s = self.settings
+        ctx = s.ssl_context() if callable(s.ssl_context) else s.ssl_context
         try:
-            _, conn = await asyncio.wait_for(
+            transport, conn = await asyncio.wait_for(
                 loop.create_connection(
                     UpstreamConnection,
                     self.host,
                     self.port,
-                    ssl=self.settings.ssl_context,
-                    server_hostname=self.settings.server_hostname if self.settings.ssl_context else None,
+                    ssl=ctx,
+                    server_hostname=s.server_hostname if ctx else None,
                 ),
-                self.settings.connect_timeout,
+                s.connect_timeout,
             )
-        except (TimeoutError, OSError) as exc:
+        except (TimeoutError, OSError) as exc:  # ssl.SSLError (a failed handshake) is an OSError
             self._dec()
             raise UpstreamConnectError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+        if ctx is not None and s.peer_check is not None:
+            try:
+                s.peer_check(transport.get_extra_info("ssl_object"), s.expected_peer or self.host)
+            except Exception as exc:  # the server is not who we meant to call: never send it a request
+                transport.close()
+                self._dec()
+                raise UpstreamConnectError(f"refused {self.host}:{self.port}: {exc}") from exc
         return conn
 
     def _release(self, conn: UpstreamConnection, *, reuse: bool) -> None:

@@ -34,3 +34,24 @@ class InMemoryConfigStore:
         if documents or deletes:
             self._version += 1
         return self._version
+
+
+class InMemoryQuotaStore:
+    """QuotaStore with DynamoDB's conditional-ADD semantics; counts its writes like the DynamoDB adapter does."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+        self.expires: dict[str, int] = {}
+        self.writes = 0
+
+    async def add(self, key: str, amount: int, ceiling: int, expires_at: int) -> int | None:
+        self.writes += 1
+        current = self.values.get(key, 0)
+        if current + amount > ceiling:
+            return None
+        self.values[key] = current + amount
+        self.expires.setdefault(key, expires_at)
+        return current + amount
+
+    async def counts(self, keys: Sequence[str]) -> dict[str, int]:
+        return {key: self.values.get(key, 0) for key in keys}

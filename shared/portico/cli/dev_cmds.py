@@ -28,6 +28,13 @@ def _localdev(root: Path) -> None:
         sys.path.insert(0, str(root))
 
 
+def add_localdev_path() -> Path:
+    """Make the checkout's `localdev` package importable (dev commands use it); return the checkout."""
+    root = repo_root()
+    _localdev(root)
+    return root
+
+
 @dev.command()
 def up(
     detach: Annotated[bool, typer.Option("--detach", help="Start everything in the background and return.")] = False,

@@ -61,7 +61,7 @@ def _run_sidecar(settings: object) -> int:
     from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
     from portico.adapters.ecs_metadata import read_task_metadata
     from portico.adapters.file_config_store import FileConfigStore
-    from portico.core.ports import ConfigStore
+    from portico.core.ports import CertSourceError, ConfigStore
     from portico.mesh.settings import SidecarSettings
     from portico.mesh.sidecar import Sidecar
 
@@ -82,7 +82,13 @@ def _run_sidecar(settings: object) -> int:
     )
     seed = os.environ.get("PORTICO_SEED")  # reproducible weighted/fault/balancer choices for tests and benchmarks
     rng = random.Random(int(seed)) if seed else random.Random()
-    side = Sidecar(settings, DynamoDbRegistryStore(names["registry"], client=ddb), config, rng=rng)
+    from portico.mesh.identity import mesh_identity, resolve_identity
+
+    try:  # inbound mTLS is not optional: without a certificate source the sidecar does not start
+        identity = mesh_identity(resolve_identity(settings.service))
+    except ValueError as exc:
+        fail(str(exc))
+    side = Sidecar(settings, DynamoDbRegistryStore(names["registry"], client=ddb), config, rng=rng, identity=identity)
 
     async def main() -> None:
         await side.start()
@@ -97,7 +103,7 @@ def _run_sidecar(settings: object) -> int:
         import uvloop
 
         uvloop.run(main())
-    except OSError as exc:
+    except (OSError, CertSourceError) as exc:
         fail(f"sidecar could not start: {exc}", EXIT_UNAVAILABLE)
     return 0
 

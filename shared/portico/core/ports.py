@@ -62,6 +62,22 @@ class StoreUnavailable(Exception):
     """A store could not be reached or refused the call (throttled, timed out, down)."""
 
 
+class QuotaStore(Protocol):
+    """Counters for rate limits and quotas. `add` is the hot path: one conditional write, never a read."""
+
+    async def add(self, key: str, amount: int, ceiling: int, expires_at: int) -> int | None:
+        """Atomically add `amount` to counter `key` unless the result would exceed `ceiling`.
+
+        Returns the new count, or None when refused (the counter is unchanged). A new counter starts at 0 and
+        expires (TTL) at `expires_at` epoch seconds. Raises StoreUnavailable when the store cannot answer.
+        """
+        ...
+
+    async def counts(self, keys: Sequence[str]) -> dict[str, int]:
+        """Current values of the given counters (absent ones are 0). For operators, never on the request path."""
+        ...
+
+
 class Transport(Protocol):
     """Sends a request to an upstream. Raises UpstreamTimeout or UpstreamConnectError, never returns a 5xx itself."""
 
@@ -82,3 +98,36 @@ class UpstreamConnectError(UpstreamError):
 
 class UpstreamRefused(UpstreamError):
     """The destination was refused by policy (for example it resolved to a metadata address)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCert:
+    """A workload certificate and its private key as a CertSource hands them over, PEM throughout.
+
+    `chain_pem` is the leaf followed by any intermediates (what the sidecar presents); the key never leaves memory.
+    """
+
+    chain_pem: bytes
+    key_pem: bytes
+    serial: int
+    not_before: float
+    not_after: float
+    identity: str  # the SPIFFE ID the certificate names
+
+
+class CertSource(Protocol):
+    """Where a sidecar's identity comes from (AWS Private CA, an exported ACM certificate, files). Blocking I/O:
+    callers on an event loop run it in a thread."""
+
+    def issue(self) -> IssuedCert:
+        """A certificate to present from now on: freshly issued, or the current one for sources that renew
+        themselves. Raises CertSourceError when none can be had."""
+        ...
+
+    def trust_bundle(self) -> bytes:
+        """PEM CA certificates that peers' certificates must chain to."""
+        ...
+
+
+class CertSourceError(Exception):
+    """A certificate or trust bundle could not be obtained (CA unreachable, not active, bad response)."""

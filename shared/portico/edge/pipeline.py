@@ -11,13 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from portico.core.auth.authenticator import Authenticator, KeySources
+from portico.core.auth.jwks_cache import JwksFetcher, JwksFetchError, JwksResponse
 from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
 from portico.core.portal.openapi import openapi_document
-from portico.core.ports import Transport
+from portico.core.ports import Clock, Transport
 from portico.edge.dispatch.dispatcher import Dispatcher
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.filters.access_log import AccessLogFilter
+from portico.edge.filters.auth import AuthenticationFilter, AuthorisationFilter, IdentityHeadersFilter
 from portico.edge.filters.cache import CacheFilter
 from portico.edge.filters.cors import CorsFilter
 from portico.edge.filters.deprecation import DeprecationFilter
@@ -26,14 +30,31 @@ from portico.edge.filters.hygiene import HeaderHygieneFilter
 from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
 from portico.edge.filters.portal import PortalFilter
+from portico.edge.filters.ratelimit import QuotaFactory, RateLimitFilter, no_quota_store
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
 from portico.edge.filters.transform import TransformFilter
 from portico.edge.filters.version import VersionFilter, declared_versions
+from portico.edge.filters.xray import XRayFilter
 from portico.edge.portal import load_assets
+from portico.edge.telemetry import EdgeTelemetry
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
+
+
+class _NoJwksFetcher:
+    """Until an entry point wires a real fetcher, jwksUri issuers fail closed (401, logged), never silently open."""
+
+    async def fetch(self, url: str) -> JwksResponse:
+        raise JwksFetchError("no JWKS fetcher is wired into EdgeDeps")
+
+
+def _unwired_key_sources() -> KeySources:
+    def make() -> JwksFetcher:
+        return _NoJwksFetcher()
+
+    return KeySources(make)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +67,14 @@ class EdgeDeps:
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
     cors: CorsPolicy | None = None
+    quota: QuotaFactory = no_quota_store  # the process-wide limiter: its leases and stats outlive config versions
     portal: bool = True
     portal_title: str = "Portico API"
     grpc: Callable[[], GrpcCaller] | None = None
+    # JWKS caches outlive config versions, so a reload neither refetches keys nor resets the refetch rate limit
+    key_sources: KeySources = field(default_factory=_unwired_key_sources)
+    clock: Clock | None = None  # latency timing; None (some tests) leaves the access log and timing out
+    telemetry: EdgeTelemetry = field(default_factory=EdgeTelemetry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +88,14 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     config = loaded.config
     steps: list[Filter] = []
     steps.append(ErrorGuardFilter())  # outermost: no stack trace ever escapes; every answer carries x-request-id
+    tel = deps.telemetry
+    if deps.clock is not None and (tel.access_log or tel.metrics):
+        names = frozenset(loaded.config.routes)  # route names from config bound the metric dimension values
+        # next to outermost: times the whole request, sees every answer (a crash is logged as the guard's 500)
+        steps.append(AccessLogFilter(deps.clock, names, tel))
     steps.append(RequestIdFilter(deps.rng))  # request id + traceparent first, so every later answer can quote them
+    if tel.tracer is not None:
+        steps.append(XRayFilter(tel.tracer))  # optional (PORTICO_XRAY): a subsegment annotated with the request id
     steps.append(HeaderHygieneFilter())  # hop-by-hop and client x-portico-* go before anything trusts a header
     steps.append(LimitsFilter(deps.limits))  # 431/413 before any work is spent on an oversized request
     steps.append(PathNormalizeFilter())  # one canonical path (or 400) before anything decides by path
@@ -71,9 +104,10 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(CorsFilter(routes, deps.cors))  # preflights answered here, before auth would demand credentials
     steps.append(RouteFilter(routes))  # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405
     steps.append(DeprecationFilter(config.routes))  # Deprecation/Sunset/Link on every answer, 401s and 429s too
-    # ── authentication: JWT / API key filters go here (they read ctx.attrs["route"], set ctx.attrs["identity"])
-    # ── authorisation: scopes and claims
-    # ── rate limit and quota (read ctx.attrs["identity"] and the route's rateLimit)
+    steps.append(AuthenticationFilter(Authenticator(loaded.config, deps.key_sources)))  # JWT/API key; 400/401
+    steps.append(AuthorisationFilter())  # the route's scopes and claim matchers: 403 insufficient_scope
+    steps.append(IdentityHeadersFilter())  # verified identity upstream as x-portico-*; hygiene already ran
+    steps.append(RateLimitFilter(config, deps.quota))  # after auth: only verified identities spend quota
     # ── cache
     steps.append(CacheFilter(config.routes))  # after auth and limits: a hit is still authorised and counted
     # ── request / response transform (a response transform sees the dispatcher's answer on the way back)
@@ -90,7 +124,10 @@ def portal_filter(loaded: LoadedConfig, deps: EdgeDeps) -> PortalFilter:
 def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:
     """Validate and compile everything once per config version; per request only the chain runs."""
     routes = build_routes(loaded.config.routes)
-    dispatcher = Dispatcher(loaded.config.routes, deps.transport, deps.invoker, deps.jitter, grpc=deps.grpc)
+    monotonic = deps.clock.monotonic if deps.clock is not None else None
+    dispatcher = Dispatcher(
+        loaded.config.routes, deps.transport, deps.invoker, deps.jitter, grpc=deps.grpc, monotonic=monotonic
+    )
     handler = build_chain(edge_filters(loaded, deps, routes), dispatcher)
     return Pipeline(loaded.version, handler, routes)
 

@@ -11,12 +11,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from portico.core.auth.authenticator import KeySources
+from portico.core.auth.jwks_cache import JwksFetcher
 from portico.core.chain import Context
 from portico.core.config.context import ValidationSettings
 from portico.core.config.refresh import ConfigCache
 from portico.core.config.route import CorsPolicy
 from portico.core.ports import ConfigStore, Transport
 from portico.core.problem import problem
+from portico.core.quota.limiter import QuotaLimiter
 from portico.edge.dispatch.lambda_ import FunctionInvoker
 
 if TYPE_CHECKING:
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 from portico.edge.events import MalformedEvent, http_api, parse_event
 from portico.edge.pipeline import EdgeDeps, PipelineCache
 from portico.edge.settings import EdgeSettings, SettingsError
+from portico.edge.telemetry import EdgeTelemetry
 
 log = logging.getLogger("portico.edge")
 
@@ -113,8 +117,10 @@ def default_deps(
     invoker: FunctionInvoker | None = None,
     rng: random.Random | None = None,
     grpc: GrpcCaller | None = None,
+    quota: QuotaLimiter | None = None,
+    telemetry: EdgeTelemetry | None = None,
 ) -> EdgeDeps:
-    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "grpc": grpc}
+    chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "grpc": grpc, "quota": quota}
 
     def get_transport() -> Transport:
         if chosen["transport"] is None:
@@ -130,12 +136,24 @@ def default_deps(
             chosen["invoker"] = BotoLambdaInvoker()
         return chosen["invoker"]  # type: ignore[no-any-return]
 
+    def make_jwks_fetcher() -> JwksFetcher:
+        from portico.adapters.jwks_http import HttpJwksFetcher  # lazy: sockets only when an issuer needs keys
+
+        return HttpJwksFetcher()
+
     def get_grpc() -> GrpcCaller:
         if chosen.get("grpc") is None:
             from portico.adapters.grpc_channel import GrpcChannels  # lazy: grpcio only when a grpc route runs
 
             chosen["grpc"] = GrpcChannels(allow_loopback=settings.allow_loopback)
         return chosen["grpc"]  # type: ignore[no-any-return]
+
+    def get_quota() -> QuotaLimiter:
+        if chosen["quota"] is None:
+            from portico.adapters.dynamodb.quota_store import DynamoDbQuotaStore  # lazy: boto3 only when limiting
+
+            chosen["quota"] = QuotaLimiter(DynamoDbQuotaStore.from_env())
+        return chosen["quota"]  # type: ignore[no-any-return]
 
     source = rng or random.SystemRandom()
     cors = (
@@ -145,6 +163,8 @@ def default_deps(
         if settings.cors_origins
         else None
     )
+    from portico.adapters.clock import SystemClock
+
     return EdgeDeps(
         rng=os.urandom if rng is None else source.randbytes,
         jitter=source.random,
@@ -153,6 +173,24 @@ def default_deps(
         grpc=get_grpc,
         limits=settings.limits,
         cors=cors,
+        key_sources=KeySources(make_jwks_fetcher),
+        quota=get_quota,
         portal=settings.portal,
         portal_title=settings.portal_title,
+        clock=SystemClock(),
+        telemetry=telemetry or default_telemetry(settings),
+    )
+
+
+def default_telemetry(settings: EdgeSettings) -> EdgeTelemetry:
+    """Access log through the Powertools Logger, EMF on stdout, X-Ray only when PORTICO_XRAY=true."""
+    from portico.adapters import telemetry as outputs
+
+    service = os.environ.get("POWERTOOLS_SERVICE_NAME") or settings.api_name
+    return EdgeTelemetry(
+        api=settings.api_name,
+        namespace=settings.metrics_namespace,
+        access_log=outputs.powertools_access_log(service) if settings.access_log else None,
+        metrics=outputs.json_lines() if settings.metrics else None,
+        tracer=outputs.xray_tracer(service) if settings.xray else None,
     )

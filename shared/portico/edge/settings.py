@@ -22,6 +22,11 @@ class EdgeSettings:
     cors_origins: tuple[str, ...]
     portal: bool = True
     portal_title: str = "Portico API"
+    api_name: str = "portico"
+    metrics_namespace: str = "Portico"
+    access_log: bool = True
+    metrics: bool = True
+    xray: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeSettings:
@@ -39,6 +44,11 @@ class EdgeSettings:
             # the developer portal under /_portico/ (docs/composition.md); off hides it (404)
             portal=_flag(env, "PORTICO_PORTAL", default=True),
             portal_title=env.get("PORTICO_PORTAL_TITLE", "").strip() or "Portico API",
+            api_name=_name(env, "PORTICO_API_NAME", "portico"),
+            metrics_namespace=_name(env, "PORTICO_METRICS_NAMESPACE", "Portico"),
+            access_log=_flag(env, "PORTICO_ACCESS_LOG", default=True),
+            metrics=_flag(env, "PORTICO_METRICS", default=True),
+            xray=_flag(env, "PORTICO_XRAY"),
         )
 
 
@@ -53,6 +63,14 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
+
+
+def _name(env: Mapping[str, str], name: str, default: str) -> str:
+    """A metric namespace or dimension value: 1-255 printable characters (CloudWatch's limits)."""
+    raw = env.get(name, "").strip() or default
+    if len(raw) > 255 or not raw.isprintable():
+        raise SettingsError(f"{name}={raw!r} must be 1-255 printable characters")
+    return raw
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:

@@ -51,6 +51,8 @@ class Cluster:
             max_requests_per_connection=lim.max_requests_per_connection,
             ssl_context=base.ssl_context,
             server_hostname=base.server_hostname,
+            peer_check=base.peer_check,
+            expected_peer=self.policy.service,  # mTLS: the server must prove this service's identity
         )
 
     def candidates(self, instances: Sequence[Instance], now: float) -> list[Instance]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from portico.adapters.http1_pool import HostPool, PoolOverflow, UpstreamReset
+from portico.adapters.tls.peer import PeerPolicy, PeerRejected, identity_from_cert
 from portico.core.chain import Context, Handler
 from portico.core.headers import Headers
 from portico.core.http import Response
@@ -27,15 +28,27 @@ class InboundHygieneFilter:
 
 
 class PeerIdentityFilter:
-    """Surfaces who is calling as ctx.attrs["peer"] (a SPIFFE id once mTLS lands; None on plaintext).
+    """Surfaces who is calling: ctx.attrs["peer"] (the SPIFFE ID as text) and ctx.attrs["spiffe_id"].
 
-    The mTLS work replaces `identity_of` with SAN URI extraction from ConnInfo.peer_cert; an AuthorizationPolicy
-    filter placed after this one reads ctx.attrs["peer"].
+    With mTLS (`policy` given) the identity comes only from the certificate OpenSSL verified; a certificate that
+    names no acceptable identity (none, several, another trust domain) is answered 403 before anything else runs.
     """
+
+    def __init__(self, policy: PeerPolicy | None = None) -> None:
+        self._policy = policy
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
         info: ConnInfo = ctx.attrs["conn"]
-        peer = identity_of(info)
+        peer: str | None
+        if self._policy is not None:
+            try:
+                spiffe = identity_from_cert(info.peer_cert, self._policy)
+            except PeerRejected as exc:
+                return problem(403, f"peer identity not accepted: {exc}", request_id=ctx.request_id)
+            ctx.attrs["spiffe_id"] = spiffe
+            peer = str(spiffe)
+        else:
+            peer = identity_of(info)
         ctx.attrs["peer"] = peer
         if peer is not None:
             ctx.request.headers.set(PEER_HEADER, peer)

@@ -12,13 +12,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from portico.adapters.http1_pool import HostPool, PoolSettings
+from portico.adapters.tls.identity import MeshIdentity
 from portico.core.chain import Context, Filter, Handler, build_chain
 from portico.core.config.refresh import ConfigCache
 from portico.core.http import Request, Response
 from portico.core.mesh.circuit import CircuitBreaker, Limits
 from portico.core.mesh.registry import Health, Instance, RegistryStore
+from portico.core.mtls.authz import Workload
 from portico.core.ports import ConfigStore
 from portico.mesh.admin import AdminHandler
+from portico.mesh.authz import AuthorizationFilter
 from portico.mesh.discovery import Discovery
 from portico.mesh.http1 import ConnInfo, RequestHandler
 from portico.mesh.inbound import AppForwarder, InboundHygieneFilter, PeerIdentityFilter
@@ -44,16 +47,25 @@ class Sidecar:
         outbound_ssl: ssl.SSLContext | None = None,
         inbound_filters: list[Filter] | None = None,
         rng: random.Random | None = None,
+        identity: MeshIdentity | None = None,
     ) -> None:
         self.settings = settings
         self._registry = registry
         self._config = ConfigCache(config, interval=settings.config_refresh)
         self._inbound_ssl = inbound_ssl
+        # mTLS: the identity's contexts rotate; pools take the current client context for each new connection
+        # and check that the server proves the destination service's SPIFFE ID.
+        self.identity = identity
+        pool_settings = (
+            PoolSettings(ssl_context=identity.client_context, peer_check=identity.verify_server)
+            if identity is not None
+            else PoolSettings(ssl_context=outbound_ssl)
+        )
         self.stats = Stats()
         self.discovery = Discovery(
             registry, stale_after=settings.stale_after, refresh_interval=settings.registry_refresh
         )
-        self.state = MeshState(self.discovery, self.stats, PoolSettings(ssl_context=outbound_ssl))
+        self.state = MeshState(self.discovery, self.stats, pool_settings)
         self._rng = rng or random.Random()
         self._app_pool = HostPool("127.0.0.1", settings.app_port, CircuitBreaker(Limits()), PoolSettings())
         self._extra_inbound = inbound_filters or []
@@ -79,10 +91,22 @@ class Sidecar:
     def _inbound_chain(self) -> Handler:
         filters: list[Filter] = [
             InboundHygieneFilter(),  # callers cannot claim an identity through headers
-            PeerIdentityFilter(),  # the transport's verified identity becomes ctx.attrs["peer"]
-            *self._extra_inbound,  # AuthorizationPolicy goes here (mTLS issue)
+            PeerIdentityFilter(self.identity.peer_policy if self.identity else None),  # verified identity only
+            *self._authorization(),  # AuthorizationPolicy on that identity, live with config
+            *self._extra_inbound,
         ]
         return build_chain(filters, AppForwarder(self._app_pool))
+
+    def _authorization(self) -> list[Filter]:
+        if self.identity is None:
+            return []
+        s = self.settings
+        workload = Workload(self.identity.identity.namespace, {"app": s.service, **s.labels})
+
+        def on_deny() -> None:
+            self.stats.inc("portico_inbound_denied_total", (("reason", "rbac"),))
+
+        return [AuthorizationFilter(lambda: (self.state.version, self.state.config), workload, s.app_port, on_deny)]
 
     def _entry(self, chain: Handler, counter: str) -> RequestHandler:
         async def handle(req: Request, info: ConnInfo) -> Response:
@@ -98,6 +122,9 @@ class Sidecar:
         s = self.settings
         # Store calls (boto3) block, so they run on threads; two are enough and each extra thread costs memory.
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(2, thread_name_prefix="portico-io"))
+        if self.identity is not None:
+            await self.identity.start()  # no certificate, no inbound listener: plaintext is never the fallback
+            self._inbound_ssl = self.identity.listening_context()
         await self._reload()
         admin = AdminHandler(self._readiness, self.stats.render, self._dump)
         self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port)
@@ -117,7 +144,10 @@ class Sidecar:
         self._register_gauges()
         self.app_healthy = await self._check_app()
         await self._publish()
-        for coro in (self._heartbeat_loop(), self._config_loop(), self.discovery.run(), self._housekeeping_loop()):
+        loops = [self._heartbeat_loop(), self._config_loop(), self.discovery.run(), self._housekeeping_loop()]
+        if self.identity is not None:
+            loops.append(self.identity.run())  # renewal and trust-bundle refresh
+        for coro in loops:
             self._tasks.append(asyncio.create_task(coro))
         log.info(
             "sidecar %s/%s up: inbound %d outbound %d admin %d",
@@ -209,10 +239,15 @@ class Sidecar:
                 "draining": self.draining,
                 "appHealthy": self.app_healthy,
             },
+            **({"identity": self.identity.status()} if self.identity is not None else {}),
             **self.state.dump(),
         }
 
     def _register_gauges(self) -> None:
+        if self.identity is not None:
+            ident = self.identity
+            self.stats.gauge("portico_cert_expiry_seconds", lambda: [((), ident.cert.not_after - time.time())])
+            self.stats.gauge("portico_cert_rotations", lambda: [((), float(ident.rotations))])
         self.stats.gauge(
             "portico_in_flight_requests",
             lambda: [((("listener", n),), float(lst.tracker.in_flight)) for n, lst in sorted(self.listeners.items())],

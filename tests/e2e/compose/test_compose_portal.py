@@ -32,7 +32,17 @@ spec: {limits: [{requests: 10, window: 1s}]}
 apiVersion: portico/v1
 kind: Issuer
 metadata: {name: corp}
-spec: {issuer: "https://idp.example.com/", jwks: {keys: []}, audiences: [api://orders]}
+spec:
+  issuer: "https://idp.example.com/"
+  algorithms: [ES256]
+  audiences: [api://orders]
+  # the RFC 7515 A.3 public key: an inline set must hold a usable key (docs/auth.md)
+  jwks:
+    keys:
+      - kty: EC
+        crv: P-256
+        x: f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU
+        y: x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0
 """
 
 

@@ -197,7 +197,7 @@ def get_via(client: Instance, host: str, path: str) -> tuple[int, bytes]:
         return e.code, e.read()
 
 
-def _mesh(tmp: Path, tables: dict[str, str]) -> Mesh:
+def _mesh(tmp: Path, tables: dict[str, str], pca_arn: str) -> Mesh:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "shared"), str(REPO)])
     env.update({f"PORTICO_{role.upper()}_TABLE": name for role, name in tables.items()})
@@ -208,14 +208,15 @@ def _mesh(tmp: Path, tables: dict[str, str]) -> Mesh:
             "PORTICO_HEARTBEAT_INTERVAL": "1",
             "PORTICO_SEED": "42",
             "PORTICO_LOG_LEVEL": "WARNING",
+            "PORTICO_PCA_ARN": pca_arn,  # inbound mTLS is the default: certificates from the local private CA
         }
     )
     return Mesh(env, tmp)
 
 
 @pytest.fixture
-def mesh(tables: dict[str, str], tmp_path: Path) -> Iterator[Mesh]:
-    m = _mesh(tmp_path, tables)
+def mesh(tables: dict[str, str], tmp_path: Path, pca_arn: str) -> Iterator[Mesh]:
+    m = _mesh(tmp_path, tables, pca_arn)
     try:
         yield m
     finally:
@@ -223,7 +224,7 @@ def mesh(tables: dict[str, str], tmp_path: Path) -> Iterator[Mesh]:
 
 
 @pytest.fixture(scope="module")
-def module_mesh(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+def module_mesh(local_aws: str, pca_arn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
     """One mesh shared by a module's tests (for read-only probing such as the smuggling cases)."""
     from localdev.tables import create_tables
     from portico.adapters.aws import client
@@ -232,7 +233,7 @@ def module_mesh(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     names = {role: f"portico-{role}-{suffix}" for role in ("config", "quota", "registry")}
     ddb = client("dynamodb")
     create_tables(ddb, names)
-    m = _mesh(tmp_path_factory.mktemp("mesh"), names)
+    m = _mesh(tmp_path_factory.mktemp("mesh"), names, pca_arn)
     try:
         yield m
     finally:

@@ -1,9 +1,15 @@
-"""Acceptance 7: smuggling and header-injection cases get 400 and a closed connection on both listeners."""
+"""Acceptance 7: smuggling and header-injection cases get 400 and a closed connection on both listeners.
+
+The inbound listener speaks only mTLS, so its cases travel inside a real handshake with a mesh certificate: the
+parser behind TLS must be as strict as the one on the plaintext outbound listener.
+"""
 
 from __future__ import annotations
 
 import json
 import socket
+import ssl
+from pathlib import Path
 
 import pytest
 
@@ -38,9 +44,9 @@ CASES = {
 }
 
 
-def _exchange(port: int, payload: bytes) -> tuple[int, bool]:
-    """Send raw bytes; return the status code and whether the server then closed the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+def _exchange(port: int, payload: bytes, tls: ssl.SSLContext | None = None) -> tuple[int, bool]:
+    """Send raw bytes (inside TLS when given); return the status and whether the server then closed the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, _wrap(raw, tls) as s:
         s.sendall(payload)
         data = b""
         closed = False
@@ -71,31 +77,45 @@ def _exchange(port: int, payload: bytes) -> tuple[int, bool]:
         return int(data.split(b" ", 2)[1]), closed
 
 
+def _wrap(raw: socket.socket, tls: ssl.SSLContext | None) -> socket.socket:
+    return tls.wrap_socket(raw) if tls is not None else raw
+
+
+Pair = tuple[Mesh, int, int, ssl.SSLContext]
+
+
 @pytest.fixture(scope="module")
-def sidecar_pair(module_mesh: Mesh) -> tuple[Mesh, int, int]:
+def sidecar_pair(module_mesh: Mesh, pca_arn: str, tmp_path_factory: pytest.TempPathFactory) -> Pair:
+    from localdev.dev.ca import mint
+
     module_mesh.config(VS)
     server = module_mesh.start("payments")
-    return module_mesh, server.inbound, server.outbound
+    folder: Path = mint("smuggler", tmp_path_factory.mktemp("smuggler-cert"))
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    tls.check_hostname = False  # mesh peers are identified by SPIFFE ID, not host name
+    tls.load_verify_locations(folder / "ca.pem")
+    tls.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return module_mesh, server.inbound, server.outbound, tls
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_rejected_with_400_and_closed(sidecar_pair: tuple[Mesh, int, int], case: str) -> None:
-    _, inbound, outbound = sidecar_pair
-    for port in (inbound, outbound):
-        assert _exchange(port, CASES[case]) == (400, True), f"{case} on port {port}"
+def test_rejected_with_400_and_closed(sidecar_pair: Pair, case: str) -> None:
+    _, inbound, outbound, tls = sidecar_pair
+    assert _exchange(inbound, CASES[case], tls) == (400, True), f"{case} on the inbound (mTLS) listener"
+    assert _exchange(outbound, CASES[case]) == (400, True), f"{case} on the outbound listener"
 
 
-def test_oversized_headers_get_431_and_valid_requests_still_pass(sidecar_pair: tuple[Mesh, int, int]) -> None:
-    _, inbound, outbound = sidecar_pair
+def test_oversized_headers_get_431_and_valid_requests_still_pass(sidecar_pair: Pair) -> None:
+    _, inbound, outbound, tls = sidecar_pair
     big = b"GET / HTTP/1.1\r\n" + H + b"X-Big: " + b"a" * 70_000 + b"\r\n\r\n"
-    for port in (inbound, outbound):
-        assert _exchange(port, big) == (431, True)
-        status, closed = _exchange(port, b"GET /healthz HTTP/1.1\r\n" + H + b"\r\n")
+    for port, ctx in ((inbound, tls), (outbound, None)):
+        assert _exchange(port, big, ctx) == (431, True)
+        status, closed = _exchange(port, b"GET /healthz HTTP/1.1\r\n" + H + b"\r\n", ctx)
         assert status == 200 and not closed
 
 
-def test_hop_by_hop_and_forged_mesh_headers_are_stripped(sidecar_pair: tuple[Mesh, int, int]) -> None:
-    _, _, outbound = sidecar_pair
+def test_hop_by_hop_and_forged_mesh_headers_are_stripped(sidecar_pair: Pair) -> None:
+    _, _, outbound, _ = sidecar_pair
     request = (
         b"GET /headers HTTP/1.1\r\n" + H + b"Connection: keep-alive, x-secret\r\nX-Secret: 1\r\n"
         b"Keep-Alive: timeout=5\r\nProxy-Authorization: Basic eA==\r\nTE: trailers\r\nUpgrade: h2c\r\n"
@@ -106,14 +126,10 @@ def test_hop_by_hop_and_forged_mesh_headers_are_stripped(sidecar_pair: tuple[Mes
         data = b""
         while b"}" not in data.rsplit(b"\r\n\r\n", 1)[-1][-3:]:
             data += s.recv(65536)
-    names = {k for k, _ in json.loads(data.split(b"\r\n\r\n", 1)[1])["headers"]}
+    headers = json.loads(data.split(b"\r\n\r\n", 1)[1])["headers"]
+    names = {k for k, _ in headers}
     assert "x-kept" in names and "x-portico-attempt-count" in names
-    assert not names & {
-        "connection",
-        "x-secret",
-        "keep-alive",
-        "proxy-authorization",
-        "te",
-        "upgrade",
-        "x-portico-peer",
-    }
+    assert not names & {"connection", "x-secret", "keep-alive", "proxy-authorization", "te", "upgrade"}
+    # the app sees only the peer identity the inbound sidecar verified over mTLS, never the client's forgery
+    peers = [v for k, v in headers if k == "x-portico-peer"]
+    assert peers == ["spiffe://cluster.local/ns/default/sa/payments"]

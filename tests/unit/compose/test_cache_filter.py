@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
 
 from compose_kit import FakeTransport, body, call, json_reply, pipeline
 
@@ -18,6 +18,12 @@ spec:
   cache: {{ttl: 30s, varyQuery: [lang], shared: {shared}}}
   upstream: {{http: {{url: "http://items.test/items/{{id}}", timeout: 1s}}}}
 """
+# API-key holders for the authenticated cases: the edge authenticates them (see docs/auth.md)
+CONSUMERS = "".join(
+    f"---\napiVersion: portico/v1\nkind: Consumer\nmetadata: {{name: {who}}}\n"
+    f'spec: {{apiKeys: [{{id: k, sha256: "{hashlib.sha256(f"{who}-key".encode()).hexdigest()}"}}]}}\n'
+    for who in ("alice", "bob")
+)
 
 
 def counting(**headers: str) -> FakeTransport:
@@ -32,7 +38,7 @@ def counting(**headers: str) -> FakeTransport:
 
 def cached(auth: str = "{none: {}}", shared: str = "false", **headers: str) -> tuple[FakeTransport, object]:
     fake = counting(**headers)
-    return fake, pipeline(ROUTES.format(auth=auth, shared=shared), fake)
+    return fake, pipeline(ROUTES.format(auth=auth, shared=shared) + CONSUMERS, fake)
 
 
 def test_second_get_is_a_hit_with_age() -> None:
@@ -69,25 +75,19 @@ def test_upstream_max_age_shortens_the_ttl() -> None:
     assert call(pipe, "GET", "/items/1", now=105.0).headers.get("x-cache") == "MISS"
 
 
-@dataclass(frozen=True)
-class Who:
-    consumer: str
-
-    def headers(self) -> list[tuple[str, str]]:
-        return [("x-portico-consumer", self.consumer)]
+ALICE, BOB = [("x-api-key", "alice-key")], [("x-api-key", "bob-key")]
 
 
 def test_authenticated_answers_are_not_cached_unless_shared() -> None:
     api_key = "{apiKey: {}}"
     fake, pipe = cached(auth=api_key)
-    alice = {"identity": Who("alice")}
-    call(pipe, "GET", "/items/1", now=100.0, attrs=alice)
-    again = call(pipe, "GET", "/items/1", now=101.0, attrs=alice)
+    call(pipe, "GET", "/items/1", now=100.0, headers=ALICE)
+    again = call(pipe, "GET", "/items/1", now=101.0, headers=ALICE)
     assert again.headers.get("x-cache") == "MISS" and len(fake.sent) == 2
 
     fake, pipe = cached(auth=api_key, shared="true")
-    call(pipe, "GET", "/items/1", now=100.0, attrs=alice)
-    bob = call(pipe, "GET", "/items/1", now=101.0, attrs={"identity": Who("bob")})
+    call(pipe, "GET", "/items/1", now=100.0, headers=ALICE)
+    bob = call(pipe, "GET", "/items/1", now=101.0, headers=BOB)
     assert bob.headers.get("x-cache") == "HIT" and len(fake.sent) == 1  # shared: one answer for every consumer
 
 

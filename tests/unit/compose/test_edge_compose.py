@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 
 from compose_kit import FakeTransport, body, call, json_reply, pipeline
@@ -79,6 +82,33 @@ spec:
 """
 
 
+# Credentials for the protected routes: the edge authenticates them (see docs/auth.md).
+CONFIG += f"""---
+apiVersion: portico/v1
+kind: Issuer
+metadata: {{name: corp}}
+spec: {{issuer: "https://idp.test/", audiences: [api://orders], algorithms: [HS256], hmacSecret: "{"s" * 32}"}}
+---
+apiVersion: portico/v1
+kind: Consumer
+metadata: {{name: reporter}}
+spec: {{apiKeys: [{{id: k1, sha256: "{hashlib.sha256(b"report-key").hexdigest()}"}}]}}
+"""
+REPORT_KEY = [("x-api-key", "report-key")]
+
+
+def bearer(now: float = 1_000_000.0) -> list[tuple[str, str]]:
+    """An HS256 token from Issuer corp with scope orders:read."""
+    claims = {"iss": "https://idp.test/", "aud": "api://orders", "exp": now + 300, "scope": "orders:read"}
+    head, payload = (_b64(json.dumps(part).encode()) for part in ({"alg": "HS256"}, claims))
+    signature = hmac.new(b"s" * 32, f"{head}.{payload}".encode(), hashlib.sha256).digest()
+    return [("authorization", f"Bearer {head}.{payload}.{_b64(signature)}")]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def echo(request: Request, url: str) -> Response:
     return json_reply(
         {
@@ -123,10 +153,12 @@ def test_versions_by_path_prefix_header_and_media_type() -> None:
     pipe = pipeline(CONFIG)
     assert body(call(pipe, "GET", "/orders/1")) == {"version": 1}  # the default version
     assert body(call(pipe, "GET", "/v1/orders/1")) == {"version": 1}
-    assert body(call(pipe, "GET", "/v2/orders/1")) == {"version": 2}
-    assert body(call(pipe, "GET", "/orders/1", headers=[("accept-version", "v2")])) == {"version": 2}
-    assert body(call(pipe, "GET", "/orders/1", headers=[("accept", "application/json; version=v2")])) == {"version": 2}
-    assert body(call(pipe, "GET", "/v2/report")) == {"report": True}  # an unversioned path that starts with v2
+    assert body(call(pipe, "GET", "/v2/orders/1", headers=bearer())) == {"version": 2}
+    assert body(call(pipe, "GET", "/orders/1", headers=[("accept-version", "v2"), *bearer()])) == {"version": 2}
+    v2_media = [("accept", "application/json; version=v2"), *bearer()]
+    assert body(call(pipe, "GET", "/orders/1", headers=v2_media)) == {"version": 2}
+    # an unversioned path that starts with v2
+    assert body(call(pipe, "GET", "/v2/report", headers=REPORT_KEY)) == {"report": True}
     unknown = call(pipe, "GET", "/orders/1", headers=[("accept-version", "v9")])
     assert unknown.status == 400 and "v1, v2" in body(unknown)["detail"]
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from portico.core.auth.keys import JwkError, parse_jwks
 from portico.core.config.base import Duration, Model
+from portico.core.config.context import settings_from
+from portico.core.config.ratelimit import check_window
+from portico.core.netguard import ForbiddenDestination, check_host, check_upstream_url
 
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -34,6 +39,25 @@ class IssuerSpec(Model):
             raise ValueError(f"unsupported algorithm(s) {bad}; allowed: {', '.join(sorted(allowed))}")
         return value
 
+    @field_validator("jwks_uri")
+    @classmethod
+    def _jwks_uri(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        allow_loopback = settings_from(info).allow_loopback
+        try:
+            check_upstream_url(value, allow_loopback=allow_loopback)
+        except ForbiddenDestination as exc:
+            raise ValueError(f"jwksUri refused: {exc}") from exc
+        if urlsplit(value).scheme == "http":
+            # keys fetched in plaintext could be swapped on the way: only the local dev issuer on loopback may
+            try:
+                check_host(urlsplit(value).hostname or "", allow_loopback=False)
+            except ForbiddenDestination:
+                return value  # a loopback host, and the loopback allowance is on (checked above)
+            raise ValueError("jwksUri must use https (plain http is accepted only for loopback in local development)")
+        return value
+
     @model_validator(mode="after")
     def _keys(self) -> IssuerSpec:
         hmac = HMAC_ALGORITHMS & set(self.algorithms)
@@ -43,14 +67,27 @@ class IssuerSpec(Model):
             raise ValueError("an issuer uses HS256 or asymmetric algorithms, never both (keys are bound to algorithms)")
         if not hmac and (self.jwks_uri is None) == (self.jwks is None):
             raise ValueError("give exactly one of jwksUri or jwks")
-        if self.jwks_uri is not None and not self.jwks_uri.startswith(("https://", "http://")):
-            raise ValueError("jwksUri must be an http(s) URL")
+        if self.jwks is not None:
+            try:
+                keys = parse_jwks(self.jwks, self.algorithms)
+            except JwkError as exc:
+                raise ValueError(f"jwks: {exc}") from exc
+            if not keys.keys:
+                raise ValueError("jwks holds no usable key: " + "; ".join(keys.skipped or ("the set is empty",)))
         return self
 
 
 class LimitOverride(Model):
+    """Replaces the plan's limit with the same window, or adds a limit when the plan has none for that window."""
+
     requests: int = Field(ge=1)
     window: Duration
+    name: str | None = None
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: float) -> float:
+        return check_window(value)
 
 
 class ApiKeyRef(Model):
@@ -66,3 +103,4 @@ class ConsumerSpec(Model):
     api_keys: list[ApiKeyRef] = Field(default_factory=list)
     limits: list[LimitOverride] | None = None
     subjects: list[str] = Field(default_factory=list, description="JWT subjects that map to this consumer")
+    scopes: list[str] = Field(default_factory=list, description="Scopes this consumer's API keys carry")

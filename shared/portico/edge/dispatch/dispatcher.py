@@ -40,6 +40,8 @@ class Dispatcher:
         jitter: Callable[[], float],
         service: ServiceCalls | None = None,
         grpc: Callable[[], GrpcCaller] | None = None,
+        *,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self._transport = _Lazy(transport)
         self._invoker = _LazyInvoker(invoker)
@@ -53,6 +55,9 @@ class Dispatcher:
                 self._calls[name] = AggregateRoute(upstream.aggregate, self._compile_part)
             else:
                 self._calls[name] = self._compile(upstream, route.spec.match.path_prefix, fixed_path=False)
+            # upstream latency is measured around all tries, so the access log can tell edge time from theirs
+            if monotonic is not None and upstream.mock is None:
+                self._calls[name] = _timed(self._calls[name], monotonic)
 
     def _compile_part(self, part: AggregatePart) -> RouteCall:
         # a part's URL is used as written (placeholders filled from the route's path parameters): the client's
@@ -102,6 +107,17 @@ class Dispatcher:
         except UpstreamConnectError as exc:
             log.warning("upstream connect failure for route %s: %s", name, exc)
             return problem(502, "could not reach the upstream", request_id=ctx.request_id)
+
+
+def _timed(call: RouteCall, monotonic: Callable[[], float]) -> RouteCall:
+    async def timed(ctx: Context, params: dict[str, str]) -> Response:
+        started = monotonic()
+        try:
+            return await call(ctx, params)
+        finally:
+            ctx.attrs[attrs.UPSTREAM_LATENCY_MS] = (monotonic() - started) * 1000
+
+    return timed
 
 
 class _Lazy:

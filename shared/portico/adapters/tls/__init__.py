@@ -1,0 +1,1 @@
+"""mTLS for the sidecar and the edge: SSL contexts, peer identity checks, and the rotating identity holder."""

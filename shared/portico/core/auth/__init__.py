@@ -1,0 +1,1 @@
+"""Pure token and key logic for edge identity: JWS parsing, JWK binding, claim checks, scopes, API-key lookup."""
