@@ -122,3 +122,12 @@ def test_built_edge_routes_by_config_applied_to_the_deployed_table(
     response = invoke_built(local_deployment.build_dir, "EdgeFunction", _http_api_event("/deploy-check/routed"), env)
     assert response["statusCode"] == 200, response
     assert json.loads(response["body"]) == {"deployed": True}
+
+
+def test_built_authorizer_denies_a_request_without_credentials(local_deployment: LocalDeployment) -> None:
+    functions = client("lambda").list_functions()["Functions"]
+    (authorizer,) = [f for f in functions if f["FunctionName"].startswith(f"{local_deployment.stack_name}-Authorizer")]
+    env = authorizer["Environment"]["Variables"]
+    assert json.loads(env["PORTICO_AUTHORIZER_AUTH"]) == {"apiKey": {}}
+    response = invoke_built(local_deployment.build_dir, "AuthorizerFunction", _http_api_event("/x"), env)
+    assert response["isAuthorized"] is False, response
