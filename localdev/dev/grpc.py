@@ -22,7 +22,7 @@ def start(run: DevRun) -> None:
 
     build()
     argv = [sys.executable, "-m", "localdev.grpc.server", "--port", str(GRPC_PORT)]
-    proc = run.spawn("grpc-library", argv)
+    proc = run.spawn("grpc-library", argv, port=GRPC_PORT)  # grpc binds with SO_REUSEPORT: check it is free
     _wait_listening(GRPC_PORT, lambda: proc.poll() is not None, run.log_dir / "grpc-library.log")
     run.facts["gRPC demo"] = f"127.0.0.1:{GRPC_PORT} (portico.demo.v1.Library)"
     base = FRONT_DOOR

@@ -6,12 +6,14 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -31,9 +33,24 @@ class DevRun:
         return self.state_dir / "logs"
 
     def spawn(
-        self, name: str, argv: list[str], env: dict[str, str] | None = None, ready_url: str | None = None
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str] | None = None,
+        ready_url: str | None = None,
+        port: int | None = None,
     ) -> subprocess.Popen[bytes]:
-        """Start a process in its own session with its output in logs/<name>.log, and wait until it is ready."""
+        """Start a process in its own session with its output in logs/<name>.log, and wait until it is ready.
+
+        The fixed port it will listen on (`port`, else `ready_url`'s) must be free first: otherwise another stack
+        (a `dev up` from another checkout, say) would answer the readiness check while ours failed to bind.
+        """
+        fixed = port if port is not None else urlsplit(ready_url).port if ready_url else None
+        if fixed is not None and listening(fixed):
+            raise RuntimeError(
+                f"{name}: 127.0.0.1:{fixed} is already in use; another `portico dev up` (perhaps from another "
+                "checkout) or another program holds it. Stop it first (`portico dev down` where it was started)"
+            )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(
@@ -81,6 +98,15 @@ class DevRun:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1)
         (self.state_dir / "state.json").unlink(missing_ok=True)
+
+
+def listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:port."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def wait_ready(url: str, proc: subprocess.Popen[bytes], name: str, log: Path, timeout: float = 30.0) -> None:

@@ -51,7 +51,8 @@ def _write_env(run: DevRun) -> None:
     keys = ["AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION"]
     keys += sorted(k for k in run.env if k.startswith("PORTICO_"))
     lines = [f"export {k}={run.env[k]}" for k in keys if k in run.env]
-    lines.append(f"export PATH={run.root / '.venv' / 'bin'}:$PATH")
+    # where this `portico` is installed: the checkout's own .venv under `make dev`, the shared one from a worktree
+    lines.append(f"export PATH={Path(sys.executable).parent}:$PATH")
     (run.state_dir / "env").write_text("\n".join(lines) + "\n")
 
 

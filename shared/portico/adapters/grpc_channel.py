@@ -16,11 +16,9 @@ from collections.abc import Sequence
 import grpc
 import grpc.aio
 
-from portico.adapters.http_transport import Resolver, system_resolver
+from portico.adapters.resolve import Resolver, checked_addresses, system_resolver
 from portico.core.config.grpc import GrpcTls
 from portico.core.grpc.status import GrpcCallError, ReplyTooLarge
-from portico.core.netguard import ForbiddenDestination, check_address, parse_ip
-from portico.core.ports import UpstreamConnectError, UpstreamRefused
 
 Metadata = Sequence[tuple[str, str]]
 _UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
@@ -111,24 +109,7 @@ class GrpcChannels:
         return key, existing
 
     async def _checked(self, host: str, port: int) -> list[str]:
-        literal = parse_ip(host)
-        try:
-            addresses = [str(literal)] if literal is not None else await self._resolve(host, port)
-        except OSError as exc:
-            raise UpstreamConnectError(f"cannot resolve {host}: {exc}") from None
-        allowed: list[str] = []
-        refusal = ""
-        for address in addresses:
-            ip = parse_ip(address)
-            try:
-                if ip is None:
-                    raise ForbiddenDestination(f"{address} is not an IP address")
-                check_address(ip, allow_loopback=self._allow_loopback)
-                allowed.append(str(ip))
-            except ForbiddenDestination as exc:
-                refusal = str(exc)
-        if not allowed:
-            raise UpstreamRefused(f"{host} resolves only to refused addresses: {refusal or 'none found'}")
+        allowed = await checked_addresses(host, port, self._resolve, allow_loopback=self._allow_loopback)
         # one family per channel target; prefer IPv4 like most dialers when both are there
         v4 = [a for a in allowed if ":" not in a]
         return v4 or allowed

@@ -9,26 +9,17 @@ name that resolves to a metadata or link-local address is refused even if the co
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httptools
 
+from portico.adapters.resolve import Resolver, checked_addresses, system_resolver
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
-from portico.core.netguard import ForbiddenDestination, check_address, parse_ip
-from portico.core.ports import UpstreamConnectError, UpstreamRefused, UpstreamTimeout
+from portico.core.ports import UpstreamConnectError, UpstreamTimeout
 from portico.core.retry import IDEMPOTENT
-
-Resolver = Callable[[str, int], Awaitable[list[str]]]
-
-
-async def system_resolver(host: str, port: int) -> list[str]:
-    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 @dataclass(slots=True)
@@ -146,24 +137,7 @@ class HttpTransport:
 
     async def _connect(self, origin: tuple[str, str, int], tls: bool) -> _Conn:
         _, host, port = origin
-        literal = parse_ip(host)
-        try:
-            addresses = [str(literal)] if literal is not None else await self._resolve(host, port)
-        except OSError as exc:
-            raise UpstreamConnectError(f"cannot resolve {host}: {exc}") from None
-        allowed: list[str] = []
-        refusal = ""
-        for address in addresses:
-            ip = parse_ip(address)
-            try:
-                if ip is None:
-                    raise ForbiddenDestination(f"{address} is not an IP address")
-                check_address(ip, allow_loopback=self._allow_loopback)
-                allowed.append(str(ip))
-            except ForbiddenDestination as exc:
-                refusal = str(exc)
-        if not allowed:
-            raise UpstreamRefused(f"{host} resolves only to refused addresses: {refusal or 'none found'}")
+        allowed = await checked_addresses(host, port, self._resolve, allow_loopback=self._allow_loopback)
         context = (self._ssl or ssl.create_default_context()) if tls else None
         last: OSError | None = None
         for address in allowed:  # connect to the checked address itself, so a second lookup cannot rebind it

@@ -1,6 +1,6 @@
 """Assembles the edge filter chain for one config version; read it top to bottom, one step per line with its why.
 
-Later steps (auth, rate limit, cache, transforms) are inserted by adding one line each at the marked places.
+A new step is one more `steps.append(...)` line at its place (docs/edge.md lists the chain and must follow it).
 Each filter is `async (ctx, next) -> Response`; the dispatcher is the last handler. Per-request data is passed in
 `ctx.attrs` (keys in portico.edge.filters.attrs, documented in docs/edge.md).
 """
@@ -110,9 +110,8 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(AuthorisationFilter())  # the route's scopes and claim matchers: 403 insufficient_scope
     steps.append(IdentityHeadersFilter())  # verified identity upstream as x-portico-*; hygiene already ran
     steps.append(RateLimitFilter(config, deps.quota))  # after auth: only verified identities spend quota
-    # ── cache
     steps.append(CacheFilter(config.routes))  # after auth and limits: a hit is still authorised and counted
-    # ── request / response transform (a response transform sees the dispatcher's answer on the way back)
+    # a response transform sees the dispatcher's answer on the way back out
     steps.append(TransformFilter(config.routes))  # inside the cache, so a hit is the transformed answer, done once
     return steps
 

@@ -42,6 +42,8 @@ kind: RateLimitPolicy
 metadata: {name: per-sub}
 spec:
   key: sub
+  failureMode: closed
+  timeout: 5s
   limits: [{requests: 2, window: 1h}]
 """
 
@@ -92,7 +94,9 @@ def clear_of_window_edge(length: int, margin: float = 3.0) -> None:
 
 
 def test_six_a_minute_through_the_handler(make_edge: Any, quota_store: DynamoDbQuotaStore) -> None:
-    edge = make_edge("key: ip\nlimits: [{requests: 6, window: 1m}]", QuotaLimiter(quota_store))
+    edge = make_edge(
+        "key: ip\nfailureMode: closed\ntimeout: 5s\nlimits: [{requests: 6, window: 1m}]", QuotaLimiter(quota_store)
+    )
     clear_of_window_edge(60)
     answers = [edge.handle(event("/items/1")) for _ in range(7)]
     assert [a["statusCode"] for a in answers] == [200] * 6 + [429]
@@ -168,7 +172,9 @@ def test_throttled_store_through_the_handler(mode: str, make_edge: Any, quota_st
 def test_spoofed_forwarding_headers_and_unverified_sub_through_the_handler(
     make_edge: Any, quota_store: DynamoDbQuotaStore
 ) -> None:
-    edge = make_edge("key: ip\nlimits: [{requests: 3, window: 1h}]", QuotaLimiter(quota_store))
+    edge = make_edge(
+        "key: ip\nfailureMode: closed\ntimeout: 5s\nlimits: [{requests: 3, window: 1h}]", QuotaLimiter(quota_store)
+    )
     clear_of_window_edge(3600, margin=10)
     rotating = [
         edge.handle(event("/items/1", headers={"x-forwarded-for": f"10.9.8.{i}"}))["statusCode"] for i in range(5)

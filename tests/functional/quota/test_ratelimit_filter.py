@@ -34,7 +34,8 @@ def _send(handler: Any, now: float, headers: list[tuple[str, str]] = (), ip: str
 
 
 def test_six_a_minute_counts_down_then_429_with_retry_after(quota_store: DynamoDbQuotaStore) -> None:
-    cfg = route_with("key: ip\nlimits: [{requests: 6, window: 1m}]")
+    # closed with a generous timeout: a slow local endpoint must show as a failure here, never as a silent pass
+    cfg = route_with("key: ip\nfailureMode: closed\ntimeout: 5s\nlimits: [{requests: 6, window: 1m}]")
     handler = chain(cfg, "r", QuotaLimiter(quota_store))
     answers = [_send(handler, T0 + 10 + i) for i in range(7)]
     assert [a.status for a in answers] == [200] * 6 + [429]
@@ -122,7 +123,8 @@ def test_store_faults_apply_the_failure_mode_within_the_quota_timeout(
 
 
 def test_rotating_x_forwarded_for_does_not_reset_an_ip_keyed_limit(quota_store: DynamoDbQuotaStore) -> None:
-    handler = chain(route_with("key: ip\nlimits: [{requests: 3, window: 1m}]"), "r", QuotaLimiter(quota_store))
+    policy = "key: ip\nfailureMode: closed\ntimeout: 5s\nlimits: [{requests: 3, window: 1m}]"
+    handler = chain(route_with(policy), "r", QuotaLimiter(quota_store))
     statuses = [
         _send(handler, T0 + i, [("x-forwarded-for", f"198.51.100.{i}"), ("forwarded", f"for=198.51.100.{i}")]).status
         for i in range(6)

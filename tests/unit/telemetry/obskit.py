@@ -14,6 +14,7 @@ from portico.core.config.loader import parse_documents
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
 from portico.core.ports import StoredDocument
+from portico.core.quota.limiter import QuotaLimiter
 from portico.edge.runtime import Edge, default_deps
 from portico.edge.settings import EdgeSettings
 from portico.edge.telemetry import EdgeTelemetry
@@ -64,19 +65,29 @@ class Captured:
         self.metrics.append(document)
 
 
-def build_edge(yaml_text: str, captured: Captured, clock: ManualClock, upstream: FakeUpstream | None = None) -> Edge:
+def build_edge(
+    yaml_text: str,
+    captured: Captured,
+    clock: ManualClock,
+    upstream: FakeUpstream | None = None,
+    quota: QuotaLimiter | None = None,
+) -> Edge:
     validation = ValidationSettings(allow_loopback=True)
     docs, issues = parse_documents(yaml_text, file="test.yaml", settings=validation)
     assert not issues, issues
     store = InMemoryConfigStore([StoredDocument(d.kind, d.metadata.name, to_mapping(d)) for d in docs])
     settings = EdgeSettings.from_env({"PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true", "PORTICO_API_NAME": "shop"})
     telemetry = EdgeTelemetry(api="shop", namespace="Portico", access_log=captured.log, metrics=captured.emf)
-    deps = default_deps(settings, transport=upstream, rng=random.Random(7), telemetry=telemetry)
+    deps = default_deps(settings, transport=upstream, rng=random.Random(7), quota=quota, telemetry=telemetry)
     return Edge(store, settings, dataclasses.replace(deps, clock=clock))
 
 
 def event(
-    path: str, method: str = "GET", headers: dict[str, str] | None = None, request_id: str = "req-1"
+    path: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    request_id: str = "req-1",
+    source_ip: str = "10.0.0.1",
 ) -> dict[str, Any]:
     return {
         "version": "2.0",
@@ -84,6 +95,6 @@ def event(
         "rawPath": path,
         "rawQueryString": "",
         "headers": {"host": "api.example.com", **(headers or {})},
-        "requestContext": {"http": {"method": method, "path": path, "sourceIp": "10.0.0.1"}, "requestId": request_id},
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": source_ip}, "requestId": request_id},
         "isBase64Encoded": False,
     }

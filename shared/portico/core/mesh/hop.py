@@ -1,28 +1,14 @@
-"""Header hygiene for a proxy hop: hop-by-hop fields (RFC 9110 7.6.1) and those named in Connection are dropped."""
+"""Header hygiene for a sidecar hop: hop-by-hop fields are dropped (see core.hop) and header bytes are checked."""
 
 from __future__ import annotations
 
 from portico.core.headers import Headers
-
-HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    }
-)
+from portico.core.hop import hop_by_hop_names
 
 
 def strip_hop_by_hop(headers: Headers) -> Headers:
     """A copy without hop-by-hop fields. Content-Length is dropped too: the sender recomputes it from the body."""
-    named = {t.strip().lower() for v in headers.get_all("connection") for t in v.split(",") if t.strip()}
-    drop = HOP_BY_HOP | named | {"content-length"}
+    drop = hop_by_hop_names(headers) | {"content-length"}
     return Headers((k, v) for k, v in headers if k not in drop)
 
 

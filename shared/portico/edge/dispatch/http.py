@@ -9,13 +9,11 @@ from dataclasses import replace
 
 from portico.core.chain import Context
 from portico.core.config.upstream import HttpUpstream
+from portico.core.hop import hop_by_hop_names
 from portico.core.http import Request, Response
 from portico.core.ports import Transport, UpstreamConnectError, UpstreamTimeout
 from portico.core.retry import Outcome, RetryRule, retry_delay
 from portico.core.routing.rewrite import UpstreamTarget
-from portico.edge.filters.hygiene import strip_hop_by_hop
-
-_HOP_RESPONSE = ("connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "trailer", "te")
 
 
 class HttpRoute:
@@ -90,9 +88,6 @@ class HttpRoute:
 
 
 def clean_response(response: Response) -> Response:
-    for name in strip_hop_by_hop(response.headers.names(), response.headers.get("connection")):
-        if not name.startswith("x-portico-"):
-            response.headers.remove(name)
-    for name in _HOP_RESPONSE:
+    for name in hop_by_hop_names(response.headers):
         response.headers.remove(name)
     return response

@@ -15,7 +15,7 @@ from portico.core.auth.identity import CLAIM_HEADER_PREFIX, CONSUMER_HEADER, SCO
 from portico.core.chain import Context, Handler
 from portico.core.config.documents import Route
 from portico.core.http import Response
-from portico.edge.filters.attrs import IDENTITY, ROUTE
+from portico.edge.filters.attrs import AUTH_FAILED, IDENTITY, ROUTE
 
 
 def _scheme(route: Route) -> tuple[str, str | None]:
@@ -23,6 +23,13 @@ def _scheme(route: Route) -> tuple[str, str | None]:
     if route.spec.auth.api_key is not None:
         return "ApiKey", route.spec.auth.api_key.header
     return "Bearer", None
+
+
+def _refused(ctx: Context, route: Route, exc: AuthError, realm: str) -> Response:
+    """The RFC 6750 answer, and the mark the access log counts as AuthFailed (whatever the status ends up being)."""
+    ctx.attrs[AUTH_FAILED] = True
+    scheme, header = _scheme(route)
+    return auth_response(exc, scheme=scheme, realm=realm, header=header, request_id=ctx.request_id)
 
 
 class AuthenticationFilter:
@@ -39,8 +46,7 @@ class AuthenticationFilter:
         try:
             ctx.attrs[IDENTITY] = await self._identify(ctx, route)
         except AuthError as exc:
-            scheme, header = _scheme(route)
-            return auth_response(exc, scheme=scheme, realm=self._realm, header=header, request_id=ctx.request_id)
+            return _refused(ctx, route, exc, self._realm)
         return await next(ctx)
 
     async def _identify(self, ctx: Context, route: Route) -> Identity:
@@ -71,8 +77,7 @@ class AuthorisationFilter:
         try:
             authorize(identity, scopes, claims)
         except AuthError as exc:
-            scheme, header = _scheme(route)
-            return auth_response(exc, scheme=scheme, realm=self._realm, header=header, request_id=ctx.request_id)
+            return _refused(ctx, route, exc, self._realm)
         return await next(ctx)
 
 

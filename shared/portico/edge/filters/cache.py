@@ -41,7 +41,7 @@ class CacheFilter:
             return await next(ctx)
         policy = cache.policy
         if not policy.shared and is_authenticated(ctx, ctx.attrs.get(attrs.ROUTE)):
-            return _marked(await next(ctx), "MISS")
+            return _marked(ctx, await next(ctx), "MISS")
         headers: dict[str, list[str]] = {name: request.headers.get_all(name) for name in policy.vary_headers}
         key = cache_key(
             request.method, request.route_path, request.query, headers, policy, consumer_key(identity_of(ctx))
@@ -51,7 +51,7 @@ class CacheFilter:
             stored, initial_age = found.value
             hit = _copy(stored)
             hit.headers.set("age", str(int(initial_age + max(ctx.now - found.stored_at, 0.0))))  # clocks may step back
-            return _marked(hit, "HIT")
+            return _marked(ctx, hit, "HIT")
         response = await next(ctx)
         age = parse_age(response.headers.get("age"))
         ttl = storable_ttl(
@@ -66,13 +66,14 @@ class CacheFilter:
         if ttl > 0:
             # a copy: filters further out add per-request fields (request id, rate-limit state) to this object
             cache.store.put(key, (_copy(response), age), ctx.now, ttl)
-        return _marked(response, "MISS")
+        return _marked(ctx, response, "MISS")
 
 
 def _copy(response: Response) -> Response:
     return Response(response.status, response.headers.copy(), response.body, list(response.cookies))
 
 
-def _marked(response: Response, state: str) -> Response:
+def _marked(ctx: Context, response: Response, state: str) -> Response:
+    ctx.attrs[attrs.CACHE] = state.lower()  # the access log's "hit"/"miss"; X-Cache keeps its usual HIT/MISS
     response.headers.set("x-cache", state)
     return response

@@ -61,8 +61,10 @@ class RateLimitFilter:
             return await self._store_failed(ctx, next, policy, limiter, exc)
         if not decision.admitted:
             limiter.stats.limited += 1
+            ctx.attrs[attrs.RATE_LIMIT] = "limited"
             return _too_many(ctx, policy, decision)
         limiter.stats.admitted += 1
+        ctx.attrs[attrs.RATE_LIMIT] = "allowed"
         response = await next(ctx)
         response.headers.set("ratelimit-policy", policy_field(policy.limits))
         response.headers.set("ratelimit", ratelimit_field(decision.statuses))
@@ -81,8 +83,10 @@ class RateLimitFilter:
         )
         if policy.failure_mode == "open":
             stats.failed_open += 1
+            ctx.attrs[attrs.RATE_LIMIT] = "failed-open"
             return await next(ctx)  # no RateLimit headers: we do not know what is left, so we promise nothing
         stats.failed_closed += 1
+        ctx.attrs[attrs.RATE_LIMIT] = "failed-closed"
         return problem(
             503,
             "rate limiting is temporarily unavailable and this API fails closed; try again shortly",

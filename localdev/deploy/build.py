@@ -1,0 +1,84 @@
+"""Builds the SAM application with `sam build` (no containers) and packages its artifacts into S3."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from localdev.deploy.tools import build_environment, runtime_interpreter, tool
+from localdev.tables import load_template
+
+
+class BuildError(RuntimeError):
+    """`sam build` or packaging failed; the message carries the tool's own output."""
+
+
+def function_runtime(template: dict[str, Any]) -> str:
+    """The Python runtime the template's functions use (Globals first, then the first function)."""
+    runtime = template.get("Globals", {}).get("Function", {}).get("Runtime")
+    for resource in template["Resources"].values():
+        if resource.get("Type") == "AWS::Serverless::Function":
+            runtime = resource.get("Properties", {}).get("Runtime", runtime)
+            break
+    if not isinstance(runtime, str):
+        raise BuildError("the template names no literal Runtime for its functions")
+    return runtime
+
+
+def sam_build(template: Path, build_dir: Path, parameters: dict[str, str]) -> Path:
+    """Run `sam build` into `build_dir` with the runtime's local interpreter; returns the built template."""
+    interpreter = runtime_interpreter(function_runtime(load_template(template)))
+    command = [str(tool("sam")), "build", "--template-file", str(template), "--build-dir", str(build_dir)]
+    if parameters:
+        command += ["--parameter-overrides", " ".join(f"{k}={v}" for k, v in parameters.items())]
+    done = subprocess.run(
+        command,
+        cwd=template.parent,
+        env=build_environment(interpreter),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        output = f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        raise BuildError(f"sam build failed ({done.returncode}):\n{output}")
+    return build_dir / "template.yaml"
+
+
+def _zip_dir(directory: Path) -> bytes:
+    """A deterministic zip of `directory` (sorted names, fixed timestamps), as `sam package` would upload."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(str(path.relative_to(directory)), date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes(), zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+_ARTIFACT_PROPERTY = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}
+
+
+def package(built_template: Path, s3: Any, bucket: str) -> dict[str, Any]:
+    """Upload each built function and layer directory as a zip; return the template pointing at s3:// URIs."""
+    template = load_template(built_template)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        s3.create_bucket(Bucket=bucket)
+    for logical_id, resource in template["Resources"].items():
+        prop = _ARTIFACT_PROPERTY.get(resource.get("Type", ""))
+        if prop is None:
+            continue
+        source = built_template.parent / resource["Properties"][prop]
+        if not source.is_dir():
+            raise BuildError(f"{logical_id}: built artifact {source} is missing; did sam build run?")
+        body = _zip_dir(source)
+        key = f"{logical_id}-{hashlib.sha256(body).hexdigest()[:16]}.zip"
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+        resource["Properties"][prop] = f"s3://{bucket}/{key}"
+    return template

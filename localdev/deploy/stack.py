@@ -1,0 +1,155 @@
+"""Deploys template.yaml into the local AWS endpoint: build, package, translate, create, fill gaps."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localdev.deploy import contract
+from localdev.deploy.build import package, sam_build
+from localdev.deploy.gaps import GapFiller
+from localdev.deploy.resolve import ResolveError, Resolver
+from localdev.deploy.tools import REPO, host_architecture, tool
+from portico.adapters.aws import client
+
+_CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+class DeployError(RuntimeError):
+    """The local deploy did not reach a complete, correct stack; the message says where it stopped."""
+
+
+@dataclass
+class LocalDeployment:
+    """What a local deploy produced: stack status, resolved outputs and the gap report."""
+
+    stack_name: str
+    status: str
+    outputs: dict[str, str]
+    build_dir: Path
+    parameters: dict[str, str]
+    filled: list[str] = field(default_factory=list)
+    unfilled: list[str] = field(default_factory=list)
+
+
+def translate(packaged: dict[str, Any], workdir: Path, parameters: dict[str, str]) -> dict[str, Any]:
+    """SAM -> CloudFormation with aws-sam-translator, run in the tools venv (it pins its own pydantic)."""
+    source, target = workdir / "packaged.json", workdir / "cloudformation.json"
+    source.write_text(json.dumps(packaged), encoding="utf-8")
+    script = Path(__file__).with_name("translate.py")
+    args = [f"{k}={v}" for k, v in parameters.items()]
+    done = subprocess.run(
+        [str(tool("python")), str(script), str(source), str(target), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")},
+    )
+    if done.returncode != 0:
+        raise DeployError(f"aws-sam-translator rejected the template:\n{done.stderr.strip()}")
+    return dict(json.loads(target.read_text(encoding="utf-8")))
+
+
+def _create_or_update(cfn: Any, name: str, body: str, parameters: dict[str, str]) -> None:
+    params = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
+    existing = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == name]
+    if any(s["StackStatus"] != "DELETE_COMPLETE" for s in existing):
+        cfn.update_stack(StackName=name, TemplateBody=body, Parameters=params, Capabilities=_CAPABILITIES)
+    else:
+        cfn.create_stack(StackName=name, TemplateBody=body, Parameters=params, Capabilities=_CAPABILITIES)
+
+
+def _wait(cfn: Any, name: str, timeout: float = 120.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        stack: dict[str, Any] = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS"):
+            return stack
+        if time.monotonic() > deadline:
+            raise DeployError(f"stack {name} still {stack['StackStatus']} after {timeout:.0f}s")
+        time.sleep(0.5)
+
+
+def _attribute_lookup(refs: dict[str, str], types: dict[str, str]) -> Any:
+    def lookup(logical: str, attr: str) -> str:
+        kind, physical = types.get(logical), refs.get(logical)
+        if physical is None or attr != "Arn":
+            raise ResolveError(f"GetAtt {logical}.{attr}: not available locally")
+        if kind == "AWS::Lambda::Function":
+            return str(client("lambda").get_function(FunctionName=physical)["Configuration"]["FunctionArn"])
+        if kind == "AWS::DynamoDB::Table":
+            return str(client("dynamodb").describe_table(TableName=physical)["Table"]["TableArn"])
+        if kind == "AWS::IAM::Role":
+            return str(client("iam").get_role(RoleName=physical)["Role"]["Arn"])
+        if kind == "AWS::Logs::LogGroup":
+            for group in client("logs").describe_log_groups(logGroupNamePrefix=physical)["logGroups"]:
+                if group["logGroupName"] == physical:
+                    return str(group["arn"])
+        raise ResolveError(f"GetAtt {logical}.{attr}: no lookup for {kind}")
+
+    return lookup
+
+
+def _verify_tables(refs: dict[str, str]) -> None:
+    ddb = client("dynamodb")
+    errors: list[str] = []
+    for logical in contract.KEYS:
+        if logical not in refs:
+            errors.append(f"{logical}: not deployed")
+            continue
+        table = ddb.describe_table(TableName=refs[logical])["Table"]
+        ttl = ddb.describe_time_to_live(TableName=refs[logical])["TimeToLiveDescription"]
+        errors += contract.deployed_errors(logical, table, ttl)
+    if errors:
+        raise DeployError("deployed tables differ from what the code uses:\n  " + "\n  ".join(errors))
+
+
+def deploy_local(
+    stack_name: str = "portico-local",
+    *,
+    template: Path = REPO / "template.yaml",
+    workdir: Path = REPO / ".portico" / "deploy",
+    parameters: dict[str, str] | None = None,
+    bucket: str = "portico-local-artifacts",
+) -> LocalDeployment:
+    """Build for this host's architecture, package, translate and deploy; then fill what was skipped."""
+    params = {"Architecture": host_architecture(), **(parameters or {})}
+    workdir.mkdir(parents=True, exist_ok=True)
+    built = sam_build(template, workdir / "build", params)
+    cloudformation = translate(package(built, client("s3"), bucket), workdir, params)
+    cfn = client("cloudformation")
+    _create_or_update(cfn, stack_name, json.dumps(cloudformation), params)
+    stack = _wait(cfn, stack_name)
+    if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+        reason = stack.get("StackStatusReason")
+        raise DeployError(f"stack {stack_name} ended {stack['StackStatus']}: {reason}")
+    summaries = cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+    refs = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries if s.get("PhysicalResourceId")}
+    types = {k: v["Type"] for k, v in cloudformation["Resources"].items()}
+    identity = client("sts").get_caller_identity()
+    pseudo = {
+        "AWS::StackName": stack_name,
+        "AWS::Region": cfn.meta.region_name,
+        "AWS::AccountId": identity["Account"],
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackId": stack["StackId"],
+    }
+    resolver = Resolver(cloudformation, params, pseudo, refs, _attribute_lookup(refs, types))
+    filler = GapFiller(cloudformation, resolver, client, stack_name)
+    filler.fill()
+    _verify_tables(refs)
+    outputs = {
+        key: str(resolver.resolve(out["Value"]))
+        for key, out in cloudformation.get("Outputs", {}).items()
+        if "Condition" not in out or resolver.condition(out["Condition"])
+    }
+    return LocalDeployment(
+        stack_name, stack["StackStatus"], outputs, workdir / "build", params, filler.filled, filler.unfilled
+    )

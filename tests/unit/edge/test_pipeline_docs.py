@@ -1,0 +1,48 @@
+"""docs/edge.md lists the edge chain exactly as portico.edge.pipeline.edge_filters builds it (optional steps on)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from portico.core.config.configset import ConfigSet
+from portico.core.config.snapshot import LoadedConfig
+from portico.edge.filters.route import build_routes
+from portico.edge.pipeline import EdgeDeps, edge_filters
+from portico.edge.telemetry import EdgeTelemetry
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "edge.md"
+
+
+class _Clock:
+    def now(self) -> float:
+        return 0.0
+
+    def monotonic(self) -> float:
+        return 0.0
+
+
+class _Tracer:
+    def in_subsegment_async(self, name: str) -> Any:
+        raise AssertionError("never called: the chain is only built here")
+
+
+def _unused() -> Any:
+    raise AssertionError("no request runs here")
+
+
+def _documented() -> list[str]:
+    text = DOC.read_text()
+    section = text.split("## The chain", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^\d+\. `(\w+)`", section, flags=re.MULTILINE)
+
+
+def test_docs_list_every_filter_in_pipeline_order() -> None:
+    telemetry = EdgeTelemetry(access_log=lambda message, fields: None, tracer=_Tracer())
+    deps = EdgeDeps(
+        rng=bytes, jitter=lambda: 0.0, transport=_unused, invoker=_unused, clock=_Clock(), telemetry=telemetry
+    )
+    loaded = LoadedConfig(version=1, config=ConfigSet.of([]))
+    built = [type(step).__name__ for step in edge_filters(loaded, deps, build_routes({}))]
+    assert _documented() == built
