@@ -73,3 +73,47 @@ bench: install
 
 clean:
 	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .portico .pytest_cache .mypy_cache .ruff_cache
+
+# ---------------------------------------------------------------- sam build (BuildMethod: makefile)
+# `sam build` runs these targets with ARTIFACTS_DIR set (template.yaml points ContextPath here). They exist so the
+# artifacts ship bytecode: Lambda mounts the layer at /opt and the code at /var/task read-only, so a module without
+# a usable .pyc is compiled from source on every cold start. SAM's python builder writes no .pyc and has no hook.
+# The runtime's interpreter (found like the deploy tests find it: PATH, then pyenv) compiles, so the pyc names
+# carry its cache tag (cpython-313). --invalidation-mode unchecked-hash (PEP 552): the default timestamp pycs
+# record the source's mtime, which does not survive zipping and Lambda's unpacking (zip keeps local time at 2 s
+# resolution), so they would count as stale and be recompiled on every cold start; checked-hash pycs would be
+# valid but make every import read and hash its source. The artifact is immutable once built, so the check buys
+# nothing. The pycs hold no timestamp or build path (-s/-p), so an unchanged layer builds byte-identical.
+LAMBDA_RUNTIME ?= python3.13
+# The template's Architecture parameter does not reach make: `sam build --parameter-overrides Architecture=x86_64`
+# needs LAMBDA_ARCHITECTURE=x86_64 in its environment too (localdev.deploy sets both; see docs/deploy.md).
+LAMBDA_ARCHITECTURE ?= arm64
+REPO_ROOT := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
+# Shell prelude of each build recipe: stop at the first failure, and put the runtime's interpreter in $py.
+LAMBDA_PY = set -euo pipefail; : "$${ARTIFACTS_DIR:?is set by sam build}"; \
+	py="$$(cd '$(REPO_ROOT)' && $(PYTHON) -c \
+	'from localdev.deploy.tools import runtime_interpreter as r; print(r("$(LAMBDA_RUNTIME)"))')"
+WHEEL_ARCH = $(if $(filter arm64,$(LAMBDA_ARCHITECTURE)),aarch64,$(if $(filter x86_64,$(LAMBDA_ARCHITECTURE)),x86_64,$(error LAMBDA_ARCHITECTURE must be arm64 or x86_64, not '$(LAMBDA_ARCHITECTURE)')))
+# Lambda's python3.13 runs on Amazon Linux 2023 (glibc 2.34): wheels for any manylinux up to 2_34 load there.
+WHEEL_PLATFORMS = $(foreach tag,manylinux2014 manylinux_2_28 manylinux_2_34,--platform $(tag)_$(WHEEL_ARCH))
+# --python-version and --platform pick the target's wheels; --only-binary since no sdist builds for another platform.
+PIP_TARGET_FLAGS = --quiet --disable-pip-version-check --root-user-action=ignore --no-compile \
+	$(WHEEL_PLATFORMS) --implementation cp --python-version $(LAMBDA_RUNTIME:python%=%) --only-binary=:all:
+# compileall exits non-zero when any file fails to compile, which fails the build.
+COMPILE = "$$py" -m compileall -q -f -j 0 --invalidation-mode unchecked-hash
+
+.PHONY: build-PorticoLayer build-EdgeFunction build-AuthorizerFunction
+
+# The layer: shared/portico plus shared/requirements.txt under python/ (Lambda puts /opt/python on sys.path).
+# make runs in SAM's scratch copy of shared/; any __pycache__ from development is left behind.
+build-PorticoLayer:
+	$(LAMBDA_PY); layer="$$ARTIFACTS_DIR/python"; mkdir -p "$$layer"; \
+	"$$py" -m pip install $(PIP_TARGET_FLAGS) --target "$$layer" -r requirements.txt; \
+	rm -rf "$$layer/bin"; \
+	tar --exclude=__pycache__ --exclude='*.py[co]' -cf - portico | tar -C "$$layer" -xf -; \
+	$(COMPILE) -s "$$layer" -p /opt/python "$$layer"
+
+# The functions: their own code only (portico and its dependencies come from the layer, boto3 from the runtime).
+build-EdgeFunction build-AuthorizerFunction:
+	$(LAMBDA_PY); mkdir -p "$$ARTIFACTS_DIR"; cp ./*.py "$$ARTIFACTS_DIR/"; \
+	$(COMPILE) -s "$$ARTIFACTS_DIR" -p /var/task "$$ARTIFACTS_DIR"
