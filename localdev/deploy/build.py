@@ -29,16 +29,24 @@ def function_runtime(template: dict[str, Any]) -> str:
     return runtime
 
 
+def make_variables(template: dict[str, Any], runtime: str, parameters: dict[str, str]) -> dict[str, str]:
+    """What the Makefile's build targets need that SAM does not pass them: the runtime and the architecture."""
+    default = template.get("Parameters", {}).get("Architecture", {}).get("Default", "arm64")
+    return {"LAMBDA_RUNTIME": runtime, "LAMBDA_ARCHITECTURE": parameters.get("Architecture", str(default))}
+
+
 def sam_build(template: Path, build_dir: Path, parameters: dict[str, str]) -> Path:
     """Run `sam build` into `build_dir` with the runtime's local interpreter; returns the built template."""
-    interpreter = runtime_interpreter(function_runtime(load_template(template)))
+    loaded = load_template(template)
+    runtime = function_runtime(loaded)
+    interpreter = runtime_interpreter(runtime)
     command = [str(tool("sam")), "build", "--template-file", str(template), "--build-dir", str(build_dir)]
     if parameters:
         command += ["--parameter-overrides", " ".join(f"{k}={v}" for k, v in parameters.items())]
     done = subprocess.run(
         command,
         cwd=template.parent,
-        env=build_environment(interpreter),
+        env={**build_environment(interpreter), **make_variables(loaded, runtime, parameters)},
         capture_output=True,
         text=True,
         timeout=600,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,18 @@ def runtime_venv(runtime: str, root: Path = REPO / ".portico" / "runtime") -> Pa
     return python
 
 
-def invoke_built(
-    build_dir: Path, logical_id: str, event: dict[str, Any], environment: dict[str, str], timeout: float = 60
-) -> dict[str, Any]:
-    """Call `logical_id`'s handler from `build_dir` with `event`; `environment` is the function's own env."""
+@dataclass(frozen=True)
+class RuntimeProcess:
+    """How to start a built function's code as Lambda would: interpreter, environment and working directory."""
+
+    python: Path
+    env: dict[str, str]
+    cwd: Path
+    handler: str
+
+
+def runtime_process(build_dir: Path, logical_id: str, environment: dict[str, str]) -> RuntimeProcess:
+    """The runtime stand-in for `logical_id` from `build_dir`; `environment` is the function's own env."""
     build_dir = build_dir.resolve()
     built = load_template(build_dir / "template.yaml")
     resource = built["Resources"][logical_id]
@@ -63,18 +72,25 @@ def invoke_built(
         "AWS_LAMBDA_FUNCTION_NAME": logical_id,
         "LAMBDA_TASK_ROOT": str(code),
     }
-    python = runtime_venv(function_runtime(built))
+    return RuntimeProcess(runtime_venv(function_runtime(built)), env, code, str(props["Handler"]))
+
+
+def invoke_built(
+    build_dir: Path, logical_id: str, event: dict[str, Any], environment: dict[str, str], timeout: float = 60
+) -> dict[str, Any]:
+    """Call `logical_id`'s handler from `build_dir` with `event`; `environment` is the function's own env."""
+    process = runtime_process(build_dir, logical_id, environment)
     done = subprocess.run(
-        [str(python), "-s", "-c", _RUNNER, str(props["Handler"]), logical_id],
+        [str(process.python), "-s", "-c", _RUNNER, process.handler, logical_id],
         input=json.dumps(event),
         capture_output=True,
         text=True,
-        cwd=code,
-        env=env,
+        cwd=process.cwd,
+        env=process.env,
         timeout=timeout,
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{logical_id} failed to run from {code}:\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"{logical_id} failed to run from {process.cwd}:\n{done.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
