@@ -84,7 +84,8 @@ clean:
 # record the source's mtime, which the build does not control on Lambda (zip keeps local time at 2 s resolution,
 # and Lambda does not promise to keep mtimes), so they could count as stale and recompile at every cold start;
 # checked-hash pycs would be valid but make every import read and hash its source. The artifact is immutable once
-# built, so the check buys nothing. The pycs hold no timestamp or build path (-s/-p), so an unchanged layer builds byte-identical.
+# built, so the check buys nothing. The pycs hold no timestamp or build path (-s/-p), so an unchanged layer
+# builds byte-identical.
 LAMBDA_RUNTIME ?= python3.13
 # The template's Architecture parameter does not reach make: `sam build --parameter-overrides Architecture=x86_64`
 # needs LAMBDA_ARCHITECTURE=x86_64 in its environment too (localdev.deploy sets both; see docs/deploy.md).
