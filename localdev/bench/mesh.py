@@ -88,6 +88,7 @@ def _measure(
     cpu = sum(cpu_seconds(p.pid) for p in proxies) - cpu0
     pooled = established(pool_port) if pool_port else 0  # inbound side of the pooled mTLS connections
     rss = [round(rss_mib(p.pid), 1) for p in proxies]
+    anon = [round(rss_mib(p.pid, "RssAnon"), 1) for p in proxies]
     single = run_wrk(url, host=host, connections=1, seconds=args.single)
     return {
         "rps": load.rps,
@@ -100,6 +101,7 @@ def _measure(
         "cpu_us_per_req": 1e6 * cpu / load.requests if proxies else 0.0,
         "rss_idle_mib": rss_idle,
         "rss_mib": rss,
+        "rss_anon_mib": anon,
         "pooled_mtls_connections": pooled,
     }
 
@@ -226,7 +228,8 @@ def _report(r: dict[str, dict[str, Any]], args: argparse.Namespace, tmp: Path) -
     d = r["direct"]["c1_p50_ms"]
     added = {k: (r[k]["c1_p50_ms"] - d) * 1000 for k in ("portico", "envoy")}
     print(f"\nadded p50 latency at c=1: portico {added['portico']:.0f} us, envoy {added['envoy']:.0f} us")
-    print("RSS before load (MiB, out/in): " + ", ".join(f"{k} {r[k]['rss_idle_mib']}" for k in ("portico", "envoy")))
+    for label, key in (("before load", "rss_idle_mib"), ("after load, anonymous only", "rss_anon_mib")):
+        print(f"RSS {label} (MiB, out/in): " + ", ".join(f"{k} {r[k][key]}" for k in ("portico", "envoy")))
     got = ratios(r)
     for k, v in got.items():
         print(f"  {k:<55} {v:6.2f}")
