@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -83,10 +84,14 @@ def _measure(
 ) -> dict[str, Any]:
     rss_idle = [round(rss_mib(p.pid), 1) for p in proxies]
     run_wrk(url, host=host, connections=args.connections, seconds=args.warm)  # open pools, warm caches
+    pooled: list[int] = []
+    # Sampled mid-load: when wrk stops, requests in flight are cancelled, and a proxy closes those HTTP/1 upstreams.
+    sample = threading.Timer(args.seconds / 2, lambda: pooled.append(established(pool_port) if pool_port else 0))
     cpu0 = sum(cpu_seconds(p.pid) for p in proxies)
+    sample.start()
     load = run_wrk(url, host=host, connections=args.connections, seconds=args.seconds)
     cpu = sum(cpu_seconds(p.pid) for p in proxies) - cpu0
-    pooled = established(pool_port) if pool_port else 0  # inbound side of the pooled mTLS connections
+    sample.join()
     rss = [round(rss_mib(p.pid), 1) for p in proxies]
     anon = [round(rss_mib(p.pid, "RssAnon"), 1) for p in proxies]
     single = run_wrk(url, host=host, connections=1, seconds=args.single)
@@ -102,7 +107,7 @@ def _measure(
         "rss_idle_mib": rss_idle,
         "rss_mib": rss,
         "rss_anon_mib": anon,
-        "pooled_mtls_connections": pooled,
+        "pooled_mtls_connections": pooled[0],
     }
 
 
