@@ -5,7 +5,9 @@
 
 Endpoints: /healthz, / (who am I), /slow?ms=N, /status/<code> (answer that code), /headers (echo),
 /hits (requests seen per path),
-/order (orders only: one call to payments through the sidecar, the answer names the payments version).
+/order and /orders/<id> (orders only: one call to payments through the sidecar, the answer names the payments
+version). Like any app in a mesh, orders copies `traceparent`, `tracestate` and `x-request-id` from the request it
+serves onto the call it makes, so one trace spans every hop.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from portico.core.http import Request, Response
 from portico.core.mesh.circuit import CircuitBreaker, Limits
 from portico.mesh.http1 import ConnInfo
 from portico.mesh.listener import listen
+
+TRACE_HEADERS = ("traceparent", "tracestate", "x-request-id")
 
 
 def _json(status: int, body: dict[str, object]) -> Response:
@@ -50,8 +54,13 @@ class DemoApp:
             )
         if req.path == "/slow":
             await asyncio.sleep(int(req.query_get("ms") or "100") / 1000)
-        if req.path == "/order" and self.outbound is not None:
-            call = Request("GET", "/charge", headers=Headers([("host", "payments")]), host="payments")
+        if (req.path == "/order" or req.path.startswith("/orders/")) and self.outbound is not None:
+            headers = Headers([("host", "payments")])
+            for name in TRACE_HEADERS:  # the trace continues through this app (as Istio asks of apps)
+                value = req.headers.get(name)
+                if value is not None:
+                    headers.set(name, value)
+            call = Request("GET", "/charge", headers=headers, host="payments")
             resp = await self.outbound.request(call, "/charge", "payments", 10.0)
             paid = json.loads(resp.body) if resp.status == 200 else {"status": resp.status}
             return _json(200 if resp.status == 200 else 502, {**self.me, "payments": paid})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
+from localdev.dev.edge import FRONT_DOOR_PORT
 from localdev.dev.run import DevRun
 
 
@@ -78,6 +79,8 @@ def start(run: DevRun) -> None:
             env={"PORTICO_HEARTBEAT_INTERVAL": "2"},
             ready_url=f"http://127.0.0.1:{inst.admin_port}/ready",
         )
+        # recorded for `portico graph`; prints the /stats hint and where the JSON access log goes
+        run.sidecar(inst.name, f"http://127.0.0.1:{inst.admin_port}", log=f"sidecar-{inst.name}")
     run.facts["mesh"] = f"orders -> payments (v1 x2, v2 x1, 90/10), {len(INSTANCES)} sidecars on 15100-15132"
     via = f"127.0.0.1:{ORDERS.admin_port + 1}"
     run.hint(f"python -m localdev.demo.split --via {via} -n 500     # the 90/10 canary, counted")
@@ -85,3 +88,7 @@ def start(run: DevRun) -> None:
     run.hint(f"curl -s -x http://{via} http://payments/     # any app can use the sidecar as HTTP_PROXY")
     run.hint("portico services     # the registry: instances, labels, health, weights")
     run.hint(f"curl -s http://127.0.0.1:{ORDERS.admin_port}/stats | grep upstream     # per-subset counters")
+    run.hint(
+        f"curl -si http://127.0.0.1:{FRONT_DOOR_PORT}/shop/orders/7     # edge -> orders (mTLS as .../sa/edge) -> "
+        f"payments; grep {run.log_dir}/ for its x-request-id: one trace_id in every hop's log line"
+    )

@@ -126,6 +126,8 @@ class PoolSettings:
     # The peer is checked by its SPIFFE ID, not its hostname, so `expected_peer` is the destination service.
     peer_check: Callable[[Any, str], object] | None = None
     expected_peer: str | None = None
+    # telemetry: told "ok", "failed" (TLS error) or "rejected" (wrong peer identity) after each TLS connect
+    on_handshake: Callable[[str], None] | None = None
 
 
 class HostPool:
@@ -196,6 +198,8 @@ class HostPool:
             )
         except (TimeoutError, OSError) as exc:  # ssl.SSLError (a failed handshake) is an OSError
             self._dec()
+            if isinstance(exc, ssl.SSLError) and s.on_handshake is not None:
+                s.on_handshake("failed")
             raise UpstreamConnectError(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         if ctx is not None and s.peer_check is not None:
             try:
@@ -203,7 +207,11 @@ class HostPool:
             except Exception as exc:  # the server is not who we meant to call: never send it a request
                 transport.close()
                 self._dec()
+                if s.on_handshake is not None:
+                    s.on_handshake("rejected")
                 raise UpstreamConnectError(f"refused {self.host}:{self.port}: {exc}") from exc
+        if ctx is not None and s.on_handshake is not None:
+            s.on_handshake("ok")
         return conn
 
     def _release(self, conn: UpstreamConnection, *, reuse: bool) -> None:

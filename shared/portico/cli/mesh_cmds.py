@@ -88,7 +88,17 @@ def _run_sidecar(settings: object) -> int:
         identity = mesh_identity(resolve_identity(settings.service))
     except ValueError as exc:
         fail(str(exc))
-    side = Sidecar(settings, DynamoDbRegistryStore(names["registry"], client=ddb), config, rng=rng, identity=identity)
+    from portico.adapters.telemetry import json_lines
+
+    side = Sidecar(
+        settings,
+        DynamoDbRegistryStore(names["registry"], client=ddb),
+        config,
+        rng=rng,
+        identity=identity,
+        access_log=json_lines() if settings.access_log else None,  # one JSON line per request on stdout
+        emf_write=print_line if settings.emf_namespace else None,
+    )
 
     async def main() -> None:
         await side.start()
@@ -106,6 +116,10 @@ def _run_sidecar(settings: object) -> int:
     except (OSError, CertSourceError) as exc:
         fail(f"sidecar could not start: {exc}", EXIT_UNAVAILABLE)
     return 0
+
+
+def print_line(line: str) -> None:
+    print(line, flush=True)
 
 
 def _return_free_memory() -> None:

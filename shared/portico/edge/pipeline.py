@@ -20,6 +20,7 @@ from portico.core.portal.openapi import openapi_document
 from portico.core.ports import Clock, Transport
 from portico.edge.dispatch.dispatcher import Dispatcher
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.dispatch.service import MeshCallerFactory
 from portico.edge.filters.access_log import AccessLogFilter
 from portico.edge.filters.auth import AuthenticationFilter, AuthorisationFilter, IdentityHeadersFilter
 from portico.edge.filters.cache import CacheFilter
@@ -75,6 +76,7 @@ class EdgeDeps:
     key_sources: KeySources = field(default_factory=_unwired_key_sources)
     clock: Clock | None = None  # latency timing; None (some tests) leaves the access log and timing out
     telemetry: EdgeTelemetry = field(default_factory=EdgeTelemetry)
+    mesh: MeshCallerFactory | None = None  # `service` upstreams; None answers them 502 (no mesh identity wired)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,13 @@ def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:
     routes = build_routes(loaded.config.routes)
     monotonic = deps.clock.monotonic if deps.clock is not None else None
     dispatcher = Dispatcher(
-        loaded.config.routes, deps.transport, deps.invoker, deps.jitter, grpc=deps.grpc, monotonic=monotonic
+        loaded.config.routes,
+        deps.transport,
+        deps.invoker,
+        deps.jitter,
+        grpc=deps.grpc,
+        mesh=deps.mesh,
+        monotonic=monotonic,
     )
     handler = build_chain(edge_filters(loaded, deps, routes), dispatcher)
     return Pipeline(loaded.version, handler, routes)

@@ -21,6 +21,7 @@ from portico.core.ports import ConfigStore, Transport
 from portico.core.problem import problem
 from portico.core.quota.limiter import QuotaLimiter
 from portico.edge.dispatch.lambda_ import FunctionInvoker
+from portico.edge.dispatch.service import MeshCallerFactory
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
@@ -119,6 +120,7 @@ def default_deps(
     grpc: GrpcCaller | None = None,
     quota: QuotaLimiter | None = None,
     telemetry: EdgeTelemetry | None = None,
+    mesh: MeshCallerFactory | None = None,
 ) -> EdgeDeps:
     chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "grpc": grpc, "quota": quota}
 
@@ -155,6 +157,10 @@ def default_deps(
             chosen["quota"] = QuotaLimiter(DynamoDbQuotaStore.from_env())
         return chosen["quota"]  # type: ignore[no-any-return]
 
+    if mesh is None:
+        from portico.edge.mesh_client import LazyMeshClient  # no TLS or registry code until a service call
+
+        mesh = LazyMeshClient().get
     source = rng or random.SystemRandom()
     cors = (
         CorsPolicy(
@@ -179,6 +185,7 @@ def default_deps(
         portal_title=settings.portal_title,
         clock=SystemClock(),
         telemetry=telemetry or default_telemetry(settings),
+        mesh=mesh,
     )
 
 

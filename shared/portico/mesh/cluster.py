@@ -52,6 +52,7 @@ class Cluster:
             ssl_context=base.ssl_context,
             server_hostname=base.server_hostname,
             peer_check=base.peer_check,
+            on_handshake=base.on_handshake,
             expected_peer=self.policy.service,  # mTLS: the server must prove this service's identity
         )
 

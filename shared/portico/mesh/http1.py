@@ -109,6 +109,8 @@ class HttpServerProtocol(asyncio.Protocol):
             peer_cert=ssl_object.getpeercert() if ssl_object is not None else None,
         )
         self._tracker.add(self)
+        if ssl_object is not None and self._tracker.on_tls is not None:
+            self._tracker.on_tls(ssl_object)  # the handshake completed (asyncio calls this only after it)
         self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -280,6 +282,7 @@ class ConnectionTracker:
         self.in_flight = 0
         self.rejected = 0
         self.draining = False
+        self.on_tls: Callable[[Any], None] | None = None  # told of each completed TLS handshake (telemetry)
 
     def add(self, conn: HttpServerProtocol) -> None:
         self.connections.add(conn)

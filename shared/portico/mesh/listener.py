@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from portico.mesh.http1 import ConnectionTracker, HttpServerProtocol, RequestHandler, ServerLimits
 
@@ -28,10 +30,12 @@ async def listen(
     *,
     ssl_context: ssl.SSLContext | None = None,
     limits: ServerLimits | None = None,
+    on_tls: Callable[[Any], None] | None = None,
 ) -> Listener:
     """Bind `host:port` (0 = a free port). Pass `ssl_context` to serve TLS; with a context that sets
     `verify_mode = CERT_REQUIRED`, the peer certificate reaches filters through ConnInfo.peer_cert."""
     tracker = ConnectionTracker()
+    tracker.on_tls = on_tls  # set before the socket accepts, so no handshake goes uncounted
     lim = limits or ServerLimits()
     loop = asyncio.get_running_loop()
     server = await loop.create_server(

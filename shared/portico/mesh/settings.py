@@ -35,6 +35,9 @@ class SidecarSettings:
     config_refresh: float = 2.0
     drain_timeout: float = 20.0
     config_file: str | None = None  # YAML instead of the config table (development, benchmarks)
+    access_log: bool = True  # one JSON line per request on stdout
+    emf_namespace: str | None = None  # CloudWatch EMF lines on stdout, aggregated per emf_interval
+    emf_interval: float = 60.0
 
     @property
     def stale_after(self) -> float:
@@ -85,6 +88,9 @@ def resolve(
         config_refresh=_float(_env(e, "CONFIG_REFRESH"), 2.0),
         drain_timeout=_float(_env(e, "DRAIN_TIMEOUT"), 20.0),
         config_file=config_file or _env(e, "CONFIG_FILE"),
+        access_log=_flag(_env(e, "ACCESS_LOG"), "PORTICO_ACCESS_LOG"),
+        emf_namespace=_namespace(_env(e, "EMF_NAMESPACE")),
+        emf_interval=_positive(_env(e, "EMF_INTERVAL"), 60.0, "PORTICO_EMF_INTERVAL"),
     )
 
 
@@ -106,3 +112,32 @@ def _pick(flag: int | None, env_value: str | None, default: int, name: str) -> i
         return flag
     parsed = _int(env_value, name)
     return parsed if parsed is not None else default
+
+
+def _flag(value: str | None, name: str, default: bool = True) -> bool:
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+def _positive(value: str | None, default: float, name: str) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if number <= 0:
+        raise ValueError(f"{name} must be a number of seconds above 0, got {value!r}")
+    return number
+
+
+def _namespace(value: str | None) -> str | None:
+    """A CloudWatch namespace: 1-255 printable characters, not starting with "AWS/" (reserved)."""
+    if value is not None and (len(value) > 255 or not value.isprintable() or value.startswith("AWS/")):
+        raise ValueError(f"PORTICO_EMF_NAMESPACE={value!r} must be 1-255 printable characters, not AWS/...")
+    return value

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import signal
 import ssl
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from portico.adapters.clock import SystemClock
 from portico.adapters.http1_pool import HostPool, PoolSettings
 from portico.adapters.tls.identity import MeshIdentity
 from portico.core.chain import Context, Filter, Handler, build_chain
@@ -20,16 +23,19 @@ from portico.core.mesh.circuit import CircuitBreaker, Limits
 from portico.core.mesh.registry import Health, Instance, RegistryStore
 from portico.core.mtls.authz import Workload
 from portico.core.ports import ConfigStore
+from portico.core.telemetry.prometheus import Registry
 from portico.mesh.admin import AdminHandler
 from portico.mesh.authz import AuthorizationFilter
 from portico.mesh.discovery import Discovery
+from portico.mesh.gauges import register_gauges
+from portico.mesh.handshakes import HandshakeCounter
 from portico.mesh.http1 import ConnInfo, RequestHandler
 from portico.mesh.inbound import AppForwarder, InboundHygieneFilter, PeerIdentityFilter
 from portico.mesh.listener import Listener, listen
 from portico.mesh.outbound import Dispatcher, FaultFilter, HygieneFilter, MirrorFilter, RouteFilter
 from portico.mesh.settings import SidecarSettings
 from portico.mesh.state import MeshState
-from portico.mesh.stats import Stats
+from portico.mesh.telemetry import LogSink, MeshTelemetry, TelemetryFilter
 
 log = logging.getLogger("portico.mesh.sidecar")
 
@@ -48,6 +54,8 @@ class Sidecar:
         inbound_filters: list[Filter] | None = None,
         rng: random.Random | None = None,
         identity: MeshIdentity | None = None,
+        access_log: LogSink | None = None,
+        emf_write: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self._registry = registry
@@ -56,12 +64,28 @@ class Sidecar:
         # mTLS: the identity's contexts rotate; pools take the current client context for each new connection
         # and check that the server proves the destination service's SPIFFE ID.
         self.identity = identity
-        pool_settings = (
-            PoolSettings(ssl_context=identity.client_context, peer_check=identity.verify_server)
-            if identity is not None
-            else PoolSettings(ssl_context=outbound_ssl)
+        # one registry for /stats: the telemetry filters and the data path (retries, ejections, overflow) share it
+        self.stats = Registry()
+        # span ids must differ between sidecars even when PORTICO_SEED fixes routing choices, so not self._rng
+        self.telemetry = MeshTelemetry(
+            settings.service,
+            SystemClock(),
+            os.urandom,
+            registry=self.stats,
+            access_log=access_log,
+            emf_namespace=settings.emf_namespace,
         )
-        self.stats = Stats()
+        self._emf_write = emf_write
+        self.handshakes = HandshakeCounter(self.stats)
+        pool_settings = (
+            PoolSettings(
+                ssl_context=identity.client_context,
+                peer_check=identity.verify_server,
+                on_handshake=self.handshakes.outbound,
+            )
+            if identity is not None
+            else PoolSettings(ssl_context=outbound_ssl, on_handshake=self.handshakes.outbound)
+        )
         self.discovery = Discovery(
             registry, stale_after=settings.stale_after, refresh_interval=settings.registry_refresh
         )
@@ -81,6 +105,7 @@ class Sidecar:
     def _outbound_chain(self) -> Handler:
         dispatcher = Dispatcher(self.state, self._rng)
         filters: list[Filter] = [
+            TelemetryFilter(self.telemetry, "source"),  # outermost: the whole hop is timed, logged and counted
             HygieneFilter(),  # hop-by-hop and app-sent x-portico-* never cross a hop
             RouteFilter(self.state),  # VirtualService match picks the route (reads the current table per request)
             FaultFilter(self._rng),  # faults act before any upstream work, as in Envoy's fault filter
@@ -90,6 +115,7 @@ class Sidecar:
 
     def _inbound_chain(self) -> Handler:
         filters: list[Filter] = [
+            TelemetryFilter(self.telemetry, "destination"),  # outermost: continues the caller's trace, times the hop
             InboundHygieneFilter(),  # callers cannot claim an identity through headers
             PeerIdentityFilter(self.identity.peer_policy if self.identity else None),  # verified identity only
             *self._authorization(),  # AuthorizationPolicy on that identity, live with config
@@ -108,12 +134,9 @@ class Sidecar:
 
         return [AuthorizationFilter(lambda: (self.state.version, self.state.config), workload, s.app_port, on_deny)]
 
-    def _entry(self, chain: Handler, counter: str) -> RequestHandler:
+    def _entry(self, chain: Handler) -> RequestHandler:
         async def handle(req: Request, info: ConnInfo) -> Response:
-            ctx = Context(request=req, now=time.time(), attrs={"conn": info})
-            resp = await chain(ctx)
-            self.stats.inc(counter, (("code", str(resp.status)),))
-            return resp
+            return await chain(Context(request=req, now=time.time(), attrs={"conn": info}))
 
         return handle
 
@@ -125,28 +148,33 @@ class Sidecar:
         if self.identity is not None:
             await self.identity.start()  # no certificate, no inbound listener: plaintext is never the fallback
             self._inbound_ssl = self.identity.listening_context()
+        if self._inbound_ssl is not None:
+            self.handshakes.watch(self._inbound_ssl)
         await self._reload()
         admin = AdminHandler(self._readiness, self.stats.render, self._dump)
         self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port)
         self.listeners["outbound"] = await listen(
             "outbound",
-            self._entry(self._outbound_chain(), "portico_outbound_requests_total"),
+            self._entry(self._outbound_chain()),
             "127.0.0.1",
             s.outbound_port,
         )
         self.listeners["inbound"] = await listen(
             "inbound",
-            self._entry(self._inbound_chain(), "portico_inbound_requests_total"),
+            self._entry(self._inbound_chain()),
             s.inbound_host,
             s.inbound_port,
             ssl_context=self._inbound_ssl,
+            on_tls=self.handshakes.inbound_done,
         )
-        self._register_gauges()
+        register_gauges(self.stats, self.listeners, self.state, self.identity)
         self.app_healthy = await self._check_app()
         await self._publish()
         loops = [self._heartbeat_loop(), self._config_loop(), self.discovery.run(), self._housekeeping_loop()]
         if self.identity is not None:
             loops.append(self.identity.run())  # renewal and trust-bundle refresh
+        if self.telemetry.emf is not None and self._emf_write is not None:
+            loops.append(self._emf_loop())  # PORTICO_EMF_NAMESPACE: CloudWatch extracts the lines from stdout
         for coro in loops:
             self._tasks.append(asyncio.create_task(coro))
         log.info(
@@ -212,6 +240,18 @@ class Sidecar:
             self.state.apply(loaded.config, loaded.version)
             log.info("config version %s loaded (%d skipped)", loaded.version, len(loaded.skipped))
 
+    async def _emf_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.emf_interval)
+            self._flush_emf()
+
+    def _flush_emf(self) -> None:
+        if self._emf_write is not None:
+            try:
+                self.telemetry.flush_emf(self._emf_write)
+            except Exception:  # a metrics sink must never take the data path down
+                log.exception("EMF flush failed")
+
     async def _housekeeping_loop(self) -> None:
         while True:
             await asyncio.sleep(5.0)
@@ -243,23 +283,6 @@ class Sidecar:
             **self.state.dump(),
         }
 
-    def _register_gauges(self) -> None:
-        if self.identity is not None:
-            ident = self.identity
-            self.stats.gauge("portico_cert_expiry_seconds", lambda: [((), ident.cert.not_after - time.time())])
-            self.stats.gauge("portico_cert_rotations", lambda: [((), float(ident.rotations))])
-        self.stats.gauge(
-            "portico_in_flight_requests",
-            lambda: [((("listener", n),), float(lst.tracker.in_flight)) for n, lst in sorted(self.listeners.items())],
-        )
-        self.stats.gauge(
-            "portico_ejected_hosts",
-            lambda: [
-                ((("cluster", c.policy.name),), float(len(c.outlier.ejected(time.monotonic())) if c.outlier else 0))
-                for c in self.state.clusters.values()
-            ],
-        )
-
     async def drain(self) -> None:
         """SIGTERM: leave the registry, stop accepting inbound, let in-flight requests finish, then stop."""
         if self.draining:
@@ -280,6 +303,7 @@ class Sidecar:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
+        self._flush_emf()  # the last period's figures are not lost at shutdown
         for listener in self.listeners.values():
             listener.server.close()
             listener.tracker.start_draining()

@@ -13,13 +13,13 @@ from portico.adapters.http1_pool import PoolSettings
 from portico.core.config.configset import ConfigSet
 from portico.core.mesh.policy import PolicyTable
 from portico.core.mesh.vsmatch import RouteTable
+from portico.core.telemetry.prometheus import Registry
 from portico.mesh.cluster import Cluster
 from portico.mesh.discovery import Discovery
-from portico.mesh.stats import Stats
 
 
 class MeshState:
-    def __init__(self, discovery: Discovery, stats: Stats, pool_settings: PoolSettings | None = None) -> None:
+    def __init__(self, discovery: Discovery, stats: Registry, pool_settings: PoolSettings | None = None) -> None:
         self.discovery = discovery
         self.stats = stats
         self.routes = RouteTable()

@@ -35,7 +35,7 @@ HELP = {
     "portico_upstream_retries_total": "Retries the outbound side made, per destination service and subset.",
     "portico_outlier_ejections_total": "Hosts ejected by outlier detection, per destination service and subset.",
     "portico_upstream_overflow_total": "Requests refused because a circuit breaker limit was reached (circuit open).",
-    "portico_tls_handshakes_total": "TLS handshakes on the inbound listener, by result.",
+    "portico_tls_handshakes_total": "TLS handshakes by listener (inbound, outbound) and result (ok, failed, rejected).",
     "portico_cert_expiry_seconds": "Seconds until this sidecar's certificate expires.",
 }
 
@@ -109,10 +109,10 @@ class TelemetryFilter:
     async def __call__(self, ctx: Context, next: Handler) -> Response:
         t = self._t
         started = t.clock.monotonic()
-        headers = ctx.request.headers
-        trace = continue_or_start(headers.get("traceparent"), headers.get("tracestate"), None, t.rng)
+        incoming = ctx.request.headers
+        trace = continue_or_start(incoming.get("traceparent"), incoming.get("tracestate"), None, t.rng)
         ctx.attrs["trace"] = trace
-        headers.set("traceparent", trace.traceparent)  # the next hop sees this sidecar's span as its parent
+        incoming.set("traceparent", trace.traceparent)  # the next hop sees this sidecar's span as its parent
         response: Response | None = None
         try:
             response = await next(ctx)
@@ -126,6 +126,8 @@ class TelemetryFilter:
                 source, destination = t.peer_label(service_of_spiffe(ctx.attrs.get("peer"))), t.service
             t.record(self._reporter, source, destination, status, elapsed_ms)
             if t.access_log is not None:
+                # later filters may replace the header object (hygiene); the dispatcher stamps the attempt count
+                headers = ctx.request.headers
                 t.access_log(
                     {
                         "message": "request",

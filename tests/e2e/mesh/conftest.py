@@ -89,6 +89,7 @@ class Mesh:
         env: dict[str, str] | None = None,
         wait: bool = True,
         reuse: Instance | None = None,
+        app_args: list[str] | None = None,
     ) -> Instance:
         inst = reuse or Instance(
             name or f"{service}-{version}-{len(self.instances)}", free_port(), free_port(), free_port(), free_port()
@@ -110,6 +111,7 @@ class Mesh:
                     str(inst.app_port),
                     "--instance",
                     inst.name,
+                    *(a.format(outbound=inst.outbound) for a in app_args or []),  # e.g. "127.0.0.1:{outbound}"
                 ],
                 cwd=REPO,
                 env=self.env,
@@ -174,6 +176,10 @@ class Mesh:
                 get_via(client, service, "/healthz")
             time.sleep(0.2)
         raise AssertionError(f"{client.name} never saw {count} instances of {service}")
+
+    def log(self, inst: Instance) -> str:
+        """What the app and its sidecar wrote (the sidecar's JSON access-log lines are on its stdout)."""
+        return (self.tmp / f"{inst.name}.log").read_text()
 
     def stop_all(self) -> None:
         procs = [p for i in self.instances for p in (i.sidecar, i.app) if p is not None]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from portico.core.chain import Context
 from portico.core.config.documents import Route
 from portico.core.config.grpc import GrpcTls
-from portico.core.config.upstream import AggregatePart, ServiceUpstream, Upstream
+from portico.core.config.upstream import AggregatePart, Upstream
 from portico.core.http import Request, Response
 from portico.core.ports import Transport, UpstreamConnectError, UpstreamRefused, UpstreamTimeout
 from portico.core.problem import problem
@@ -17,6 +17,7 @@ from portico.edge.dispatch.aggregate import AggregateRoute
 from portico.edge.dispatch.http import HttpRoute
 from portico.edge.dispatch.lambda_ import FunctionInvoker, LambdaRoute
 from portico.edge.dispatch.mock import copy_of, mock_response
+from portico.edge.dispatch.service import MeshCallerFactory, ServiceRoute
 from portico.edge.filters import attrs
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("portico.edge")
 
 RouteCall = Callable[[Context, dict[str, str]], Awaitable[Response]]
-# Compiles a mesh `service` upstream into a call; wired in by the entry point once the mesh client exists.
-ServiceCalls = Callable[[ServiceUpstream], RouteCall]
 
 
 class Dispatcher:
@@ -38,7 +37,7 @@ class Dispatcher:
         transport: Callable[[], Transport],
         invoker: Callable[[], FunctionInvoker],
         jitter: Callable[[], float],
-        service: ServiceCalls | None = None,
+        mesh: MeshCallerFactory | None = None,
         grpc: Callable[[], GrpcCaller] | None = None,
         *,
         monotonic: Callable[[], float] | None = None,
@@ -46,7 +45,7 @@ class Dispatcher:
         self._transport = _Lazy(transport)
         self._invoker = _LazyInvoker(invoker)
         self._jitter = jitter
-        self._service = service
+        self._mesh = mesh  # the edge's mesh client, created on the first service call (cold start pays nothing)
         self._grpc = _LazyGrpc(grpc) if grpc is not None else None
         self._calls: dict[str, RouteCall] = {}
         for name, route in routes.items():
@@ -77,8 +76,8 @@ class Dispatcher:
             return HttpRoute(upstream.http, route_prefix, self._transport, self._jitter, fixed_path=fixed_path)
         if upstream.lambda_ is not None:
             return LambdaRoute(upstream.lambda_, self._invoker)
-        if upstream.service is not None and self._service is not None:
-            return self._service(upstream.service)
+        if upstream.service is not None and self._mesh is not None:
+            return ServiceRoute(upstream.service, self._mesh, fixed_path=fixed_path)
         # grpc is a route kind only: its HTTP mapping is matched against the client's path, which in an
         # aggregate belongs to the aggregate route
         if isinstance(upstream, Upstream) and upstream.grpc is not None and self._grpc is not None:

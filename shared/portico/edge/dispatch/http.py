@@ -80,14 +80,14 @@ class HttpRoute:
             delay = retry_delay(self._rule, request.method, tries, outcome, time.monotonic() - start, self._jitter())
             if delay is None:
                 if response is not None:
-                    return _clean(response)
+                    return clean_response(response)
                 if outcome == "timeout":
                     raise UpstreamTimeout(f"no answer within the per-try timeout after {tries} tries")
                 raise UpstreamConnectError(f"could not connect after {tries} tries")
             await asyncio.sleep(delay)
 
 
-def _clean(response: Response) -> Response:
+def clean_response(response: Response) -> Response:
     for name in hop_by_hop_names(response.headers):
         response.headers.remove(name)
     return response
