@@ -9,7 +9,8 @@ sidecar defaults (docs/mtls.md) so both proxies do the same work on the hop betw
   as Portico forwards x-portico-peer);
 - outbound: presents its certificate, verifies the server's chain and its exact SPIFFE ID (Portico checks the
   destination service's identity the same way);
-- HTTP/1.1 keep-alive pools on every hop, LEAST_REQUEST balancing (Istio's default, as in Portico).
+- HTTP/1.1 keep-alive pools on every hop, LEAST_REQUEST balancing (Istio's default, as in Portico);
+- one JSON access-log line per request on stdout, as Portico's sidecar writes by default.
 """
 
 from __future__ import annotations
@@ -23,6 +24,26 @@ TLS = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 TLS13 = {"tls_minimum_protocol_version": "TLSv1_3", "tls_maximum_protocol_version": "TLSv1_3"}
+# Portico's sidecar writes one JSON access-log line per request on stdout by default (docs/observability.md):
+# each Envoy does the same, with the same kind of fields.
+ACCESS_LOG = {
+    "@type": "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+    "log_format": {
+        "json_format": {
+            "start": "%START_TIME%",
+            "peer": "%DOWNSTREAM_PEER_URI_SAN%",
+            "upstream": "%UPSTREAM_HOST%",
+            "method": "%REQ(:METHOD)%",
+            "authority": "%REQ(:AUTHORITY)%",
+            "path": "%REQ(:PATH)%",
+            "status": "%RESPONSE_CODE%",
+            "duration_ms": "%DURATION%",
+            "attempts": "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
+            "request_id": "%REQ(X-REQUEST-ID)%",
+            "traceparent": "%REQ(TRACEPARENT)%",
+        }
+    },
+}
 
 
 def envoy_binary() -> str:
@@ -68,6 +89,7 @@ def _listener(port: int, cluster: str, tls: dict[str, Any] | None) -> dict[str, 
             ]
         },
         "http_filters": [{"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}}],
+        "access_log": [{"name": "envoy.access_loggers.stdout", "typed_config": ACCESS_LOG}],
     }
     chain: dict[str, Any] = {
         "filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]
