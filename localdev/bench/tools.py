@@ -36,7 +36,8 @@ class WrkResult:
 
 
 def run_wrk(url: str, *, host: str | None, connections: int, seconds: float, threads: int = 1) -> WrkResult:
-    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", url]
+    seconds = max(1, round(seconds))  # wrk takes whole seconds only
+    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if host:
         cmd[1:1] = ["-H", f"Host: {host}"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=seconds + 30).stdout
@@ -58,9 +59,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """Resident MiB; field="RssAnon" gives private memory only, "RssFile" the mapped files (binaries, libraries)."""
     with open(f"/proc/{pid}/status") as f:
-        kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        kib = next(int(line.split()[1]) for line in f if line.startswith(f"{field}:"))
     return kib / 1024
 
 
@@ -86,3 +88,19 @@ def wait_http(
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f}s")
+
+
+def established(port: int) -> int:
+    """TCP connections in ESTABLISHED state whose local port is `port` (from /proc/net/tcp*): a listener's pool size."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        count += 1
+        except FileNotFoundError:
+            continue
+    return count
