@@ -21,6 +21,9 @@ TAG = {"Key": "portico:role", "Value": "local-root-ca"}
 _WAIT = {"Delay": 1, "MaxAttempts": 30}
 
 
+SECTION = "mesh identity: the local AWS Private CA"
+
+
 def ensure_root_ca(pca: Any, common_name: str = "Portico local root CA") -> str:
     """The ARN of an ACTIVE local root CA, creating and activating one when none is found."""
     for ca in pca.list_certificate_authorities().get("CertificateAuthorities", []):
@@ -77,7 +80,7 @@ def start(run: DevRun) -> None:
     run.env["PORTICO_PCA_ARN"] = arn
     os.environ["PORTICO_PCA_ARN"] = arn
     run.facts["private CA"] = f"{arn.rsplit('/', 1)[-1]} (bundle {bundle})"
-    run.hint(f"python -m localdev.dev.ca mint --service debug --out {run.state_dir / 'debug-cert'}")
+    run.hint(f"python -m localdev.dev.ca mint --service debug --out {run.state_dir / 'debug-cert'}", SECTION)
 
 
 def mint(service: str, out: Path, *, namespace: str = "default", trust_domain: str = "cluster.local") -> Path:

@@ -10,6 +10,9 @@ FRONT_DOOR_PORT = 8080
 ECHO_PORTS = {"echo-a": 18081, "echo-b": 18082}  # the demo routes in localdev/demo/config/edge.yaml use these
 
 
+SECTION = "the edge, through the front door on :8080"
+
+
 def start(run: DevRun) -> None:
     for name, port in ECHO_PORTS.items():
         argv = [sys.executable, "-m", "localdev.demo.echo", "--port", str(port), "--name", name]
@@ -19,13 +22,18 @@ def start(run: DevRun) -> None:
     base = f"http://127.0.0.1:{FRONT_DOOR_PORT}"
     run.spawn("frontdoor", argv, env={"PORTICO_CONFIG_REFRESH_SECONDS": "1"}, ready_url=f"{base}/demo/hello")
     run.facts["front door"] = base
-    run.hint(f"curl -s {base}/demo/items/42          # routed GET: echo-a sees /items/42")
-    run.hint(f"curl -si {base}/no/such/path          # 404 problem+json")
-    run.hint(f"curl -si -X POST {base}/demo/items/42 # 405 with Allow")
-    run.hint(f"curl -s {base}/demo/dashboard/7         # aggregate of 3 parts; try /demo/dashboard-flaky/7")
-    run.hint(f"curl -si {base}/demo/catalog/a1         # cached: repeat for X-Cache: HIT and Age")
-    run.hint(f"curl -si {base}/v1/demo/orders/9        # deprecated: Deprecation/Sunset/Link; /v2/... is current")
-    run.hint(f"curl -si {base}/demo/limited | grep -i ratelimit   # 5 a minute per address; the 6th is 429")
-    run.hint(f'curl -si -H "x-api-key: $KEY" {base}/keyed/orders | grep -i ratelimit   # per-consumer quota')
-    run.hint(f"open {base}/_portico/docs               # developer portal (OpenAPI at /_portico/openapi.json)")
+    run.hint(f"curl -s {base}/demo/items/42          # routed GET: echo-a sees /items/42", SECTION)
+    run.hint(f"curl -si {base}/no/such/path          # 404 problem+json", SECTION)
+    run.hint(f"curl -si -X POST {base}/demo/items/42 # 405 with Allow", SECTION)
+    run.hint(f"curl -s {base}/demo/dashboard/7         # aggregate of 3 parts; try /demo/dashboard-flaky/7", SECTION)
+    run.hint(f"curl -si {base}/demo/catalog/a1         # cached: repeat for X-Cache: HIT and Age", SECTION)
+    run.hint(
+        f"curl -si {base}/v1/demo/orders/9        # deprecated: Deprecation/Sunset/Link; /v2/... is current", SECTION
+    )
+    run.hint(f"curl -si {base}/demo/limited | grep -i ratelimit   # 5 a minute per address; the 6th is 429", SECTION)
+    run.hint(f'curl -si -H "x-api-key: $KEY" {base}/keyed/orders | grep -i ratelimit   # per-consumer quota', SECTION)
+    run.hint(
+        f"curl -s {base}/_portico/openapi.json | head -c 300   # OpenAPI 3.1; {base}/_portico/docs in a browser",
+        SECTION,
+    )
     run.logs_hint("frontdoor", "edge: one JSON access-log line and one EMF metrics line per request")

@@ -17,6 +17,9 @@ GRPC_PORT = 18090  # localdev/demo/config/grpc.yaml points its routes here
 FRONT_DOOR = "http://127.0.0.1:8080"  # served by the edge component
 
 
+SECTION = "REST/JSON to gRPC"
+
+
 def start(run: DevRun) -> None:
     from localdev.grpc.build import build
 
@@ -26,12 +29,17 @@ def start(run: DevRun) -> None:
     _wait_listening(GRPC_PORT, lambda: proc.poll() is not None, run.log_dir / "grpc-library.log")
     run.facts["gRPC demo"] = f"127.0.0.1:{GRPC_PORT} (portico.demo.v1.Library)"
     base = FRONT_DOOR
-    run.hint(f"curl -s '{base}/v1/shelves/fiction/books/1?view=BASIC'   # REST GET -> gRPC GetBook")
-    run.hint(f'curl -s -X POST {base}/v1/shelves/fiction/books -d \'{{"title":"Neuromancer","pageCount":271}}\'')
-    run.hint(f"curl -s {base}/v1/shelves/fiction/books          # server-streaming ListBooks as a JSON array")
-    run.hint(f"curl -s {base}/v1/shelves/fiction/books.ndjson   # the same stream as NDJSON")
-    run.hint(f"curl -si {base}/v1/errors/NOT_FOUND             # gRPC status -> 404 problem+json")
-    run.hint(f'curl -si -X POST {base}/v1/shelves/fiction/books -d \'{{"pageCount":"many"}}\'  # 400 names the field')
+    run.hint(f"curl -s '{base}/v1/shelves/fiction/books/1?view=BASIC'   # REST GET -> gRPC GetBook", SECTION)
+    run.hint(
+        f'curl -s -X POST {base}/v1/shelves/fiction/books -d \'{{"title":"Neuromancer","pageCount":271}}\'', SECTION
+    )
+    run.hint(f"curl -s {base}/v1/shelves/fiction/books          # server-streaming ListBooks as a JSON array", SECTION)
+    run.hint(f"curl -s {base}/v1/shelves/fiction/books.ndjson   # the same stream as NDJSON", SECTION)
+    run.hint(f"curl -si {base}/v1/errors/NOT_FOUND             # gRPC status -> 404 problem+json", SECTION)
+    run.hint(
+        f'curl -si -X POST {base}/v1/shelves/fiction/books -d \'{{"pageCount":"many"}}\'  # 400 names the field',
+        SECTION,
+    )
 
 
 def _wait_listening(port: int, exited: Callable[[], bool], log: Path, timeout: float = 30.0) -> None:

@@ -34,6 +34,9 @@ INSTANCES = [
 ]
 
 
+SECTION = "the mesh: orders -> payments behind sidecars"
+
+
 def start(run: DevRun) -> None:
     py = sys.executable
     for inst in INSTANCES[1:] + INSTANCES[:1]:  # payments first, so orders finds them on its first call
@@ -83,12 +86,22 @@ def start(run: DevRun) -> None:
         run.sidecar(inst.name, f"http://127.0.0.1:{inst.admin_port}", log=f"sidecar-{inst.name}")
     run.facts["mesh"] = f"orders -> payments (v1 x2, v2 x1, 90/10), {len(INSTANCES)} sidecars on 15100-15132"
     via = f"127.0.0.1:{ORDERS.admin_port + 1}"
-    run.hint(f"python -m localdev.demo.split --via {via} -n 500     # the 90/10 canary, counted")
-    run.hint(f"curl -s http://127.0.0.1:{ORDERS.app_port}/order     # orders calls payments through its sidecar")
-    run.hint(f"curl -s -x http://{via} http://payments/     # any app can use the sidecar as HTTP_PROXY")
-    run.hint("portico services     # the registry: instances, labels, health, weights")
-    run.hint(f"curl -s http://127.0.0.1:{ORDERS.admin_port}/stats | grep upstream     # per-subset counters")
+    run.hint(f"python -m localdev.demo.split --via {via} -n 500     # the 90/10 canary, counted", SECTION)
+    run.hint(
+        f"curl -s http://127.0.0.1:{ORDERS.app_port}/order     # orders calls payments through its sidecar", SECTION
+    )
+    run.hint(
+        f"curl -s -x http://{via} -X POST http://payments/charge     # the sidecar as HTTP_PROXY; GET / is 403 "
+        "(the demo AuthorizationPolicy lets orders POST /charge only)",
+        SECTION,
+    )
+    run.hint("portico services     # the registry: instances, labels, health, weights", SECTION)
+    run.hint(
+        f"curl -s http://127.0.0.1:{ORDERS.admin_port}/stats | grep upstream_requests     # per-subset counters",
+        SECTION,
+    )
     run.hint(
         f"curl -si http://127.0.0.1:{FRONT_DOOR_PORT}/shop/orders/7     # edge -> orders (mTLS as .../sa/edge) -> "
-        f"payments; grep {run.log_dir}/ for its x-request-id: one trace_id in every hop's log line"
+        f"payments; grep {run.log_dir}/ for its x-request-id: one trace_id in every hop's log line",
+        SECTION,
     )

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+OBSERVABILITY = "logs, stats and the service graph"
+
 
 @dataclass
 class DevRun:
@@ -24,7 +26,7 @@ class DevRun:
     env: dict[str, str]
     state_dir: Path
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    hints: list[str] = field(default_factory=list)
+    hints: dict[str, list[str]] = field(default_factory=dict)  # section -> lines, printed in this order
     facts: dict[str, str] = field(default_factory=dict)
     sidecars: dict[str, str] = field(default_factory=dict)  # name -> admin URL, read back by `portico graph`
 
@@ -68,22 +70,30 @@ class DevRun:
             wait_ready(ready_url, proc, name, self.log_dir / f"{name}.log")
         return proc
 
-    def hint(self, text: str) -> None:
-        self.hints.append(text)
+    def hint(self, text: str, section: str = "general") -> None:
+        """A "what to try" line, printed under its section's heading."""
+        self.hints.setdefault(section, []).append(text)
 
     def logs_hint(self, name: str, what: str) -> None:
         """Say where a process' log lines can be read (each process writes logs/<name>.log)."""
-        self.hint(f"tail -f {self.log_dir / (name + '.log')}     # {what}")
+        self.hint(f"tail -f {self.log_dir / (name + '.log')}     # {what}", OBSERVABILITY)
 
     def sidecar(self, name: str, admin_url: str, log: str | None = None) -> None:
         """Record a sidecar's admin endpoint (for `portico graph`) and say where its stats and logs are."""
-        first = not self.sidecars
         self.sidecars[name] = admin_url
         self._save()
         log_file = self.log_dir / f"{log or 'sidecar-' + name}.log"
-        self.hint(f"curl -s {admin_url}/stats     # {name}: Prometheus stats; JSON access log in {log_file}")
-        if first:
-            self.hint("portico graph     # the service graph from every sidecar's /stats (table, SVG, mermaid)")
+        self.hint(
+            f"curl -s {admin_url}/stats     # {name}: Prometheus stats; JSON access log in {log_file}", OBSERVABILITY
+        )
+
+    def ordered_hints(self) -> list[tuple[str, list[str]]]:
+        """Sections in the order components added them, observability last, with `portico graph` closing it."""
+        sections = [(k, v) for k, v in self.hints.items() if k != OBSERVABILITY]
+        tail = list(self.hints.get(OBSERVABILITY, []))
+        if self.sidecars:
+            tail.append("portico graph     # the service graph from every sidecar's /stats (table, SVG, mermaid)")
+        return sections + ([(OBSERVABILITY, tail)] if tail else [])
 
     def _save(self) -> None:
         state = {

@@ -62,10 +62,12 @@ def _print_summary(run: DevRun) -> None:
         print(f"  {key:<14} {value}")
     print(f"  {'logs':<14} {run.log_dir}/")
     print("\nTry, in another shell:")
-    print(f"  source {run.state_dir / 'env'}")
+    print(f"  source {run.state_dir / 'env'}     # then `portico --help`")
     print("  portico get route")
-    for hint in run.hints:
-        print(f"  {hint}")
+    for section, lines in run.ordered_hints():
+        print(f"\n  # {section}")
+        for line in lines:
+            print(f"  {line}")
     sys.stdout.flush()
 
 

@@ -62,3 +62,20 @@ def test_mermaid_and_svg_name_every_edge() -> None:
     svg = to_svg(edges)
     assert svg.count('class="edge"') == 2 and svg.count('class="node"') == 3
     assert "<svg" in svg and "ledger" in svg
+
+
+def test_svg_leaves_room_between_boxes_for_the_longest_label() -> None:
+    import re
+
+    from portico.core.telemetry.graph import GraphEdge, edge_label
+    from portico.core.telemetry.svg import to_svg
+
+    edges = [
+        GraphEdge("edge", "orders", 12, 1234.5, 0.123, 9876.5, "interval"),
+        GraphEdge("orders", "payments", 12, 1.0, 0.0, 1.0, "interval"),
+    ]
+    svg = to_svg(edges)
+    boxes = sorted(float(x) for x in re.findall(r'<rect x="([\d.]+)"', svg))
+    widths = [float(w) for w in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"', svg)]
+    free = boxes[1] - (boxes[0] + widths[0])
+    assert free >= len(max((edge_label(e) for e in edges), key=len)) * 7

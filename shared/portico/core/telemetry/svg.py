@@ -10,7 +10,8 @@ from html import escape
 
 from portico.core.telemetry.graph import GraphEdge, edge_label
 
-_BOX_W, _BOX_H, _COL_GAP, _ROW_GAP, _MARGIN = 170, 44, 150, 40, 30
+_BOX_W, _BOX_H, _MIN_COL_GAP, _ROW_GAP, _MARGIN = 170, 44, 150, 40, 30
+_CHAR_W = 7  # a generous average advance of 12px sans-serif, so a label never runs under the boxes it joins
 
 
 def _layers(edges: Sequence[GraphEdge]) -> dict[str, int]:
@@ -30,14 +31,15 @@ def _layers(edges: Sequence[GraphEdge]) -> dict[str, int]:
 
 def to_svg(edges: Sequence[GraphEdge], title: str = "Portico service graph") -> str:
     depth = _layers(edges)
+    gap = max([_MIN_COL_GAP, *(len(edge_label(e)) * _CHAR_W + 30 for e in edges)])
     columns: dict[int, list[str]] = {}
     for name in sorted(depth):
         columns.setdefault(depth[name], []).append(name)
     pos: dict[str, tuple[int, int]] = {}
     for col, names in columns.items():
         for row, name in enumerate(names):
-            pos[name] = (_MARGIN + col * (_BOX_W + _COL_GAP), _MARGIN + 30 + row * (_BOX_H + _ROW_GAP))
-    width = _MARGIN * 2 + max(len(columns), 1) * (_BOX_W + _COL_GAP)
+            pos[name] = (_MARGIN + col * (_BOX_W + gap), _MARGIN + 30 + row * (_BOX_H + _ROW_GAP))
+    width = _MARGIN * 2 + max(len(columns), 1) * (_BOX_W + gap)
     rows = max((len(n) for n in columns.values()), default=1)
     height = _MARGIN * 2 + 30 + rows * (_BOX_H + _ROW_GAP)
     out = [
