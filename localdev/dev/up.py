@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -32,19 +33,42 @@ def run_up(root: Path, *, detach: bool) -> int:
     env = {**os.environ, "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true", "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     run = DevRun(root=root, env=env, state_dir=state)
+    # SIGTERM and a closed terminal stop the stack like Ctrl-C does: through the `finally` below, never around it.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    current = "dev up"
+    keep_running = False
     try:
         for component in COMPONENTS:
+            current = component.__name__
             component.start(run)
-    except Exception as exc:  # a failed start must not leave half a stack running
-        print(f"dev up failed in {component.__name__}: {exc}", file=sys.stderr)
-        run.stop_all()
-        return 1
-    _write_env(run)
-    _print_summary(run)
-    if detach:
-        print("\nRunning in the background; stop it with: portico dev down")
+        _write_env(run)
+        _print_summary(run)
+        if detach:
+            keep_running = True
+            _say("\nRunning in the background; stop it with: portico dev down")
+            return 0
+        _wait(run)
         return 0
-    return _wait(run)
+    except KeyboardInterrupt:  # Ctrl-C is how a user asks the stack to stop: a success
+        return 0
+    except Exception as exc:  # a failed start must not leave half a stack running
+        _say(f"dev up failed in {current}: {exc}", err=True)
+        return 1
+    finally:
+        if not keep_running:
+            _say("\nStopping...")
+            run.stop_all()
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """Print, tolerating a closed stdout (`make dev | tee` loses its tee on Ctrl-C): cleanup must still run."""
+    with contextlib.suppress(OSError, ValueError):
+        print(text, file=sys.stderr if err else sys.stdout, flush=True)
 
 
 def _write_env(run: DevRun) -> None:
@@ -57,40 +81,25 @@ def _write_env(run: DevRun) -> None:
 
 
 def _print_summary(run: DevRun) -> None:
-    print("\nPortico is running locally.")
-    for key, value in run.facts.items():
-        print(f"  {key:<14} {value}")
-    print(f"  {'logs':<14} {run.log_dir}/")
-    print("\nTry, in another shell:")
-    print(f"  source {run.state_dir / 'env'}     # then `portico --help`")
-    print("  portico get route")
-    for section, lines in run.ordered_hints():
-        print(f"\n  # {section}")
-        for line in lines:
-            print(f"  {line}")
-    sys.stdout.flush()
+    lines = ["\nPortico is running locally."]
+    lines += [f"  {key:<14} {value}" for key, value in run.facts.items()]
+    lines += [f"  {'logs':<14} {run.log_dir}/", "\nTry, in another shell:"]
+    lines += [f"  source {run.state_dir / 'env'}     # then `portico --help`", "  portico get route"]
+    for section, hints in run.ordered_hints():
+        lines += [f"\n  # {section}", *(f"  {hint}" for hint in hints)]
+    _say("\n".join(lines))
 
 
-def _wait(run: DevRun) -> int:
-    stopping = False
-
-    def _stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    print("\nPress Ctrl-C to stop.")
+def _wait(run: DevRun) -> None:
+    """Watch the processes until Ctrl-C (or SIGTERM/SIGHUP) raises KeyboardInterrupt in here."""
+    _say("\nPress Ctrl-C to stop.")
     reported: set[str] = set()
-    while not stopping:
+    while True:
         for name, proc in run.processes:
             if proc.poll() is not None and name not in reported:
                 reported.add(name)
-                print(f"warning: {name} exited with {proc.returncode}; see {run.log_dir / (name + '.log')}")
+                _say(f"warning: {name} exited with {proc.returncode}; see {run.log_dir / (name + '.log')}")
         time.sleep(0.2)
-    print("\nStopping...")
-    run.stop_all()
-    return 0
 
 
 def run_down(root: Path) -> int:
