@@ -185,13 +185,14 @@ def _event(path: str, token: str | None) -> dict[str, Any]:
 
 def pipeline(iterations: int) -> tuple[float, float]:
     """Median microseconds per warm request through the edge handler: auth none vs RS256 JWT (same shape)."""
+    from localdev.bench.tools import quiet_telemetry
     from portico.edge.runtime import Edge
 
     signer = Signer("RS256")
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, quiet_telemetry() as telemetry:
         config = Path(tmp) / "edge.yaml"
         config.write_text(_config(signer))
-        edge = Edge.from_env({"PORTICO_CONFIG_FILE": str(config)})
+        edge = Edge.from_env({"PORTICO_CONFIG_FILE": str(config)}, telemetry=telemetry)
         open_event, secure_event = _event("/open/1", None), _event("/secure/1", signer.token(time.time()))
         assert edge.handle(open_event)["statusCode"] == 200 and edge.handle(secure_event)["statusCode"] == 200
         samples: dict[str, list[int]] = {"off": [], "on": []}

@@ -68,16 +68,17 @@ def _event(path: str) -> dict[str, Any]:
 
 
 def warm(iterations: int, config: Path) -> tuple[float, float]:
-    from portico.adapters.telemetry import json_lines, powertools_access_log
+    from localdev.bench.tools import quiet_telemetry
     from portico.edge.runtime import Edge
     from portico.edge.telemetry import EdgeTelemetry
 
-    # the access log and EMF lines are formatted as in production but written to /dev/null, not the terminal
-    sink = open(os.devnull, "w")  # noqa: SIM115 - closed below, after the timed loop
-    telemetry = EdgeTelemetry(access_log=powertools_access_log("bench", sink), metrics=json_lines(sink))
-    if os.environ.get("PORTICO_ACCESS_LOG") == "false":
-        telemetry = EdgeTelemetry()
-    edge = Edge.from_env({"PORTICO_CONFIG_FILE": str(config)}, telemetry=telemetry)
+    with quiet_telemetry() as telemetry:
+        if os.environ.get("PORTICO_ACCESS_LOG") == "false":
+            telemetry = EdgeTelemetry()
+        return _warm(Edge.from_env({"PORTICO_CONFIG_FILE": str(config)}, telemetry=telemetry), iterations)
+
+
+def _warm(edge: Any, iterations: int) -> tuple[float, float]:
     event = _event("/hello/world")
     for _ in range(min(iterations, 1000)):
         edge.handle(event)
@@ -87,7 +88,6 @@ def warm(iterations: int, config: Path) -> tuple[float, float]:
         edge.handle(event)
         times.append(time.perf_counter_ns() - t0)
     edge.close()
-    sink.close()
     times.sort()
     return times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000
 

@@ -151,9 +151,21 @@ def _interleaved(a: Callable[[], None], b: Callable[[], None], iterations: int) 
 
 def through_edge(config: Path, body: bytes, rounds: int, per_round: int) -> dict[str, dict[str, float]]:
     """Per route: edge CPU microseconds per request and wall p50/p99, over interleaved rounds."""
+    from localdev.bench.tools import quiet_telemetry
     from portico.edge.runtime import Edge
 
-    edge = Edge.from_env({"PORTICO_CONFIG_FILE": str(config), "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"})
+    with quiet_telemetry() as telemetry:
+        return _through_edge(
+            Edge.from_env(
+                {"PORTICO_CONFIG_FILE": str(config), "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"}, telemetry=telemetry
+            ),
+            body,
+            rounds,
+            per_round,
+        )
+
+
+def _through_edge(edge: Any, body: bytes, rounds: int, per_round: int) -> dict[str, dict[str, float]]:
     events = {"grpc": _event("/v1/echo", body), "http": _event("/http/echo", body)}
     for name, event in events.items():  # warm-up: channels and pooled connections open, replies checked
         answer = edge.handle(event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -9,7 +10,9 @@ import socket
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 
@@ -104,3 +107,13 @@ def established(port: int) -> int:
         except FileNotFoundError:
             continue
     return count
+
+
+@contextlib.contextmanager
+def quiet_telemetry() -> Iterator[Any]:
+    """Edge telemetry formatted as in production but written to /dev/null, so timing includes it, not the terminal."""
+    from portico.adapters.telemetry import json_lines, powertools_access_log
+    from portico.edge.telemetry import EdgeTelemetry
+
+    with open(os.devnull, "w") as sink:
+        yield EdgeTelemetry(access_log=powertools_access_log("bench", sink), metrics=json_lines(sink))
