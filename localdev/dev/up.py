@@ -33,9 +33,12 @@ def run_up(root: Path, *, detach: bool) -> int:
     env = {**os.environ, "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true", "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     run = DevRun(root=root, env=env, state_dir=state)
-    # SIGTERM and a closed terminal stop the stack like Ctrl-C does: through the `finally` below, never around it.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _interrupt)
+    # Ctrl-C, SIGTERM and a closed terminal all stop the stack through the `finally` below, never around it. SIGINT
+    # is set explicitly: a shell starting us in the background leaves it ignored, and `kill -INT` must still work.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup, a hangup is meant to be ignored
+        signal.signal(signal.SIGHUP, _interrupt)
     current = "dev up"
     keep_running = False
     try:

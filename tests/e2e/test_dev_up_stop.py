@@ -42,11 +42,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell does for a job started in the background (CI may)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_the_stack_stops_even_when_stdout_is_gone(tmp_path: Path, signum: int) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "shared"), str(REPO)])}
     proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(tmp_path)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-c", SCRIPT, str(tmp_path)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_ignore_sigint,
     )
     state = tmp_path / ".portico" / "state.json"
     deadline = time.monotonic() + 20
@@ -61,7 +70,10 @@ def test_the_stack_stops_even_when_stdout_is_gone(tmp_path: Path, signum: int) -
     proc.send_signal(signum)
     try:
         assert proc.wait(timeout=20) == 0
-    finally:
+    finally:  # whatever happened, leave nothing running
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
         if _alive(child):
             os.kill(child, signal.SIGKILL)
     deadline = time.monotonic() + 10
