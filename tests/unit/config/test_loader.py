@@ -106,3 +106,27 @@ def test_hs256_needs_a_long_secret_and_cannot_mix_with_asymmetric() -> None:
     assert parse_documents(base + f"algorithms: [HS256, RS256], hmacSecret: {'x' * 40}, jwksUri: https://a/}}\n")[1]
     assert not parse_documents(base + f"algorithms: [HS256], hmacSecret: {'x' * 40}}}\n")[1]
     assert parse_documents(base + "algorithms: [none], jwksUri: https://a/}\n")[1]
+
+
+@pytest.mark.parametrize(
+    ("upstream", "where"),
+    [
+        ('{http: {url: "https://orders.example.internal/orders/{orderID}"}}', "upstream.http.url"),
+        ('{service: {name: orders, path: "/orders/{order}"}}', "upstream.service.path"),
+        (
+            '{aggregate: {parts: {a: {http: {url: "https://a.example.internal/x/{nope}"}}}}}',
+            "upstream.aggregate.parts.a.http.url",
+        ),
+    ],
+)
+def test_an_upstream_placeholder_the_path_does_not_define_is_refused(upstream: str, where: str) -> None:
+    route = (
+        "apiVersion: portico/v1\nkind: Route\nmetadata: {name: r}\nspec:\n"
+        '  match: {path: "/orders/{orderId}"}\n  auth: {none: {}}\n'
+        f"  upstream: {upstream}\n"
+    )
+    _, issues = parse_documents(route)
+    assert len(issues) == 1 and issues[0].path == "spec"
+    assert issues[0].message.startswith(f"{where} uses {{") and "which match.path does not define" in issues[0].message
+    fixed = route.replace("{orderID}", "{orderId}").replace("{order}", "{orderId}").replace("{nope}", "{orderId}")
+    assert parse_documents(fixed)[1] == []

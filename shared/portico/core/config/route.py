@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from portico.core.config.base import Duration, Model, check_regex, require_one_of
 from portico.core.config.compose import ApiVersion, CachePolicy, Deprecation, Transform
-from portico.core.config.upstream import Upstream
+from portico.core.config.upstream import AggregatePart, Upstream
 
 _TEMPLATE = re.compile(r"^/([^{}/]*|\{[A-Za-z_][A-Za-z0-9_]*\+?\})(/([^{}/]*|\{[A-Za-z_][A-Za-z0-9_]*\+?\}))*$")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
@@ -166,3 +167,31 @@ class RouteSpec(Model):
         if self.cache is not None and not methods & {"GET", "HEAD"}:
             raise ValueError("cache applies only to GET and HEAD, and this route matches neither")
         return self
+
+    @model_validator(mode="after")
+    def _upstream_params_exist(self) -> RouteSpec:
+        """A {param} the route's path does not define would reach the upstream as an empty segment: refuse it."""
+        known = self.match.param_names()
+        for where, template in _upstream_templates(self.upstream):
+            unknown = sorted(set(_PLACEHOLDER.findall(template)) - known)
+            if unknown:
+                names = ", ".join(f"{{{n}}}" for n in unknown)
+                raise ValueError(f"{where} uses {names}, which match.path does not define")
+        return self
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
+
+
+def _upstream_templates(upstream: Upstream) -> list[tuple[str, str]]:
+    """Every upstream path the dispatcher fills with path parameters, named by its place in the spec."""
+    found: list[tuple[str, str]] = []
+    parts: dict[str, Upstream | AggregatePart] = {"": upstream}
+    if upstream.aggregate is not None:
+        parts = {f".aggregate.parts.{name}": part for name, part in upstream.aggregate.parts.items()}
+    for prefix, kind in parts.items():
+        if kind.http is not None:
+            found.append((f"upstream{prefix}.http.url", urlsplit(kind.http.url).path))
+        if kind.service is not None and kind.service.path is not None:
+            found.append((f"upstream{prefix}.service.path", kind.service.path))
+    return found
