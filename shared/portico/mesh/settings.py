@@ -80,7 +80,7 @@ def resolve(
         admin_port=_pick(admin_port, _env(e, "ADMIN_PORT"), DEFAULT_ADMIN_PORT, "PORTICO_ADMIN_PORT"),
         address=address or _env(e, "ADDRESS") or "127.0.0.1",
         instance_id=instance_id or _env(e, "INSTANCE_ID") or f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}",
-        weight=_int(_env(e, "WEIGHT"), "PORTICO_WEIGHT") or 1,
+        weight=_weight(_int(_env(e, "WEIGHT"), "PORTICO_WEIGHT")),
         app_health_path=_env(e, "APP_HEALTH_PATH") or "/healthz",
         heartbeat_interval=_float(_env(e, "HEARTBEAT_INTERVAL"), 5.0),
         ttl=_float(_env(e, "REGISTRY_TTL"), 60.0),
@@ -101,6 +101,15 @@ def _int(value: str | None, name: str) -> int | None:
         return int(value)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def _weight(value: int | None) -> int:
+    """The instance's share of traffic; 0 drains it (no new requests while any peer has a weight)."""
+    if value is None:
+        return 1
+    if not 0 <= value <= 10_000:
+        raise ValueError(f"PORTICO_WEIGHT must be between 0 and 10000, got {value}")
+    return value
 
 
 def _float(value: str | None, default: float) -> float:

@@ -33,3 +33,11 @@ def test_task_metadata_gives_task_id_address_and_zone() -> None:
     assert (meta.task_id, meta.address, meta.zone) == ("0b69d5c0d655438b9b2f5a6d7b0b2a1c", "10.0.2.106", "eu-west-1b")
     with pytest.raises(ValueError):
         parse_task_metadata({"TaskARN": "x", "Containers": []})
+
+
+def test_weight_defaults_to_one_and_zero_drains() -> None:
+    assert resolve(service="a", app_port=1, env={}).weight == 1
+    assert resolve(service="a", app_port=1, env={"PORTICO_WEIGHT": "0"}).weight == 0
+    assert resolve(service="a", app_port=1, env={"PORTICO_WEIGHT": "5"}).weight == 5
+    with pytest.raises(ValueError, match="PORTICO_WEIGHT"):
+        resolve(service="a", app_port=1, env={"PORTICO_WEIGHT": "-1"})
