@@ -21,6 +21,19 @@ def _env() -> dict[str, str]:
     return env
 
 
+def wait_listening(proc: subprocess.Popen[bytes], log: Path, what: str, timeout: float = 30.0) -> str:
+    """The address a started process announces with `listening on ADDRESS` in its log; raises if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log.read_text().splitlines():
+            if line.startswith("listening on "):
+                return line.split()[-1]
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start (exit {proc.poll()}): {log.read_text()[-2000:]}")
+
+
 @pytest.fixture
 def spawn(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """spawn(module, *args, env=...) -> base URL; the process prints `listening on URL` when ready.
@@ -40,15 +53,7 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., str]]:
                 stderr=subprocess.STDOUT,
             )
         procs.append(proc)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            for line in log.read_text().splitlines():
-                if line.startswith("listening on "):
-                    return line.split()[-1]
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"{module} did not start (exit {proc.poll()}): {log.read_text()[-2000:]}")
+        return wait_listening(proc, log, module)
 
     yield start
     for proc in procs:

@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from localdev.grpc.build import build
+from tests.e2e.conftest import wait_listening
 
 pytestmark = pytest.mark.e2e
 
@@ -72,15 +72,7 @@ def _start(argv: list[str], log: Path, procs: list[subprocess.Popen[bytes]]) -> 
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, cwd=ROOT, env=ENV, stdout=out, stderr=subprocess.STDOUT)
     procs.append(proc)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            if line.startswith("listening on "):
-                return line.split()[-1]
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise RuntimeError(f"{argv} did not start: {log.read_text()[-2000:]}")
+    return wait_listening(proc, log, " ".join(argv))
 
 
 @pytest.fixture(scope="module")
