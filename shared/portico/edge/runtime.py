@@ -178,6 +178,7 @@ def default_deps(
         invoker=get_invoker,
         grpc=get_grpc,
         limits=settings.limits,
+        underscores=settings.underscores,
         cors=cors,
         key_sources=KeySources(make_jwks_fetcher),
         quota=get_quota,
