@@ -15,17 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.mesh.conftest import Mesh
+from tests.e2e.test_http1_hardening import VS
 
 pytestmark = pytest.mark.e2e
 
-VS = """
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: {name: payments}
-spec:
-  hosts: [payments]
-  http: [{route: [{destination: {host: payments}}]}]
-"""
 
 H = b"Host: payments\r\n"
 
