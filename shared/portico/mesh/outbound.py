@@ -12,9 +12,10 @@ import random
 from portico.core.chain import Context, Filter, Handler, build_chain
 from portico.core.config.configset import service_name
 from portico.core.headers import Headers
+from portico.core.hop import UnderscoreAction, underscore_refusal
 from portico.core.http import Request, Response
 from portico.core.mesh.fault import decide
-from portico.core.mesh.hop import strip_hop_by_hop
+from portico.core.mesh.hop import clean_request, strip_hop_by_hop
 from portico.core.mesh.registry import Instance
 from portico.core.mesh.vsmatch import CompiledRoute, rewrite_path
 from portico.core.mesh.weighted import pick_weighted
@@ -39,11 +40,16 @@ def overloaded(detail: str) -> Response:
 
 
 class HygieneFilter:
-    """Drop hop-by-hop fields, and x-portico-* set by the app: only sidecars speak for the mesh."""
+    """Drop hop-by-hop fields, `_` names, and x-portico-* set by the app in any spelling: only sidecars speak for
+    the mesh (core.mesh.hop.clean_request, the same rules as the edge and the inbound side)."""
+
+    def __init__(self, underscores: UnderscoreAction = "drop") -> None:
+        self._underscores = underscores
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        headers = strip_hop_by_hop(ctx.request.headers)
-        ctx.request.headers = Headers((k, v) for k, v in headers if not k.startswith("x-portico-"))
+        if refused := underscore_refusal(ctx.request.headers, self._underscores):
+            return refused
+        ctx.request.headers = clean_request(ctx.request.headers, self._underscores, internal_ok=frozenset())
         resp = await next(ctx)
         resp.headers = strip_hop_by_hop(resp.headers)
         return resp
@@ -203,12 +209,14 @@ def _failure_response(failure: Failure | None, service: str) -> Response:
     return problem(503, f"upstream {service} could not be reached ({failure})")
 
 
-def outbound_chain(state: MeshState, telemetry: MeshTelemetry, rng: random.Random) -> Handler:
+def outbound_chain(
+    state: MeshState, telemetry: MeshTelemetry, rng: random.Random, underscores: UnderscoreAction = "drop"
+) -> Handler:
     """The app -> peer chain, built once; each step says why it is where it is."""
     dispatcher = Dispatcher(state, rng)
     filters: list[Filter] = [
         TelemetryFilter(telemetry, "source"),  # outermost: the whole hop is timed, logged and counted
-        HygieneFilter(),  # hop-by-hop and app-sent x-portico-* never cross a hop
+        HygieneFilter(underscores),  # hop-by-hop, `_` names, app-sent x-portico-*: never cross a hop
         RouteFilter(state),  # VirtualService match picks the route (reads the current table per request)
         FaultFilter(rng),  # faults act before any upstream work, as in Envoy's fault filter
         MirrorFilter(dispatcher, rng),  # shadow traffic leaves before the real call so it cannot delay it

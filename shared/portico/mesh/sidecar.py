@@ -106,12 +106,12 @@ class Sidecar:
 
     # --- assembly: each chain reads top to bottom
     def _outbound_chain(self) -> Handler:
-        return outbound_chain(self.state, self.telemetry, self._rng)
+        return outbound_chain(self.state, self.telemetry, self._rng, self.settings.underscores)
 
     def _inbound_chain(self) -> Handler:
         filters: list[Filter] = [
             TelemetryFilter(self.telemetry, "destination"),  # outermost: continues the caller's trace, times the hop
-            InboundHygieneFilter(),  # callers cannot claim an identity through headers
+            InboundHygieneFilter(self.settings.underscores),  # callers cannot claim an identity through headers
             PeerIdentityFilter(self.identity.peer_policy if self.identity else None),  # verified identity only
             *self._authorization(),  # AuthorizationPolicy on that identity, live with config
             *self._extra_inbound,
@@ -149,12 +149,13 @@ class Sidecar:
             self.handshakes.watch(self._inbound_ssl)
         await self._reload()
         admin = AdminHandler(self._readiness, self.stats.render, self._dump)
-        self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port)
+        self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port, limits=s.limits)
         self.listeners["outbound"] = await listen(
             "outbound",
             self._entry(self._outbound_chain()),
             "127.0.0.1",
             s.outbound_port,
+            limits=s.limits,
         )
         self.listeners["inbound"] = await listen(
             "inbound",
@@ -162,6 +163,7 @@ class Sidecar:
             s.inbound_host,
             s.inbound_port,
             ssl_context=self._inbound_ssl,
+            limits=s.limits,
             on_tls=self.handshakes.inbound_done,
         )
         register_gauges(self.stats, self.listeners, self.state, self.identity)
