@@ -95,6 +95,7 @@ class _Connection(asyncio.Protocol):
         self._received = 0
         self._keep_alive = True
         self._head = False
+        self._headers_done = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
@@ -102,7 +103,10 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._waiter is not None and not self._waiter.done():
-            if self._received == 0 and self.uses > 1:
+            if self._headers_done and not self._parser.should_keep_alive():
+                self._keep_alive = False  # a body delimited by the connection closing (no length, not chunked)
+                self._complete()
+            elif self._received == 0 and self.uses > 1:
                 self._waiter.set_exception(_Stale())
             else:
                 self._waiter.set_exception(UpstreamReset("the upstream closed the connection mid-response"))
@@ -118,6 +122,7 @@ class _Connection(asyncio.Protocol):
         self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        self._headers_done = True
         if self._head:  # a HEAD response has no body whatever its Content-Length says
             self._keep_alive = False
             self._complete()
@@ -155,6 +160,7 @@ class _Connection(asyncio.Protocol):
         if self.uses:
             self._parser = httptools.HttpResponseParser(self)
             self._headers, self._body, self._size, self._received = [], [], 0, 0
+            self._headers_done = False
         self._head = head
         self._waiter = asyncio.get_running_loop().create_future()
         self.uses += 1

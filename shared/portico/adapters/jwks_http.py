@@ -18,7 +18,7 @@ from portico.adapters.resolve import Resolver
 from portico.core.auth.jwks_cache import JwksFetchError, JwksResponse
 from portico.core.headers import Headers
 from portico.core.http import Request
-from portico.core.ports import UpstreamConnectError, UpstreamRefused, UpstreamTimeout
+from portico.core.ports import UpstreamError, UpstreamRefused
 
 MAX_JWKS_BYTES = 256 * 1024
 
@@ -58,7 +58,7 @@ class HttpJwksFetcher:
             response = await self._transport.send(request, url, self._timeout)
         except UpstreamRefused as exc:
             raise JwksFetchError(f"refused: {exc}") from None
-        except (UpstreamConnectError, UpstreamTimeout) as exc:
+        except UpstreamError as exc:  # connect failure, reset, timeout, overflow
             raise JwksFetchError(str(exc)) from None
         if 300 <= response.status < 400:
             location = response.headers.get("location") or "?"
