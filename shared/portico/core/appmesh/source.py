@@ -1,0 +1,142 @@
+"""Parses one input text (CloudFormation YAML or JSON, CLI JSON) into plain data, bounded in size and depth.
+
+CloudFormation's short-form tags (`!Ref`, `!Sub`, `!GetAtt`...) become their long form (`{"Ref": ...}`,
+`{"Fn::Sub": ...}`), so one resolver handles both spellings. The walkthroughs' CLI inputs hold shell
+placeholders outside strings (`"hostname": $DNS_HOSTNAME`); those become the string `${DNS_HOSTNAME}` and stay
+symbolic, as CloudFormation parameters without a value do.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import yaml
+
+from portico.core.appmesh.errors import ImportFailure
+
+MAX_BYTES = 4 * 1024 * 1024  # the largest AWS walkthrough template is 40 KB; CloudFormation's own limit is 1 MB
+MAX_DEPTH = 64
+MAX_NODES = 500_000
+
+_SHORT_FORMS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+    "GetAtt": "Fn::GetAtt",
+}
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader plus CloudFormation tags; no aliases (no billion laughs) and a bounded nesting depth."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(None, None, "YAML aliases are not accepted in imported files", event.start_mark)
+        self._depth += 1
+        self._nodes += 1
+        if self._depth > MAX_DEPTH or self._nodes > MAX_NODES:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.MarkedYAMLError(
+                None, None, f"nested deeper than {MAX_DEPTH} levels or more than {MAX_NODES} nodes", event.start_mark
+            )
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = _SHORT_FORMS.get(suffix, f"Fn::{suffix}")
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt" and isinstance(value, str):
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def _check_size(file: str, text: str) -> None:
+    if len(text) > MAX_BYTES:
+        raise ImportFailure(file, f"file is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+
+
+def load_yaml(file: str, text: str) -> Any:
+    _check_size(file, text)
+    try:
+        return yaml.load(text, Loader=_CfnLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ImportFailure(file, f"YAML syntax error: {where}{exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ImportFailure(file, f"YAML syntax error: {exc}") from None
+
+
+_PLACEHOLDER = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+
+
+def _quote_placeholders(text: str) -> tuple[str, int]:
+    """Turn shell placeholders outside JSON strings into strings; report the deepest bracket nesting."""
+    out: list[str] = []
+    depth = deepest = 0
+    i, n = 0, len(text)
+    in_string = False
+    while i < n:
+        ch = text[i]
+        if in_string:
+            out.append(ch)
+            if ch == "\\" and i + 1 < n:
+                out.append(text[i + 1])
+                i += 2
+                continue
+            in_string = ch != '"'
+        elif ch == '"':
+            in_string = True
+            out.append(ch)
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            out.append(ch)
+        elif ch in "]}":
+            depth -= 1
+            out.append(ch)
+        elif ch == "$" and (m := _PLACEHOLDER.match(text, i)):
+            out.append(json.dumps("${" + m.group(1) + "}"))
+            i = m.end()
+            continue
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out), deepest
+
+
+def load_json(file: str, text: str) -> Any:
+    _check_size(file, text)
+    quoted, deepest = _quote_placeholders(text)
+    if deepest > MAX_DEPTH:
+        raise ImportFailure(file, f"JSON nested deeper than {MAX_DEPTH} levels")
+    try:
+        return json.loads(quoted)
+    except json.JSONDecodeError as exc:
+        raise ImportFailure(file, f"JSON syntax error: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+
+
+def load_text(file: str, text: str) -> Any:
+    """JSON when the text starts like JSON, else YAML (CloudFormation templates come in both)."""
+    if text.lstrip().startswith(("{", "[")):
+        return load_json(file, text)
+    return load_yaml(file, text)
