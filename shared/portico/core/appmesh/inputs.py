@@ -82,6 +82,11 @@ def _symbols_of(value: Any, path: str = "") -> list[tuple[str, str]]:
 
 
 def _cli_kind(file: str, body: dict[str, Any]) -> str:
+    strange = sorted(set(body) - _ENVELOPE)
+    if "spec" not in body and strange:
+        raise ImportFailure(
+            file, "not an App Mesh definition: no spec, and fields App Mesh does not have", field=", ".join(strange)
+        )
     for kind in ("GatewayRoute", "Route", "VirtualNode", "VirtualService", "VirtualGateway", "VirtualRouter"):
         if NAME_FIELD[kind] in body:
             return kind

@@ -81,9 +81,31 @@ def load_yaml(file: str, text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ImportFailure(file, f"YAML syntax error: {where}{exc.problem or exc.context}") from None
+        resource, field = _enclosing(text, mark.line if mark is not None else 0)
+        message = f"YAML syntax error: {where}{exc.problem or exc.context}"
+        raise ImportFailure(file, message, resource=resource, field=field) from None
     except yaml.YAMLError as exc:
         raise ImportFailure(file, f"YAML syntax error: {exc}") from None
+
+
+_KEY_LINE = re.compile(r"^(\s*)(?:- )?([A-Za-z0-9_:.-]+):")
+
+
+def _enclosing(text: str, line: int) -> tuple[str, str]:
+    """The resource and the key path around a syntax error, from the indentation of the lines above it."""
+    stack: list[tuple[int, str]] = []
+    for raw in text.splitlines()[: line + 1][-2000:]:
+        m = _KEY_LINE.match(raw)
+        if m is None:
+            continue
+        indent = len(m.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        stack.append((indent, m.group(2)))
+    keys = [k for _, k in stack]
+    if len(keys) >= 2 and keys[0] == "Resources":
+        return f"Resources.{keys[1]}", ".".join(keys[2:])
+    return "", ".".join(keys)
 
 
 _PLACEHOLDER = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")

@@ -48,7 +48,9 @@ class _Index:
         key = (res.kind, res.parent or "", res.name)
         old = self.by_key.get(key)
         if old is not None:
-            report.note(old.file, old.label, "", "ignored", f"replaced by {res.file}", "a later file updates it")
+            report.note(
+                old.file, old.label, "(whole resource)", "ignored", f"replaced by {res.file}", "a later file updates it"
+            )
         self.by_key[key] = res
 
     def of(self, kind: str) -> list[Resource]:
