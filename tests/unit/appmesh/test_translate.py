@@ -26,8 +26,12 @@ def test_template_maps_to_valid_documents_with_app_mesh_defaults_written_out() -
     result = import_files([COLORAPP])
     assert_valid(result)
     http = _doc(result, "VirtualService", "colorteller.appmesh-demo.local")["spec"]["http"]
+    # each virtual node is found where its service discovery says: black by DNS, blue in Cloud Map
     assert http[0]["route"] == [
-        {"destination": {"host": "colorteller.appmesh-demo.local", "subset": "colorteller-black-vn"}, "weight": 50},
+        {
+            "destination": {"host": "colorteller-black.appmesh-demo.local", "subset": "colorteller-black-vn"},
+            "weight": 50,
+        },
         {"destination": {"host": "colorteller.appmesh-demo.local", "subset": "colorteller-blue-vn"}, "weight": 50},
     ]
     # App Mesh's 15 s route timeout and its default retry policy, where Istio and Portico would have none
@@ -57,36 +61,39 @@ def test_update_file_replaces_the_route_and_keeps_retry_events_and_units() -> No
 
 def test_node_listener_becomes_subset_policy_and_sidecar_settings() -> None:
     result = import_files([COLORAPP])
-    subsets = {
-        s["name"]: s for s in _doc(result, "DestinationRule", "colorteller.appmesh-demo.local")["spec"]["subsets"]
-    }
-    assert subsets["colorteller-black-vn"]["labels"] == {"appmesh-node": "colorteller-black-vn"}
-    assert subsets["colorteller-black-vn"]["trafficPolicy"] == {
-        "connectionPool": {"tcp": {"maxConnections": 10}, "http": {"http1MaxPendingRequests": 5, "idleTimeout": "2m"}},
-        "outlierDetection": {
-            "consecutive5xxErrors": 5,
-            "interval": "10s",
-            "baseEjectionTime": "500ms",
-            "maxEjectionPercent": 50,
-        },
-    }
+    black = _doc(result, "DestinationRule", "colorteller-black")["spec"]
+    assert black["host"] == "colorteller-black.appmesh-demo.local"
+    assert black["subsets"][0]["labels"] == {"appmesh-node": "colorteller-black-vn"}
+    assert (
+        black["subsets"][0]["trafficPolicy"]
+        == black["trafficPolicy"]
+        == {
+            "connectionPool": {
+                "tcp": {"maxConnections": 10},
+                "http": {"http1MaxPendingRequests": 5, "idleTimeout": "2m"},
+            },
+            "outlierDetection": {
+                "consecutive5xxErrors": 5,
+                "interval": "10s",
+                "baseEjectionTime": "500ms",
+                "maxEjectionPercent": 50,
+            },
+        }
+    )
     sidecars = {s.node: s.as_dict() for s in result.sidecars}
     assert sidecars["colorteller-black-vn"]["command"] == (
-        "portico sidecar --service colorteller --app-port 9080 --labels appmesh-node=colorteller-black-vn"
+        "portico sidecar --service colorteller-black --app-port 9080 --labels appmesh-node=colorteller-black-vn"
     )
-    assert sidecars["colorteller-black-vn"]["env"] == {
-        "PORTICO_APP_HEALTH_PATH": "/ping",
-        "PORTICO_HEARTBEAT_INTERVAL": "5s",
-    }
+    assert sidecars["colorteller-black-vn"]["env"] == {"PORTICO_APP_HEALTH_PATH": "/ping"}
     # Cloud Map attributes become registry labels; the gateway node registers under its DNS name's first label
     assert sidecars["colorteller-blue-vn"]["labels"] == {"appmesh-node": "colorteller-blue-vn", "version": "blue"}
     assert sidecars["colorgateway-vn"]["service"] == "colorgateway"
 
 
 def test_backends_and_gateway_routes_become_spiffe_principals() -> None:
-    policy = _doc(import_files([COLORAPP]), "AuthorizationPolicy", "colorteller.appmesh-demo.local")
+    policy = _doc(import_files([COLORAPP]), "AuthorizationPolicy", "colorteller-black-vn")
     assert policy["spec"] == {
-        "selector": {"matchLabels": {"app": "colorteller"}},
+        "selector": {"matchLabels": {"app": "colorteller-black", "appmesh-node": "colorteller-black-vn"}},
         "action": "ALLOW",
         "rules": [
             {
@@ -154,12 +161,14 @@ def test_malformed_input_names_file_resource_and_field(extra: str, resource: str
     assert message in err.message
 
 
-def test_nothing_failing_in_the_fixture_but_health_thresholds() -> None:
+def test_nothing_failing_in_the_fixture_but_health_thresholds_and_the_edge_split() -> None:
     failing = {e.field for e in import_files([COLORAPP]).report.entries if e.status in FAILING}
     assert failing == {
+        "target",  # the edge calls colorteller directly: the router's weights apply between sidecars
         "spec.listeners.healthCheck.healthyThreshold",
         "spec.listeners.healthCheck.unhealthyThreshold",
         "spec.listeners.healthCheck.timeoutMillis",
+        "spec.listeners.healthCheck.intervalMillis",
     }
 
 

@@ -114,19 +114,20 @@ def _outlier(node: Resource, outlier: dict[str, Any], where: str) -> dict[str, A
     return out
 
 
-def discovered_service(node: Resource) -> str:
-    """The service a node registers as when no virtual service routes to it: Cloud Map's or the DNS name's."""
+def node_host(node: Resource) -> str:
+    """Where the node's instances are: its Cloud Map service or DNS name. Its Portico service is the first label."""
     discovery = node.spec.get("serviceDiscovery") or {}
     cloud = discovery.get("awsCloudMap") or {}
     if isinstance(cloud.get("serviceName"), str):
-        return str(cloud["serviceName"])
+        namespace = cloud.get("namespaceName")
+        return f"{cloud['serviceName']}.{namespace}" if isinstance(namespace, str) else str(cloud["serviceName"])
     dns = discovery.get("dns") or {}
     if isinstance(dns.get("hostname"), str):
-        return service_of(dns["hostname"])
+        return str(dns["hostname"])
     return node.name
 
 
-def sidecar(node: Resource, service: str, report: Report) -> Sidecar:
+def sidecar(node: Resource, report: Report) -> Sidecar:
     lst = listener(node)
     port = (lst.get("portMapping") or {}).get("port")
     labels = {NODE_LABEL: node.name}
@@ -137,8 +138,6 @@ def sidecar(node: Resource, service: str, report: Report) -> Sidecar:
     health = lst.get("healthCheck") or {}
     if health.get("path"):
         env["PORTICO_APP_HEALTH_PATH"] = str(health["path"])
-    if isinstance(health.get("intervalMillis"), int):
-        env["PORTICO_HEARTBEAT_INTERVAL"] = duration(health["intervalMillis"] / 1000)
     env.update(_tls_env(lst.get("tls") or {}))
     for i, _extra in enumerate((node.spec.get("listeners") or [])[1:], start=1):
         report.note(
@@ -149,7 +148,7 @@ def sidecar(node: Resource, service: str, report: Report) -> Sidecar:
             "-",
             "a Portico sidecar fronts one app port; run one sidecar per port",
         )
-    return Sidecar(node.name, service, port if isinstance(port, int) else None, labels, env)
+    return Sidecar(node.name, service_of(node_host(node)), port if isinstance(port, int) else None, labels, env)
 
 
 def _tls_env(tls: dict[str, Any]) -> dict[str, str]:

@@ -114,7 +114,7 @@ def _match(route: Resource, kind: str, report: Report) -> dict[str, Any]:
 
 
 def http_entry(
-    route: Resource, host: str, node_timeout: Callable[[str], float | None], report: Report
+    route: Resource, host_of: Callable[[str], str], node_timeout: Callable[[str], float | None], report: Report
 ) -> dict[str, Any] | None:
     """The VirtualService http[] entry for `route`, or None for a tcpRoute (reported as unmapped)."""
     kind = route_kind(route)
@@ -127,7 +127,7 @@ def http_entry(
     if match:
         entry["match"] = [match]
     entry["route"] = [
-        {"destination": {"host": host, "subset": node}, **({"weight": w} if len(targets) > 1 else {})}
+        {"destination": {"host": host_of(node), "subset": node}, **({"weight": w} if len(targets) > 1 else {})}
         for node, w in targets
     ]
     timeout = _timeout(route, kind, [n for n, _ in targets], node_timeout, report)

@@ -14,22 +14,22 @@ from portico.core.appmesh.inputs import Resource
 from portico.core.appmesh.nodes import (
     NODE_LABEL,
     Sidecar,
-    discovered_service,
     listener,
+    node_host,
     request_timeout,
     sidecar,
     tls_mode_verdict,
     traffic_policy,
 )
+from portico.core.appmesh.policies import callers_by_service, policies
 from portico.core.appmesh.report import Report
 from portico.core.appmesh.routes import http_entry, order_key, route_kind
-from portico.core.appmesh.values import DEFAULT_RETRIES, duration, service_of, slug
-from portico.core.appmesh.verdicts import cover_resource
+from portico.core.appmesh.values import APPMESH_TIMEOUT, DEFAULT_RETRIES, duration, service_of, slug
+from portico.core.appmesh.verdicts import cover_resource, protocol_verdict
 from portico.core.config.configset import ConfigSet
 from portico.core.config.loader import validate_document
 
 NETWORKING = "networking.istio.io/v1"
-SECURITY = "security.istio.io/v1"
 KIND_ORDER = {"Route": 0, "DestinationRule": 1, "VirtualService": 2, "AuthorizationPolicy": 3}
 
 
@@ -69,18 +69,14 @@ def translate(
         index.add(res, out.report)
     routes = _routes_by_router(index, out.report)
     nodes = {n.name: n for n in index.of("VirtualNode")}
-    members: dict[str, list[str]] = {}  # node -> virtual services routing to it
-    for vs in index.of("VirtualService"):
-        targets = _virtual_service(vs, index, routes, nodes, out)
-        for target in targets:
-            members.setdefault(target, []).append(vs.name)
+    reached = {vs.name: _virtual_service(vs, index, routes, nodes, out) for vs in index.of("VirtualService")}
+    out.documents.extend(_destination_rules(nodes, reached, out.report))
     for node in nodes.values():
-        service = service_of(members[node.name][0]) if node.name in members else discovered_service(node)
         tls_mode_verdict(node, out.report)
-        out.sidecars.append(sidecar(node, service, out.report))
-    callers = _callers(index, nodes, members, out)
-    for vs_name in sorted(callers):
-        out.documents.append(_policy(vs_name, callers[vs_name], trust_domain, namespace))
+        out.sidecars.append(sidecar(node, out.report))
+    gateway_targets = _edge_routes(index, out)
+    callers = callers_by_service(nodes, gateway_targets)
+    out.documents.extend(policies(reached, callers, nodes, out.report, trust_domain=trust_domain, namespace=namespace))
     for res in index.by_key.values():
         cover_resource(res, out.report)
     out.documents.sort(key=lambda d: (KIND_ORDER[d["kind"]], d["metadata"]["name"]))
@@ -127,20 +123,24 @@ def _routes_by_router(index: _Index, report: Report) -> dict[str, list[Resource]
 
 def _virtual_service(
     vs: Resource, index: _Index, routes: dict[str, list[Resource]], nodes: dict[str, Resource], out: Translation
-) -> list[str]:
-    """Emit the VirtualService and DestinationRule of one App Mesh virtual service; return its target nodes."""
+) -> set[str]:
+    """Emit the VirtualService of one App Mesh virtual service; return the virtual nodes it sends traffic to."""
     provider = vs.spec.get("provider") or {}
     router = (provider.get("virtualRouter") or {}).get("virtualRouterName")
     node = (provider.get("virtualNode") or {}).get("virtualNodeName")
-    host = vs.name
+
+    def host_of(name: str) -> str:
+        found = nodes.get(name)
+        return node_host(found) if found is not None else name
 
     def node_timeout(name: str) -> float | None:
         found = nodes.get(name)
-        return request_timeout(found) if found is not None else 15.0
+        return request_timeout(found) if found is not None else APPMESH_TIMEOUT
 
     http: list[dict[str, Any]] = []
     if isinstance(router, str):
-        if index.get("VirtualRouter", router) is None:
+        found_router = index.get("VirtualRouter", router)
+        if found_router is None:
             raise ImportFailure(
                 vs.file,
                 f"names VirtualRouter {router!r}, which is not in the input",
@@ -148,10 +148,10 @@ def _virtual_service(
                 field="spec.provider.virtualRouter.virtualRouterName",
             )
         for route in sorted(routes.get(router, []), key=order_key):
-            entry = http_entry(route, host, node_timeout, out.report)
+            entry = http_entry(route, host_of, node_timeout, out.report)
             if entry is not None:
                 http.append(entry)
-        _protocol_verdict(index.get("VirtualRouter", router), out.report)  # type: ignore[arg-type]
+        protocol_verdict(found_router, out.report)
     elif isinstance(node, str) and _speaks_tcp(nodes.get(node)):
         out.report.override(
             vs.file,
@@ -162,11 +162,11 @@ def _virtual_service(
             "the node listens for TCP: the sidecar proxies TCP once the mesh protocols issue lands",
         )
     elif isinstance(node, str):
-        timeout = node_timeout(node)
         only: dict[str, Any] = {
             "name": f"{slug(node)}-provider",
-            "route": [{"destination": {"host": host, "subset": node}}],
+            "route": [{"destination": {"host": host_of(node), "subset": node}}],
         }
+        timeout = node_timeout(node)
         if timeout:
             only["timeout"] = duration(timeout)
         only["retries"] = dict(DEFAULT_RETRIES)
@@ -180,92 +180,90 @@ def _virtual_service(
         )
         http.append(only)
     if not http:
-        return []
-    targets = sorted({d["destination"]["subset"] for e in http for d in e["route"]})
-    name = slug(host.replace("${", "").replace("}", ""))
+        return set()
     out.documents.append(
         {
             "apiVersion": NETWORKING,
             "kind": "VirtualService",
-            "metadata": {"name": name},
-            "spec": {"hosts": [host], "http": http},
+            "metadata": {"name": _name(vs.name)},
+            "spec": {"hosts": [vs.name], "http": http},
         }
     )
-    subsets = []
-    for target in targets:
-        subset: dict[str, Any] = {"name": target, "labels": {NODE_LABEL: target}}
-        if target in nodes and (policy := traffic_policy(nodes[target])):
-            subset["trafficPolicy"] = policy
-        elif target not in nodes:
-            out.report.note(
-                vs.file,
-                vs.label,
-                f"VirtualNode {target}",
+    return {d["destination"]["subset"] for e in http for d in e["route"]}
+
+
+def _name(text: str) -> str:
+    return slug(text.replace("${", "").replace("}", ""))
+
+
+def _destination_rules(
+    nodes: dict[str, Resource], reached: dict[str, set[str]], report: Report
+) -> list[dict[str, Any]]:
+    """One DestinationRule per Portico service, a subset per virtual node registered in it (labels and the
+    listener's pool, outlier detection and idle timeouts). A routed-to node missing from the input: a bare subset."""
+    by_service: dict[str, list[tuple[str, str, Resource | None]]] = {}
+    for name, node in nodes.items():
+        host = node_host(node)
+        by_service.setdefault(service_of(host), []).append((name, host, node))
+    for vs, targets in sorted(reached.items()):
+        for name in sorted(targets - set(nodes)):
+            by_service.setdefault(service_of(name), []).append((name, name, None))
+            report.note(
+                "<input>",
+                f"VirtualService {vs}",
+                f"VirtualNode {name}",
                 "partial",
-                f"subset {target}",
+                f"subset {name}",
                 "the node is not in the input: its listener settings and sidecar are not written",
             )
-        subsets.append(subset)
-    out.documents.append(
-        {
-            "apiVersion": NETWORKING,
-            "kind": "DestinationRule",
-            "metadata": {"name": name},
-            "spec": {"host": host, "subsets": subsets},
-        }
-    )
-    return targets
+    docs = []
+    for service, members in sorted(by_service.items()):
+        members.sort(key=lambda m: m[0])
+        subsets = []
+        for name, _, member in members:
+            subset: dict[str, Any] = {"name": name, "labels": {NODE_LABEL: name}}
+            if member is not None and (policy := traffic_policy(member)):
+                subset["trafficPolicy"] = policy
+            subsets.append(subset)
+        spec: dict[str, Any] = {"host": members[0][1], "subsets": subsets}
+        if len(subsets) == 1 and "trafficPolicy" in subsets[0]:
+            spec["trafficPolicy"] = subsets[0]["trafficPolicy"]  # callers naming the host directly get it too
+        docs.append(
+            {"apiVersion": NETWORKING, "kind": "DestinationRule", "metadata": {"name": _name(service)}, "spec": spec}
+        )
+    return docs
 
 
 def _speaks_tcp(node: Resource | None) -> bool:
     return node is not None and (listener(node).get("portMapping") or {}).get("protocol") == "tcp"
 
 
-def _protocol_verdict(router: Resource, report: Report) -> None:
-    from portico.core.appmesh.verdicts import protocol_verdict
-
-    protocol_verdict(router, report)
-
-
-def _callers(
-    index: _Index, nodes: dict[str, Resource], members: dict[str, list[str]], out: Translation
-) -> dict[str, set[str]]:
-    """Virtual service -> the services allowed to call it: nodes that list it as a backend, and the edge."""
-    found: dict[str, set[str]] = {}
-    for node in nodes.values():
-        me = service_of(members[node.name][0]) if node.name in members else discovered_service(node)
-        for backend in node.spec.get("backends") or []:
-            target = ((backend or {}).get("virtualService") or {}).get("virtualServiceName")
-            if isinstance(target, str) and target:
-                found.setdefault(target, set()).add(me)
+def _edge_routes(index: _Index, out: Translation) -> list[str]:
+    """Gateway routes become edge Routes; returns the virtual services they target (the edge calls them)."""
+    targets = []
     for route in index.of("GatewayRoute"):
+        if route.parent is not None and index.get("VirtualGateway", route.parent) is None:
+            raise ImportFailure(
+                route.file,
+                f"names VirtualGateway {route.parent!r}, which is not in the input",
+                resource=route.label,
+                field="virtualGatewayName",
+            )
         doc, target = edge_route(route)
         out.documents.append(doc)
-        found.setdefault(target, set()).add("edge")
-        if index.get("VirtualService", target) is None:
-            out.report.note(
-                route.file,
-                route.label,
-                "target",
-                "partial",
-                f"service {service_of(target)}",
-                f"virtual service {target} is not in the input",
+        targets.append(target)
+        vs = index.get("VirtualService", target)
+        if vs is None:
+            why = f"virtual service {target} is not in the input"
+        elif (vs.spec.get("provider") or {}).get("virtualRouter"):
+            why = (
+                "the edge calls a live instance of the service directly: the virtual router's routes and "
+                "weights apply to calls between sidecars, not from the edge"
             )
-    return found
-
-
-def _policy(vs_name: str, callers: set[str], trust_domain: str, namespace: str) -> dict[str, Any]:
-    principals = sorted(f"spiffe://{trust_domain}/ns/{namespace}/sa/{c}" for c in callers)
-    return {
-        "apiVersion": SECURITY,
-        "kind": "AuthorizationPolicy",
-        "metadata": {"name": slug(vs_name.replace("${", "").replace("}", ""))},
-        "spec": {
-            "selector": {"matchLabels": {"app": service_of(vs_name)}},
-            "action": "ALLOW",
-            "rules": [{"from": [{"source": {"principals": principals}}]}],
-        },
-    }
+        else:
+            continue
+        out.report.note(route.file, route.label, "target", "partial", f"service {service_of(target)}", why)
+    return targets
 
 
 def _check(documents: list[dict[str, Any]]) -> None:
