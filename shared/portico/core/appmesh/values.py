@@ -30,7 +30,7 @@ DEFAULTS: tuple[tuple[str, str, str, str], ...] = (
         "the same tokens (need the mesh protocols issue)",
     ),
     ("weighted targets", "integers 0-100, relative (1:1 is 50/50)", "must sum to 100", "must sum to 100; scaled"),
-    ("outlier interval / baseEjectionDuration", "{value, unit: ms|s}", "duration string", "duration string"),
+    ("outlier interval / baseEjectionDuration", "{value, unit} in ms or s", "duration string", "duration string"),
     ("outlier maxServerErrors", "consecutive 5xx", "`consecutive5xxErrors` (default 5)", "`consecutive5xxErrors`"),
     ("outlier ejection percent", "maxEjectionPercent (required)", "10 %", "10 %"),
     (
@@ -115,3 +115,10 @@ def slug(name: str) -> str:
     text = re.sub(r"[^a-z0-9.-]+", "-", name.lower()).strip("-.")
     text = re.sub(r"-{2,}", "-", text)
     return (text or "unnamed")[:253].rstrip("-.")
+
+
+def render_defaults() -> str:
+    """The defaults table of docs/appmesh.md."""
+    lines = ["| setting | App Mesh | Istio | Portico (and what the import writes) |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in DEFAULTS]
+    return "\n".join(lines) + "\n"
