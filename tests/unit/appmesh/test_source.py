@@ -48,8 +48,15 @@ def test_cli_json_shell_placeholders_become_strings() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("a: &x [1]\nb: *x\n", "aliases are not accepted"),
-        ("a: " + "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5), "nested deeper"),
+        (
+            "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+            + "".join(
+                f"{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+                for p, n in zip("abcdef", "bcdefg", strict=True)
+            ),
+            "expands to more than",
+        ),
+        ("a: " + "[" * (MAX_DEPTH + 5) + "]" * (MAX_DEPTH + 5), "nests deeper"),
         ("x" * (MAX_BYTES + 1), "larger than"),
     ],
 )
@@ -59,7 +66,7 @@ def test_untrusted_yaml_is_bounded(text: str, message: str) -> None:
 
 
 def test_untrusted_json_is_bounded() -> None:
-    with pytest.raises(ImportFailure, match="nested deeper"):
+    with pytest.raises(ImportFailure, match="nests deeper"):
         load_json("evil.json", "[" * 100_000 + "]" * 100_000)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -178,3 +180,25 @@ def test_scaled_weights_sum_to_100_and_stay_within_a_point(weights: list[int]) -
     assert sum(scaled) == 100
     total = sum(weights)
     assert all(abs(s - w * 100 / total) < 1 for s, w in zip(scaled, weights, strict=True))
+
+
+def test_a_regex_re2_refuses_names_its_app_mesh_field(tmp_path: Path) -> None:
+    route = tmp_path / "regex-route.json"
+    route.write_text(
+        json.dumps(
+            {
+                "virtualRouterName": "colorteller-vr",
+                "routeName": "colorteller-route",
+                "spec": {
+                    "httpRoute": {
+                        "match": {"path": {"regex": "/(a)\\1"}},
+                        "action": {"weightedTargets": [{"virtualNode": "colorteller-blue-vn", "weight": 1}]},
+                    }
+                },
+            }
+        )
+    )
+    with pytest.raises(ImportFailure) as caught:
+        import_files([COLORAPP, route])
+    assert (caught.value.resource, caught.value.field) == ("Route colorteller-route", "spec.httpRoute.match.path.regex")
+    assert "regex" in caught.value.message

@@ -7,7 +7,7 @@ from typing import Any
 
 from portico.core.appmesh.errors import ImportFailure
 from portico.core.appmesh.inputs import Resource
-from portico.core.appmesh.values import APPMESH_TIMEOUT, duration, service_of, slug
+from portico.core.appmesh.values import APPMESH_TIMEOUT, duration, service_of, slug, user_regex
 
 _KINDS = ("httpRoute", "http2Route", "grpcRoute")
 
@@ -48,6 +48,12 @@ def edge_route(route: Resource) -> tuple[dict[str, Any], str]:
 
 def _match(route: Resource, kind: str, match: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    field = f"spec.{kind}.match"
+    if isinstance(match.get("path"), dict) and "regex" in match["path"]:
+        user_regex(match["path"]["regex"], route.file, route.label, f"{field}.path.regex")
+    for i, h in enumerate(match.get("headers") or []):
+        if isinstance((h or {}).get("match"), dict) and "regex" in h["match"]:
+            user_regex(h["match"]["regex"], route.file, route.label, f"{field}.headers[{i}].match.regex")
     host = match.get("hostname") or {}
     if host.get("exact"):
         out["host"] = str(host["exact"]).lower()

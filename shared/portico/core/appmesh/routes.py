@@ -9,7 +9,15 @@ from typing import Any
 from portico.core.appmesh.errors import ImportFailure
 from portico.core.appmesh.inputs import Resource
 from portico.core.appmesh.report import Report
-from portico.core.appmesh.values import APPMESH_TIMEOUT, DEFAULT_RETRIES, duration, retry_on, scale_weights, seconds
+from portico.core.appmesh.values import (
+    APPMESH_TIMEOUT,
+    DEFAULT_RETRIES,
+    duration,
+    retry_on,
+    scale_weights,
+    seconds,
+    user_regex,
+)
 
 ROUTE_KINDS = ("httpRoute", "http2Route", "grpcRoute", "tcpRoute")
 
@@ -80,6 +88,13 @@ def _string_match(m: dict[str, Any]) -> dict[str, str] | None:
 
 def _match(route: Resource, kind: str, report: Report) -> dict[str, Any]:
     m = route.spec[kind].get("match") or {}
+    field = f"spec.{kind}.match"
+    if isinstance(m.get("path"), dict) and "regex" in m["path"]:
+        user_regex(m["path"]["regex"], route.file, route.label, f"{field}.path.regex")
+    for key in ("headers", "metadata"):
+        for i, h in enumerate(m.get(key) or []):
+            if isinstance((h or {}).get("match"), dict) and "regex" in h["match"]:
+                user_regex(h["match"]["regex"], route.file, route.label, f"{field}.{key}[{i}].match.regex")
     out: dict[str, Any] = {}
     if kind == "grpcRoute":
         service, method = m.get("serviceName"), m.get("methodName")

@@ -15,10 +15,10 @@ from typing import Any
 import yaml
 
 from portico.core.appmesh.errors import ImportFailure
+from portico.core.untrusted import MAX_DEPTH, MAX_YAML_NODES, UntrustedInputError, _BoundedSafeLoader
+from portico.core.untrusted import load_json as load_untrusted_json
 
 MAX_BYTES = 4 * 1024 * 1024  # the largest AWS walkthrough template is 40 KB; CloudFormation's own limit is 1 MB
-MAX_DEPTH = 64
-MAX_NODES = 500_000
 
 _SHORT_FORMS = {
     "Ref": "Ref",
@@ -27,29 +27,8 @@ _SHORT_FORMS = {
 }
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader plus CloudFormation tags; no aliases (no billion laughs) and a bounded nesting depth."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._nodes = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.MarkedYAMLError(None, None, "YAML aliases are not accepted in imported files", event.start_mark)
-        self._depth += 1
-        self._nodes += 1
-        if self._depth > MAX_DEPTH or self._nodes > MAX_NODES:
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise yaml.MarkedYAMLError(
-                None, None, f"nested deeper than {MAX_DEPTH} levels or more than {MAX_NODES} nodes", event.start_mark
-            )
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+class _CfnLoader(_BoundedSafeLoader):
+    """The project's bounded SafeLoader (depth, alias expansion) plus CloudFormation's short-form tags."""
 
 
 def _tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
@@ -76,8 +55,13 @@ def _check_size(file: str, text: str) -> None:
 
 def load_yaml(file: str, text: str) -> Any:
     _check_size(file, text)
+    loader = _CfnLoader(text, MAX_DEPTH, MAX_YAML_NODES)
     try:
-        return yaml.load(text, Loader=_CfnLoader)
+        return loader.get_single_data()
+    except UntrustedInputError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        resource, field = _enclosing(text, int(line.group(1)) - 1) if line else ("", "")
+        raise ImportFailure(file, str(exc), resource=resource, field=field) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -86,6 +70,10 @@ def load_yaml(file: str, text: str) -> Any:
         raise ImportFailure(file, message, resource=resource, field=field) from None
     except yaml.YAMLError as exc:
         raise ImportFailure(file, f"YAML syntax error: {exc}") from None
+    except (ValueError, TypeError, RecursionError) as exc:  # a constructor's refusal (a huge int, a bad date)
+        raise ImportFailure(file, f"the YAML could not be read: {exc}") from None
+    finally:
+        loader.dispose()
 
 
 _KEY_LINE = re.compile(r"^(\s*)(?:- )?([A-Za-z0-9_:.-]+):")
@@ -111,10 +99,9 @@ def _enclosing(text: str, line: int) -> tuple[str, str]:
 _PLACEHOLDER = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 
 
-def _quote_placeholders(text: str) -> tuple[str, int]:
-    """Turn shell placeholders outside JSON strings into strings; report the deepest bracket nesting."""
+def _quote_placeholders(text: str) -> str:
+    """Turn shell placeholders outside JSON strings into strings (`$NAME` -> `"${NAME}"`)."""
     out: list[str] = []
-    depth = deepest = 0
     i, n = 0, len(text)
     in_string = False
     while i < n:
@@ -129,13 +116,6 @@ def _quote_placeholders(text: str) -> tuple[str, int]:
         elif ch == '"':
             in_string = True
             out.append(ch)
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            out.append(ch)
-        elif ch in "]}":
-            depth -= 1
-            out.append(ch)
         elif ch == "$" and (m := _PLACEHOLDER.match(text, i)):
             out.append(json.dumps("${" + m.group(1) + "}"))
             i = m.end()
@@ -143,18 +123,15 @@ def _quote_placeholders(text: str) -> tuple[str, int]:
         else:
             out.append(ch)
         i += 1
-    return "".join(out), deepest
+    return "".join(out)
 
 
 def load_json(file: str, text: str) -> Any:
     _check_size(file, text)
-    quoted, deepest = _quote_placeholders(text)
-    if deepest > MAX_DEPTH:
-        raise ImportFailure(file, f"JSON nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(quoted)
-    except json.JSONDecodeError as exc:
-        raise ImportFailure(file, f"JSON syntax error: line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+        return load_untrusted_json(_quote_placeholders(text), what="the JSON", max_bytes=MAX_BYTES * 2)
+    except UntrustedInputError as exc:
+        raise ImportFailure(file, str(exc)) from None
 
 
 def load_text(file: str, text: str) -> Any:

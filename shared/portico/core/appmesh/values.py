@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from portico.core.appmesh.errors import ImportFailure
-from portico.core.config.base import format_duration
+from portico.core.config.base import check_regex, format_duration
 
 # App Mesh's defaults, each next to Istio's and Portico's (docs/appmesh.md renders this table).
 DEFAULTS: tuple[tuple[str, str, str, str], ...] = (
@@ -122,3 +122,12 @@ def render_defaults() -> str:
     lines = ["| setting | App Mesh | Istio | Portico (and what the import writes) |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in DEFAULTS]
     return "\n".join(lines) + "\n"
+
+
+def user_regex(pattern: Any, file: str, resource: str, field: str) -> str:
+    """An App Mesh regex that Portico will run with RE2 semantics; refused here, with its App Mesh field."""
+    try:
+        check_regex(str(pattern))
+    except ValueError as exc:
+        raise ImportFailure(file, str(exc), resource=resource, field=field) from None
+    return str(pattern)
