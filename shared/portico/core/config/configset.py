@@ -11,6 +11,7 @@ from portico.core.config.documents import (
     DestinationRule,
     Document,
     Issuer,
+    Portal,
     RateLimitPolicy,
     Route,
     VirtualService,
@@ -28,6 +29,7 @@ class ConfigSet:
     issuers: dict[str, Issuer] = field(default_factory=dict)
     rate_limit_policies: dict[str, RateLimitPolicy] = field(default_factory=dict)
     consumers: dict[str, Consumer] = field(default_factory=dict)
+    portals: dict[str, Portal] = field(default_factory=dict)
     virtual_services: dict[str, VirtualService] = field(default_factory=dict)
     destination_rules: dict[str, DestinationRule] = field(default_factory=dict)
     authorization_policies: dict[str, AuthorizationPolicy] = field(default_factory=dict)
@@ -45,6 +47,7 @@ class ConfigSet:
             "Issuer": self.issuers,  # type: ignore[dict-item]
             "RateLimitPolicy": self.rate_limit_policies,  # type: ignore[dict-item]
             "Consumer": self.consumers,  # type: ignore[dict-item]
+            "Portal": self.portals,  # type: ignore[dict-item]
             "VirtualService": self.virtual_services,  # type: ignore[dict-item]
             "DestinationRule": self.destination_rules,  # type: ignore[dict-item]
             "AuthorizationPolicy": self.authorization_policies,  # type: ignore[dict-item]
@@ -57,6 +60,7 @@ class ConfigSet:
             "Issuer",
             "RateLimitPolicy",
             "Consumer",
+            "Portal",
             "Route",
             "DestinationRule",
             "VirtualService",
@@ -94,6 +98,7 @@ class ConfigSet:
             plan = consumer.spec.plan
             if plan is not None and plan not in self.rate_limit_policies:
                 errors.append(f"Consumer {name!r}: spec.plan names RateLimitPolicy {plan!r}, which does not exist")
+        errors.extend(self._portal_errors())
         for name, vs in self.virtual_services.items():
             for i, http in enumerate(vs.spec.http):
                 targets = [(f"spec.http[{i}].route[{j}]", d.destination) for j, d in enumerate(http.route)]
@@ -105,4 +110,32 @@ class ConfigSet:
                             f"VirtualService {name!r}: {path} uses subset {dest.subset!r} of {dest.host!r}, "
                             "which no DestinationRule defines"
                         )
+        return errors
+
+    @property
+    def portal(self) -> Portal | None:
+        """The one Portal document, if any (more than one is a reference error)."""
+        return next(iter(self.portals.values()), None) if len(self.portals) == 1 else None
+
+    def _portal_errors(self) -> list[str]:
+        errors: list[str] = []
+        if len(self.portals) > 1:
+            errors.append(f"Portal: at most one Portal document, found {', '.join(sorted(self.portals))}")
+        for name, portal in self.portals.items():
+            spec = portal.spec
+            issuer = self.issuers.get(spec.sign_in.issuer)
+            if issuer is None:
+                errors.append(
+                    f"Portal {name!r}: spec.signIn.issuer names Issuer {spec.sign_in.issuer!r}, which does not exist"
+                )
+            elif issuer.spec.authorization_endpoint is None or issuer.spec.token_endpoint is None:
+                errors.append(
+                    f"Portal {name!r}: Issuer {spec.sign_in.issuer!r} must set authorizationEndpoint and "
+                    "tokenEndpoint for portal sign-in"
+                )
+            for field_name, policy in (("plan", spec.plan), ("rateLimit", spec.rate_limit)):
+                if policy is not None and policy not in self.rate_limit_policies:
+                    errors.append(
+                        f"Portal {name!r}: spec.{field_name} names RateLimitPolicy {policy!r}, which does not exist"
+                    )
         return errors
