@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 import secrets
+import sys
 
 from localdev.dev.run import DevRun
 

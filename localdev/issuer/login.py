@@ -12,6 +12,7 @@ import html
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -46,7 +47,10 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def check_authorize(params: dict[str, str]) -> dict[str, str]:
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def check_authorize(params: dict[str, str], redirect_hosts: frozenset[str] = LOOPBACK) -> dict[str, str]:
     missing = [name for name in _REQUIRED if not params.get(name)]
     if missing:
         raise LoginError(f"missing {', '.join(missing)}")
@@ -55,8 +59,8 @@ def check_authorize(params: dict[str, str]) -> dict[str, str]:
     if params.get("code_challenge_method") != "S256":
         raise LoginError("PKCE with code_challenge_method=S256 is required")
     host = urlsplit(params["redirect_uri"]).hostname or ""
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise LoginError("the dev issuer redirects only to loopback addresses")
+    if host not in redirect_hosts:
+        raise LoginError(f"the dev issuer redirects only to {', '.join(sorted(redirect_hosts))}")
     return params
 
 
@@ -82,8 +86,16 @@ input,button{{font:inherit;padding:.4rem}}</style>
 class Grants:
     """Issued codes, held in memory by the issuer process."""
 
-    def __init__(self, key: rsa.RSAPrivateKey, issuer: str) -> None:
+    def __init__(
+        self,
+        key: rsa.RSAPrivateKey,
+        issuer: str,
+        redirect_hosts: frozenset[str] = LOOPBACK,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._key = key
+        self._clock = clock
+        self._redirect_hosts = redirect_hosts
         self._issuer = issuer
         self._codes: dict[str, _Grant] = {}
         self._lock = threading.Lock()
@@ -91,7 +103,7 @@ class Grants:
 
     def authorize(self, params: dict[str, str]) -> str:
         """The redirect (with a fresh code) for a filled-in login form."""
-        check_authorize(params)
+        check_authorize(params, self._redirect_hosts)
         subject = params.get("username", "")
         if not subject or len(subject) > 64 or not all(c.isalnum() or c in "._@-" for c in subject):
             raise LoginError("a user name is 1-64 letters, digits, '.', '_', '@' or '-'")
@@ -126,6 +138,7 @@ class Grants:
         self.exchanged += 1
         id_token = mint(
             self._key,
+            now=self._clock(),
             sub=grant.subject,
             scope="",
             aud=grant.client_id,

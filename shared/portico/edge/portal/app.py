@@ -103,7 +103,7 @@ class PortalApp:
         name = self._portal.rate_limit if self._portal is not None else None
         if name is None:
             name = DEFAULT_LIMIT_POLICY  # 60 a minute per client address, failing open like any default policy
-            spec = RateLimitPolicySpec(key="ip", limits=[Limit(requests=60, window=60.0)])
+            spec = RateLimitPolicySpec(key="ip", limits=[Limit(requests=60, window="1m")])
             meta = Metadata(name=name)
             doc = RateLimitPolicy(api_version="portico/v1", kind="RateLimitPolicy", metadata=meta, spec=spec)
             config = ConfigSet.of([*config.documents(), doc])
