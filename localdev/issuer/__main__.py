@@ -104,11 +104,13 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, required=True, help="the dev issuer's state folder (key pair)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=PORT)
-    parser.add_argument("--issuer", default=ISSUER)
+    parser.add_argument("--issuer", help=f"the iss claim (default: this server's own URL; {ISSUER} on the default port)")
     args = parser.parse_args()
     key = ensure_key(args.dir)
     jwks = json.dumps({"keys": [public_jwk(key)]}).encode()
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(jwks, args.issuer, Grants(key, args.issuer)))
+    server = ThreadingHTTPServer((args.host, args.port), BaseHTTPRequestHandler)
+    issuer = args.issuer or f"http://{args.host}:{server.server_address[1]}/"  # port 0: known once bound
+    server.RequestHandlerClass = make_handler(jwks, issuer, Grants(key, issuer))
     print(f"listening on http://{args.host}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()

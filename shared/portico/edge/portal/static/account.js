@@ -5,7 +5,7 @@
 
 (() => {
   const API = "/_portico/portal/api/";
-  const state = { csrf: "" };
+  const state = { csrf: "", usage: null };
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -34,10 +34,15 @@
   }
 
   function duration(seconds) {
-    if (seconds % 86400 === 0) return `${seconds / 86400}d`;
-    if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-    if (seconds % 60 === 0) return `${seconds / 60}m`;
-    return `${seconds}s`;
+    const parts = [];
+    for (const [unit, size] of [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]]) {
+      if (seconds >= size || (unit === "s" && !parts.length)) {
+        parts.push(`${Math.floor(seconds / size)}${unit}`);
+        seconds %= size;
+      }
+      if (parts.length === 2) break;  // "5h 50m" is precise enough for a reset
+    }
+    return parts.join(" ");
   }
 
   function showError(panel, err) {
@@ -123,12 +128,16 @@
       el("p", { id: "plan" }, `Plan: ${data.plan || "none"}: ${data.planText}`),
       pending ? el("p", { class: "badge warn", id: "pending" }, "Waiting for an operator's approval.") : form,
       keys, usage);
+    state.usage = pending ? null : usage;
     if (!pending) await loadUsage(usage).catch((err) => showError(panel, err));
-    document.addEventListener("portico:called", () => loadUsage(usage).catch(() => {}), { once: true });
   }
 
   document.addEventListener("DOMContentLoaded", () => {
     const panel = document.getElementById("account");
+    // a call from "Try it" spends quota: show the counters as the edge now has them
+    document.addEventListener("portico:called", () => {
+      if (state.usage) loadUsage(state.usage).catch(() => {});
+    });
     render(panel).catch(() => {});  // no Portal document (404): the page stays the plain reference
   });
 })();
