@@ -104,7 +104,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, required=True, help="the dev issuer's state folder (key pair)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=PORT)
-    parser.add_argument("--issuer", help=f"the iss claim (default: this server's own URL; {ISSUER} on the default port)")
+    default = f"this server's own URL; {ISSUER} on the default port"
+    parser.add_argument("--issuer", help=f"the iss claim (default: {default})")
     args = parser.parse_args()
     key = ensure_key(args.dir)
     jwks = json.dumps({"keys": [public_jwk(key)]}).encode()
