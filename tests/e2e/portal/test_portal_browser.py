@@ -117,7 +117,8 @@ def test_sign_in_create_a_key_try_it_see_usage_revoke_and_fail(front_door: str, 
             args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
         )
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            context = browser.new_context(viewport={"width": 1280, "height": 1000})
+            page = context.new_page()
             page.set_default_timeout(15_000)
             page.goto(f"{front_door}/_portico/docs")
             page.click("#sign-in")
@@ -142,11 +143,25 @@ def test_sign_in_create_a_key_try_it_see_usage_revoke_and_fail(front_door: str, 
             before = int(daily.inner_text())
             page.screenshot(path=str(shots / "2-key-created.png"), full_page=True)
 
+            # a form posted from another origin: no session cookie (SameSite=Strict) and no CSRF token
+            attacker = context.new_page()  # same browser profile: its cookies too
+            attacker.set_content(
+                f'<form id="f" method="post" action="{front_door}/_portico/portal/api/keys">'
+                '<input name="label" value="stolen"></form>'
+            )
+            with attacker.expect_navigation() as navigation:
+                attacker.evaluate("document.getElementById('f').submit()")
+            assert navigation.value is not None and navigation.value.status in (401, 403)
+            attacker.close()
+            page.reload()
+            expect(page.locator("table.keys tr[data-key]")).to_have_count(1)
+
             time.sleep(REFRESH_SECONDS + 0.5)  # the edge takes the new key on its next config refresh
             operation = page.locator("details.op[data-route='demo-keyed']").first
             operation.locator(":scope > summary").click()
             form = operation.locator("form.try")
             form.locator("input[name='path:path']").fill("orders")
+            form.locator("input[type='password']").fill(key)  # the reload above cleared the page's memory: paste
             result = form.locator("pre.result")
             for _ in range(3):
                 form.locator("button.send").click()
@@ -169,3 +184,5 @@ def test_sign_in_create_a_key_try_it_see_usage_revoke_and_fail(front_door: str, 
             page.screenshot(path=str(shots / "4-revoked.png"), full_page=True)
         finally:
             browser.close()
+    for log in tmp_path.glob("*.log"):  # the front door's and the issuer's output (access logs included)
+        assert key not in log.read_text(errors="replace"), f"the key leaked into {log.name}"
