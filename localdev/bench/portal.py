@@ -116,7 +116,7 @@ def main() -> None:
         ),
         ("cold init: config without a Portal", f"{cold_plain * 1000:.1f} ms", "1.00x"),
         ("cold init: config with a Portal", f"{cold_portal * 1000:.1f} ms", f"{cold_portal / cold_plain:.2f}x"),
-        ("portal sign-in modules imported at cold start", imported or "none", ""),
+        ("portal sign-in modules at cold start", "", f"imported: {imported or 'none'}"),
     ]
     width = max(len(r[0]) for r in rows)
     print(f"{'measure'.ljust(width)}  {'value':>12}  ratio")

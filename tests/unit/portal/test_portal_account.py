@@ -211,3 +211,25 @@ def test_session_cookie_has_no_secure_flag_on_loopback_http() -> None:
     session = next(c for c in done.cookies if c.startswith("portico_session="))
     assert "Secure" not in session and "HttpOnly" in session and "SameSite=Strict" in session
     assert cookie_pair(session).startswith("portico_session=")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 3000 + b"]" * 3000, b'{"label": ' * 400 + b"1" + b"}" * 400, b"\xff\xfe", b'{"label": 5}', b"x" * 5000],
+    ids=["deep-array", "deep-object", "not-utf8", "label-not-a-string", "oversized"],
+)
+def test_a_bad_body_gets_400_and_writes_nothing(payload: bytes) -> None:
+    edge = PortalEdge()
+    browser = Browser(edge)
+    browser.sign_in("alice")
+    browser.api("GET", "me")
+    version = edge.store.version()
+    response = edge.request(
+        "POST",
+        "/_portico/portal/api/keys",
+        cookies=browser.cookies(),
+        headers=[("origin", ORIGIN), ("x-csrf-token", browser.csrf)],
+        body=payload,
+    )
+    assert response.status == 400 and response.headers.get("content-type") == "application/problem+json"
+    assert edge.store.version() == version

@@ -38,6 +38,7 @@ from portico.core.portal.session import SessionKeyError, random_token, same_toke
 from portico.core.ports import ConcurrentChange, StoreUnavailable
 from portico.core.problem import problem
 from portico.core.quota.usage import UsageError, consumer_plan, usage_keys, usage_rows
+from portico.core.untrusted import UntrustedInputError, load_json
 from portico.edge.filters import attrs
 from portico.edge.filters.ratelimit import RateLimitFilter
 from portico.edge.portal.backend import PortalBackend
@@ -310,12 +311,10 @@ class PortalApp:
         body = ctx.request.body
         if not body:
             return ""
-        if len(body) > MAX_BODY:
-            raise AccountError(413, "the request body is too large")
         try:
-            data = json.loads(body)  # at most 4 KB: bounded before parsing
-        except ValueError:
-            raise AccountError(400, "the body is not JSON") from None
+            data = load_json(body, what="the body", max_bytes=MAX_BODY, max_depth=4)
+        except UntrustedInputError as exc:
+            raise AccountError(400, str(exc)) from None
         label = data.get("label", "") if isinstance(data, dict) else None
         if not isinstance(label, str) or len(label) > 64 or any(ord(c) < 32 for c in label):
             raise AccountError(400, "label is a string of at most 64 printable characters")

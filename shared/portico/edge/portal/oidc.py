@@ -9,7 +9,6 @@ the portal's client id, and the `nonce` this sign-in sent.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
@@ -22,6 +21,7 @@ from portico.core.headers import Headers
 from portico.core.http import Request
 from portico.core.portal.session import pkce_challenge
 from portico.core.ports import Transport, UpstreamError
+from portico.core.untrusted import UntrustedInputError, load_json
 
 MAX_TOKEN_RESPONSE = 64 * 1024
 TOKEN_TIMEOUT = 5.0
@@ -87,12 +87,10 @@ async def exchange_code(
         raise SignInError(f"the issuer's token endpoint did not answer: {exc}") from None
     if response.status != 200:
         raise SignInError(f"the issuer's token endpoint refused the code (HTTP {response.status})")
-    if len(response.body) > MAX_TOKEN_RESPONSE:
-        raise SignInError("the token response is too large")
     try:
-        answer = json.loads(response.body)
-    except ValueError:
-        raise SignInError("the token response is not JSON") from None
+        answer = load_json(response.body, what="the token response", max_bytes=MAX_TOKEN_RESPONSE, max_depth=8)
+    except UntrustedInputError as exc:
+        raise SignInError(str(exc)) from None
     id_token = answer.get("id_token") if isinstance(answer, dict) else None
     if not isinstance(id_token, str):
         raise SignInError("the token response holds no id_token")
