@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from localdev.bench.edge import _DEMO_ROUTES, _event
+from localdev.bench.tools import print_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 _PORTAL = """
@@ -118,10 +119,7 @@ def main() -> None:
         ("cold init: config with a Portal", f"{cold_portal * 1000:.1f} ms", f"{cold_portal / cold_plain:.2f}x"),
         ("portal sign-in modules at cold start", "", f"imported: {imported or 'none'}"),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure'.ljust(width)}  {'value':>12}  ratio")
-    for name, value, ratio in rows:
-        print(f"{name.ljust(width)}  {value:>12}  {ratio}")
+    print_rows(rows)
 
 
 if __name__ == "__main__":

@@ -7,18 +7,7 @@
   const API = "/_portico/portal/api/";
   const state = { csrf: "", usage: null };
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "class") node.className = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children) {
-      if (child === null || child === undefined) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
+  const el = window.porticoPortal.el;  // portal.js runs first (both are deferred, in document order)
 
   async function call(method, path, body) {
     const init = { method, credentials: "same-origin", cache: "no-store", headers: { accept: "application/json" } };

@@ -4,8 +4,6 @@
 
 const METHODS = ["get", "head", "post", "put", "patch", "delete", "options", "trace"];
 const WITH_BODY = new Set(["post", "put", "patch"]);
-// Shared with account.js: the key a signed-in consumer just created, used by "Try it" (memory only, never stored).
-window.porticoPortal = window.porticoPortal || { apiKey: "" };
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -19,6 +17,10 @@ function el(tag, attrs, ...children) {
   }
   return node;
 }
+
+// Shared with account.js: the element builder, and the key a signed-in consumer just created, which "Try it" uses
+// (memory only, never stored).
+window.porticoPortal = { el, apiKey: "" };
 
 // Backtick spans in descriptions become <code>; everything else stays plain text.
 function prose(text) {
