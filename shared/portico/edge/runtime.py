@@ -204,6 +204,7 @@ def default_deps(
         invoker=get_invoker,
         grpc=get_grpc,
         limits=settings.limits,
+        underscores=settings.underscores,
         cors=cors,
         key_sources=key_sources,
         quota=get_quota,
