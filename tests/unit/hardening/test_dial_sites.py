@@ -55,6 +55,8 @@ SITES = {
     "shared/portico/adapters/dynamodb/quota_store.py": AWS_SDK,
     "shared/portico/adapters/dynamodb/registry_store.py": AWS_SDK,
     "shared/portico/adapters/lambda_invoker.py": AWS_SDK,
+    # the portal's session key and client secret from Secrets Manager (the token endpoint rides HttpTransport)
+    "shared/portico/adapters/secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,
     "shared/portico/cli/mesh_cmds.py": AWS_SDK,
@@ -224,3 +226,29 @@ def test_the_edges_mesh_client_refuses_a_registered_metadata_address(dials: Dial
     with pytest.raises(UpstreamRefused):
         asyncio.run(client.call("payments", Request("GET", "/"), "/", 2.0))
     assert dials.made == []
+
+
+def test_the_portal_token_endpoint_resolving_to_metadata_is_never_dialled(dials: Dials) -> None:
+    from portico.core.config.documents import Issuer
+    from portico.core.config.portal import PortalSignIn
+    from portico.edge.portal.oidc import SignInError, exchange_code
+
+    issuer = Issuer.model_validate(
+        {
+            "apiVersion": "portico/v1",
+            "kind": "Issuer",
+            "metadata": {"name": "idp"},
+            "spec": {
+                "issuer": "https://evil.test/",
+                "jwksUri": "https://evil.test/jwks",
+                "authorizationEndpoint": "https://evil.test/authorize",
+                "tokenEndpoint": "https://evil.test/token",
+                "audiences": ["a"],
+            },
+        }
+    )
+    sign_in = PortalSignIn(issuer="idp", client_id="c", redirect_uri="https://api.test/_portico/portal/callback")
+    transport = HttpTransport(resolver=dials.lying_resolver)
+    with pytest.raises(SignInError, match="did not answer"):
+        asyncio.run(exchange_code(transport, issuer, sign_in, "code", "verifier", None))
+    assert dials.lookups == ["evil.test"] and dials.made == []
