@@ -192,13 +192,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ops", type=int, default=200, help="UpdateItem calls per client")
     parser.add_argument("--processes", type=int, default=4, help="client processes sharing the 32 clients")
     parser.add_argument("--only", choices=("plain moto", "serialised", "embedded"), action="append")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: plain moto and embedded, 5 calls per client")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.ops, args.processes = 5, 2
     if args.worker:
         url, table, threads, ops = args.worker
         worker(url, table, int(threads), int(ops))
         return 0
-    kinds = args.only or ["plain moto", "serialised", "embedded"]
+    kinds = args.only or (["plain moto", "embedded"] if args.quick else ["plain moto", "serialised", "embedded"])
     log = Path(tempfile.mkdtemp(prefix="bench-dynamodb-")) / "servers.log"
     runs: list[list[Result]] = []
     for n in range(args.runs):
