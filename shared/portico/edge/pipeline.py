@@ -16,6 +16,7 @@ from portico.core.auth.jwks_cache import JwksFetcher, JwksFetchError, JwksRespon
 from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
+from portico.core.hop import UnderscoreAction
 from portico.core.portal.openapi import openapi_document
 from portico.core.ports import Clock, Transport
 from portico.edge.dispatch.dispatcher import Dispatcher
@@ -42,6 +43,7 @@ from portico.edge.telemetry import EdgeTelemetry
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
+    from portico.edge.portal.backend import PortalBackend
 
 
 class _NoJwksFetcher:
@@ -67,6 +69,7 @@ class EdgeDeps:
     transport: Callable[[], Transport]
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
+    underscores: UnderscoreAction = "drop"  # header names with `_` (PORTICO_HEADERS_WITH_UNDERSCORES)
     cors: CorsPolicy | None = None
     quota: QuotaFactory = no_quota_store  # the process-wide limiter: its leases and stats outlive config versions
     portal: bool = True
@@ -77,6 +80,7 @@ class EdgeDeps:
     clock: Clock | None = None  # latency timing; None (some tests) leaves the access log and timing out
     telemetry: EdgeTelemetry = field(default_factory=EdgeTelemetry)
     mesh: MeshCallerFactory | None = None  # `service` upstreams; None answers them 502 (no mesh identity wired)
+    portal_backend: Callable[[], PortalBackend] | None = None  # sign-in and self-service keys (docs/portal.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +102,7 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(RequestIdFilter(deps.rng))  # request id + traceparent first, so every later answer can quote them
     if tel.tracer is not None:
         steps.append(XRayFilter(tel.tracer))  # optional (PORTICO_XRAY): a subsegment annotated with the request id
-    steps.append(HeaderHygieneFilter())  # hop-by-hop and client x-portico-* go before anything trusts a header
+    steps.append(HeaderHygieneFilter(deps.underscores))  # hop-by-hop, x-portico-*, `_` names: before any trust
     steps.append(LimitsFilter(deps.limits))  # 431/413 before any work is spent on an oversized request
     steps.append(PathNormalizeFilter())  # one canonical path (or 400) before anything decides by path
     steps.append(portal_filter(loaded, deps))  # reserved /_portico/: before routing, so no route can shadow the docs
@@ -119,7 +123,15 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
 def portal_filter(loaded: LoadedConfig, deps: EdgeDeps) -> PortalFilter:
     """The document is generated once per config version: the portal always shows the live route table."""
     document = openapi_document(loaded.config, title=deps.portal_title, version=str(loaded.version))
-    return PortalFilter(document, load_assets(), enabled=deps.portal)
+    backend = deps.portal_backend
+
+    def account() -> Handler:
+        from portico.edge.portal.app import portal_handler  # the account code loads on the first portal call only
+
+        assert backend is not None
+        return portal_handler(loaded.config, loaded.version, backend())
+
+    return PortalFilter(document, load_assets(), enabled=deps.portal, account=account if backend else None)
 
 
 def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:
