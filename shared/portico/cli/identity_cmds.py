@@ -101,7 +101,7 @@ def pending() -> None:
     for name in waiting:
         spec = loaded.config.consumers[name].spec
         subjects = ",".join(spec.subjects)
-        line = f"{name}\tplan={spec.plan or '-'}\tsubjects={subjects}"
+        line = f"{name}  plan={spec.plan or '-'}  subjects={subjects}"
         out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
