@@ -90,6 +90,10 @@ def test_node_listener_becomes_subset_policy_and_sidecar_settings() -> None:
     # Cloud Map attributes become registry labels; the gateway node registers under its DNS name's first label
     assert sidecars["colorteller-blue-vn"]["labels"] == {"appmesh-node": "colorteller-blue-vn", "version": "blue"}
     assert sidecars["colorgateway-vn"]["service"] == "colorgateway"
+    # what the gateway trusts when it calls peers (its backend client policy) becomes the sidecar's trust bundle
+    assert sidecars["colorgateway-vn"]["env"] == {
+        "PORTICO_TRUST_CA_ARNS": "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/colorapp"
+    }
 
 
 def test_backends_and_gateway_routes_become_spiffe_principals() -> None:
