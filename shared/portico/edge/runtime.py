@@ -129,9 +129,9 @@ def default_deps(
 
     def get_transport() -> Transport:
         if chosen["transport"] is None:
-            from portico.adapters.http_transport import HttpTransport  # lazy: sockets only when an http route runs
+            from portico.adapters.http1_client import ClientSettings, Http1Client  # lazy: sockets on first use
 
-            chosen["transport"] = HttpTransport(allow_loopback=settings.allow_loopback)
+            chosen["transport"] = Http1Client(ClientSettings(allow_loopback=settings.allow_loopback))
         return chosen["transport"]  # type: ignore[no-any-return]
 
     def get_invoker() -> FunctionInvoker:
