@@ -55,7 +55,7 @@ SITES = {
     "shared/portico/adapters/dynamodb/quota_store.py": AWS_SDK,
     "shared/portico/adapters/dynamodb/registry_store.py": AWS_SDK,
     "shared/portico/adapters/lambda_invoker.py": AWS_SDK,
-    # the portal's session key and client secret from Secrets Manager (the token endpoint rides HttpTransport)
+    # the portal's session key and client secret from Secrets Manager (the token endpoint rides Http1Client)
     "shared/portico/adapters/secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,
@@ -248,7 +248,7 @@ def test_the_portal_token_endpoint_resolving_to_metadata_is_never_dialled(dials:
         }
     )
     sign_in = PortalSignIn(issuer="idp", client_id="c", redirect_uri="https://api.test/_portico/portal/callback")
-    transport = HttpTransport(resolver=dials.lying_resolver)
+    transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
     with pytest.raises(SignInError, match="did not answer"):
         asyncio.run(exchange_code(transport, issuer, sign_in, "code", "verifier", None))
     assert dials.lookups == ["evil.test"] and dials.made == []
