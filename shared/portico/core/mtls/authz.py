@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from portico.core.config.documents import AuthorizationPolicy
 from portico.core.config.istio_security import Operation, Rule, Source
+from portico.core.config.mesh_documents import AuthorizationPolicy
 from portico.core.mtls.spiffe import SpiffeId, principal_matches, string_matches
 
 
