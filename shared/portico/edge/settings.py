@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from portico.core.hop import UnderscoreAction, underscore_action
 from portico.edge.filters.limits import Limits
 
 
@@ -27,6 +28,7 @@ class EdgeSettings:
     access_log: bool = True
     metrics: bool = True
     xray: bool = False
+    underscores: UnderscoreAction = "drop"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeSettings:
@@ -49,6 +51,7 @@ class EdgeSettings:
             access_log=_flag(env, "PORTICO_ACCESS_LOG", default=True),
             metrics=_flag(env, "PORTICO_METRICS", default=True),
             xray=_flag(env, "PORTICO_XRAY"),
+            underscores=_underscores(env),
         )
 
 
@@ -63,6 +66,13 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
+
+
+def _underscores(env: Mapping[str, str]) -> UnderscoreAction:
+    try:
+        return underscore_action(env.get("PORTICO_HEADERS_WITH_UNDERSCORES"), "PORTICO_HEADERS_WITH_UNDERSCORES")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _name(env: Mapping[str, str], name: str, default: str) -> str:

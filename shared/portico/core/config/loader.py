@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from portico.core.config.context import ValidationSettings
+from portico.core.untrusted import UntrustedInputError, load_yaml_all
 
 if TYPE_CHECKING:
     from portico.core.config.documents import Document
@@ -158,15 +159,10 @@ def parse_documents(
     text: str, *, file: str = "<input>", settings: ValidationSettings | None = None
 ) -> tuple[list[Document], list[ConfigIssue]]:
     """Parse and validate every document of a multi-document YAML text. Empty documents are ignored."""
-    import yaml  # the CLI and file stores parse YAML; the sidecar reading the config table never does
-
     try:
-        raws = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return [], [ConfigIssue(file, 0, "", f"YAML syntax error: {where}{problem}")]
+        raws = load_yaml_all(text)
+    except UntrustedInputError as exc:
+        return [], [ConfigIssue(file, 0, "", str(exc))]
     docs: list[Document] = []
     issues: list[ConfigIssue] = []
     for index, raw in enumerate(raws, start=1):
