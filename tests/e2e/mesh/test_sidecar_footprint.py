@@ -24,6 +24,7 @@ kind: Route
 metadata: {name: local-orders}
 spec:
   match: {host: api.example.com, path: /orders}
+  auth: {none: {}}
   upstream: {http: {url: "http://127.0.0.1:9/orders"}}
 ---
 apiVersion: networking.istio.io/v1
