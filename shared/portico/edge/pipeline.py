@@ -43,6 +43,7 @@ from portico.edge.telemetry import EdgeTelemetry
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
+    from portico.edge.portal.backend import PortalBackend
 
 
 class _NoJwksFetcher:
@@ -79,6 +80,7 @@ class EdgeDeps:
     clock: Clock | None = None  # latency timing; None (some tests) leaves the access log and timing out
     telemetry: EdgeTelemetry = field(default_factory=EdgeTelemetry)
     mesh: MeshCallerFactory | None = None  # `service` upstreams; None answers them 502 (no mesh identity wired)
+    portal_backend: Callable[[], PortalBackend] | None = None  # sign-in and self-service keys (docs/portal.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,15 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
 def portal_filter(loaded: LoadedConfig, deps: EdgeDeps) -> PortalFilter:
     """The document is generated once per config version: the portal always shows the live route table."""
     document = openapi_document(loaded.config, title=deps.portal_title, version=str(loaded.version))
-    return PortalFilter(document, load_assets(), enabled=deps.portal)
+    backend = deps.portal_backend
+
+    def account() -> Handler:
+        from portico.edge.portal.app import portal_handler  # the account code loads on the first portal call only
+
+        assert backend is not None
+        return portal_handler(loaded.config, loaded.version, backend())
+
+    return PortalFilter(document, load_assets(), enabled=deps.portal, account=account if backend else None)
 
 
 def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:

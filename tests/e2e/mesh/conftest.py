@@ -139,7 +139,7 @@ class Mesh:
                 str(inst.admin),
                 "--instance-id",
                 inst.name,
-                # without --config-file the sidecar reads the config table (PORTICO_CONFIG_TABLE), as in production
+                # without --config-file the sidecar reads the config table, as `portico apply` writes it
                 *(["--config-file", str(self.tmp / "mesh.yaml")] if config_file else []),
             ],
             cwd=REPO,

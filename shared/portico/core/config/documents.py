@@ -20,6 +20,7 @@ from portico.core.config.mesh_documents import (
     VirtualService,
 )
 from portico.core.config.metadata import Metadata
+from portico.core.config.portal import PortalSpec
 from portico.core.config.ratelimit import RateLimitPolicySpec
 from portico.core.config.route import RouteSpec
 
@@ -34,6 +35,7 @@ __all__ = [
     "Document",
     "Issuer",
     "ObjectMeta",
+    "Portal",
     "RateLimitPolicy",
     "Route",
     "VirtualService",
@@ -69,13 +71,21 @@ class Consumer(Model):
     spec: ConsumerSpec
 
 
-Document = Route | Issuer | RateLimitPolicy | Consumer | VirtualService | DestinationRule | AuthorizationPolicy
+class Portal(Model):
+    api_version: Literal["portico/v1"]
+    kind: Literal["Portal"]
+    metadata: Metadata
+    spec: PortalSpec
+
+
+Document = Route | Issuer | RateLimitPolicy | Consumer | Portal | VirtualService | DestinationRule | AuthorizationPolicy
 
 KINDS: dict[str, type[Model]] = {
     "Route": Route,
     "Issuer": Issuer,
     "RateLimitPolicy": RateLimitPolicy,
     "Consumer": Consumer,
+    "Portal": Portal,
     **MESH_KINDS,
 }
 
