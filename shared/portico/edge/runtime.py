@@ -26,6 +26,7 @@ from portico.edge.dispatch.service import MeshCallerFactory
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
 from portico.edge.events import MalformedEvent, http_api, parse_event
+from portico.edge.introspect import CredentialSource
 from portico.edge.pipeline import EdgeDeps, PipelineCache
 from portico.edge.settings import EdgeSettings, SettingsError
 from portico.edge.telemetry import EdgeTelemetry
@@ -157,6 +158,13 @@ def default_deps(
             chosen["quota"] = QuotaLimiter(DynamoDbQuotaStore.from_env())
         return chosen["quota"]  # type: ignore[no-any-return]
 
+    def get_credentials() -> CredentialSource:
+        if chosen.get("credentials") is None:
+            from portico.adapters.client_secrets import ClientSecrets  # lazy: boto3 only for a secretId
+
+            chosen["credentials"] = ClientSecrets()
+        return chosen["credentials"]  # type: ignore[no-any-return]
+
     if mesh is None:
         from portico.edge.mesh_client import LazyMeshClient  # no TLS or registry code until a service call
 
@@ -186,6 +194,9 @@ def default_deps(
         clock=SystemClock(),
         telemetry=telemetry or default_telemetry(settings),
         mesh=mesh,
+        credentials=get_credentials,
+        ip_policy=settings.ip_policy,
+        trusted_proxies=settings.trusted_proxies,
     )
 
 
