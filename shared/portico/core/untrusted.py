@@ -10,8 +10,10 @@ Every failure is one `UntrustedInputError`, a ValueError, so callers catch one t
 from __future__ import annotations
 
 import json
+import operator
 import re
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Any
 
 import yaml
@@ -23,7 +25,7 @@ MAX_YAML_NODES = 200_000  # after alias expansion; a 500-route file is ~15,000 n
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_EMPTY_PAIR = re.compile(r"\[\]|\{\}")
+_DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 
 
 class UntrustedInputError(ValueError):
@@ -33,20 +35,17 @@ class UntrustedInputError(ValueError):
 def json_depth_exceeds(text: str, max_depth: int) -> bool:
     """True when the brackets of `text` nest deeper than `max_depth` (or do not balance, when counting is needed).
 
-    Linear and iterative: strings are cut out, the bracket skeleton is kept, and each pass removes one innermost
-    level of `[]`/`{}` pairs, so a document of depth d takes d passes, at most `max_depth` + 1 of them.
+    Linear, iterative and at C speed: strings are cut out, the bracket skeleton is kept, a run of openers longer
+    than the limit refuses at once, and otherwise the running depth (opens minus closes) is summed over the skeleton.
     """
     if text.count("[") + text.count("{") <= max_depth:
         return False
     skeleton = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    for _ in range(max_depth):
-        if not skeleton:
-            return False
-        reduced = _EMPTY_PAIR.sub("", skeleton)
-        if reduced == skeleton:  # unbalanced: not JSON, and its depth is unknown, so never hand it to json.loads
-            return True
-        skeleton = reduced
-    return bool(skeleton)
+    if re.search(rf"[\[{{]{{{max_depth + 1}}}", skeleton):
+        return True
+    # 2 per opener and 0 per closer: the running sum minus the position is the depth after each bracket
+    steps = skeleton.encode("ascii").translate(_DEPTH_STEPS)
+    return max(map(operator.sub, accumulate(steps), range(1, len(steps) + 1)), default=0) > max_depth
 
 
 def _refuse_constant(name: str) -> Any:
@@ -155,8 +154,9 @@ def load_yaml_all(
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise UntrustedInputError("the YAML is not UTF-8") from None
-    loader = _BoundedSafeLoader(text, max_depth, max_nodes)
+    loader: _BoundedSafeLoader | None = None
     try:
+        loader = _BoundedSafeLoader(text, max_depth, max_nodes)  # the reader refuses control characters here
         documents = []
         while loader.check_data():  # type: ignore[no-untyped-call]
             documents.append(loader.get_data())
@@ -171,7 +171,8 @@ def load_yaml_all(
     except (ValueError, TypeError, RecursionError) as exc:  # a constructor's refusal (e.g. a huge int, bad timestamp)
         raise UntrustedInputError(f"the YAML could not be read: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_yaml(text: str | bytes, **limits: int) -> Any:

@@ -12,12 +12,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from portico.adapters import aws
 from portico.core.ports import ConcurrentChange, Snapshot, StoredDocument, StoreUnavailable
+from portico.core.untrusted import UntrustedInputError, load_json
 
 log = logging.getLogger("portico.config")
 
 META_KIND = "__meta__"
 VERSION_NAME = "version"
 MAX_CHANGES = 99  # DynamoDB transactions hold at most 100 items; one is the version item.
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit: a larger body was not written by Portico
 
 
 def body_hash(body: Mapping[str, Any]) -> str:
@@ -149,9 +151,9 @@ def _to_snapshot(version: int, items: Sequence[Mapping[str, Any]]) -> Snapshot:
             skipped.append(f"{label}: item lacks kind, name or a string body")
             continue
         try:
-            body = json.loads(text)
-        except ValueError as exc:
-            skipped.append(f"{label}: body is not JSON ({exc})")
+            body = load_json(text, what="body", max_bytes=MAX_ITEM_BYTES)
+        except UntrustedInputError as exc:
+            skipped.append(f"{label}: {exc}")
             continue
         if not isinstance(body, dict):
             skipped.append(f"{label}: body is not a JSON object")

@@ -7,12 +7,12 @@ come from config), duplicate JSON members (RFC 7515 §5.2 lets a parser refuse t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from portico.core.auth.errors import InvalidToken
 from portico.core.auth.keys import b64url_decode
+from portico.core.untrusted import load_json
 
 MAX_TOKEN_BYTES = 8192
 KEY_CARRYING_HEADERS = ("jku", "jwk", "x5u", "x5c")
@@ -54,8 +54,8 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(b64url_decode(segment), object_pairs_hook=_unique_object)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        value = load_json(b64url_decode(segment), what=f"the {what}", object_pairs_hook=_unique_object)
+    except ValueError:  # not base64url, or UntrustedInputError: malformed, too deep, duplicate members
         raise InvalidToken(f"the {what} is not base64url-encoded JSON without duplicate members") from None
     if not isinstance(value, dict):
         raise InvalidToken(f"the {what} is not a JSON object")

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from portico.core.config.context import ValidationSettings
 from portico.core.config.documents import API_VERSIONS, KINDS, Document
+from portico.core.untrusted import UntrustedInputError, load_yaml_all
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +136,9 @@ def parse_documents(
 ) -> tuple[list[Document], list[ConfigIssue]]:
     """Parse and validate every document of a multi-document YAML text. Empty documents are ignored."""
     try:
-        raws = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        return [], [ConfigIssue(file, 0, "", f"YAML syntax error: {where}{problem}")]
+        raws = load_yaml_all(text)
+    except UntrustedInputError as exc:
+        return [], [ConfigIssue(file, 0, "", str(exc))]
     docs: list[Document] = []
     issues: list[ConfigIssue] = []
     for index, raw in enumerate(raws, start=1):

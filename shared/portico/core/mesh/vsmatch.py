@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ from portico.core.config.istio_networking import (
 )
 from portico.core.http import Request
 from portico.core.mesh.retry import RetryPolicy
+from portico.core.regex import UserRegex
 
 Predicate = Callable[[Request], bool]
 
@@ -28,8 +28,8 @@ def _string(match: StringMatch, ignore_case: bool = False) -> Callable[[str | No
     if match.prefix is not None:
         pre = match.prefix.lower() if ignore_case else match.prefix
         return lambda v: v is not None and (v.lower() if ignore_case else v).startswith(pre)
-    pattern = re.compile(match.regex or "", re.IGNORECASE if ignore_case else 0)
-    return lambda v: v is not None and pattern.fullmatch(v) is not None  # Istio regexes are full-match (RE2)
+    pattern = UserRegex(match.regex or "", ignore_case=ignore_case)
+    return lambda v: v is not None and pattern.matches(v)  # Istio regexes are full-match (RE2)
 
 
 def compile_match(m: HTTPMatchRequest) -> Predicate:
