@@ -113,3 +113,16 @@ def test_schema_with_2020_12_keywords_is_enforced() -> None:
     response = asyncio.run(send(handler, "POST", "/orders/1", body=b'["x"]', headers=JSON))
     assert response.status == 400
     assert json.loads(response.body)["errors"][0]["pointer"] == "/0"
+
+
+def test_schema_patterns_run_on_re2() -> None:
+    """A pattern that backtracks exponentially in Python's engine is linear on RE2; lookbehind is refused."""
+    from portico.core.validation.schemas import CompiledSchema, SchemaError, check
+
+    schema = {"type": "object", "properties": {"a": {"pattern": "^(a+)+$"}}, "patternProperties": {"^(b+)+$": {}}}
+    compiled = CompiledSchema(schema)
+    hostile = "a" * 5000 + "!"
+    assert [v.pointer for v in compiled.errors({"a": hostile}, "body")] == ["/a"]
+    assert compiled.errors({"b" * 5000: 1, "a": "aaa"}, "body") == []
+    with pytest.raises(SchemaError, match="RE2"):
+        check({"pattern": "(?<=x)y"})

@@ -6,6 +6,10 @@ and only a refused request pays for jsonschema's `iter_errors`, which lists ever
 (fastjsonschema stops at the first). fastjsonschema knows drafts 4-7: a schema using a keyword that only 2020-12
 has (`prefixItems`, `unevaluatedProperties`...) is run by jsonschema alone, so no keyword is silently ignored.
 Both are imported on first use, so routes without validation never load them.
+
+`pattern` and `patternProperties` are user regexes matched against untrusted input: both validators run them on
+RE2 (portico.core.regex), so a pattern such as `(a+)+$` costs linear time, and a pattern RE2 cannot compile is
+refused at config time.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
+
+from portico.core.regex import RegexError, UserRegex
 
 MAX_MESSAGE = 160
 MAX_ERRORS = 20  # a refusal lists at most this many; enough to fix a request, bounded for a hostile one
@@ -56,10 +63,79 @@ def pointer(parts: Iterable[object]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> UserRegex:
+    return UserRegex(pattern)
+
+
+class _Re2Search:
+    """What fastjsonschema's generated code calls on its compiled patterns (`.search`), backed by RE2."""
+
+    __slots__ = ("_regex",)
+
+    def __init__(self, pattern: str) -> None:
+        self._regex = _regex(pattern)
+
+    def search(self, text: str) -> bool:
+        return self._regex.search(text)
+
+
+def _patterns(node: Any) -> list[str]:
+    """Every `pattern` value and `patternProperties` key in a schema."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                found.append(value)
+            elif key == "patternProperties" and isinstance(value, dict):
+                found.extend(value)
+            found.extend(_patterns(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_patterns(value))
+    return found
+
+
+def _re2_keywords() -> dict[str, Any]:
+    from jsonschema.exceptions import ValidationError
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "string") and not _regex(patrn).search(instance):
+            yield ValidationError(f"does not match {patrn!r}")
+
+    def pattern_properties(validator: Any, patterns: dict[str, Any], instance: Any, schema: Any) -> Any:
+        if validator.is_type(instance, "object"):
+            for patrn, subschema in patterns.items():
+                for key, value in instance.items():
+                    if _regex(patrn).search(key):
+                        yield from validator.descend(value, subschema, path=key, schema_path=patrn)
+
+    def additional_properties(validator: Any, additional: Any, instance: Any, schema: Any) -> Any:
+        if not validator.is_type(instance, "object"):
+            return
+        known = schema.get("properties", {})
+        patterns = [_regex(p) for p in schema.get("patternProperties", {})]
+        extras = [k for k in instance if k not in known and not any(r.search(k) for r in patterns)]
+        if validator.is_type(additional, "object"):
+            for extra in extras:
+                yield from validator.descend(instance[extra], additional, path=extra)
+        elif not additional and extras:
+            yield ValidationError("additional properties are not allowed")
+
+    return {"pattern": pattern, "patternProperties": pattern_properties, "additionalProperties": additional_properties}
+
+
 def _validator_class(schema: Mapping[str, Any] | bool) -> Any:
     from jsonschema import Draft202012Validator, validators
 
     return validators.validator_for(schema, default=Draft202012Validator)
+
+
+def _runtime_class(schema: Mapping[str, Any] | bool) -> Any:
+    """The schema's validator class with user regexes on RE2 (same meta-schema, same format checker)."""
+    from jsonschema import validators
+
+    return validators.extend(_validator_class(schema), _re2_keywords())  # type: ignore[no-untyped-call]
 
 
 def check(schema: Mapping[str, Any] | bool) -> None:
@@ -72,6 +148,11 @@ def check(schema: Mapping[str, Any] | bool) -> None:
     except JsonSchemaError as exc:
         where = pointer(exc.absolute_path) or "/"
         raise SchemaError(f"at {where}: {_short(exc.message)}") from None
+    for patrn in _patterns(schema):
+        try:
+            _regex(patrn)
+        except RegexError as exc:
+            raise SchemaError(str(exc)) from None
 
 
 def _uses_newer_keywords(node: Any) -> bool:
@@ -106,7 +187,7 @@ class CompiledSchema:
 
     def _listed(self, instance: Any, where: str) -> list[Violation]:
         if self._full is None:
-            cls = _validator_class(self._schema)
+            cls = _runtime_class(self._schema)
             self._full = cls(self._schema, format_checker=cls.FORMAT_CHECKER)
         found: list[Violation] = []
         for error in self._full.iter_errors(instance):
@@ -120,9 +201,15 @@ def _fast_compile(schema: Mapping[str, Any] | bool) -> Callable[[Any], Any] | No
     import fastjsonschema
 
     try:
-        return fastjsonschema.compile(schema if isinstance(schema, bool) else dict(schema), use_default=False)
+        validate = fastjsonschema.compile(schema if isinstance(schema, bool) else dict(schema), use_default=False)
     except fastjsonschema.JsonSchemaDefinitionException:
         return None  # valid by the meta-schema but beyond fastjsonschema (e.g. a regex dialect): jsonschema runs it
+    compiled = validate.__globals__.get("REGEX_PATTERNS")
+    if not isinstance(compiled, dict):
+        return None  # not the generated module we know how to put on RE2: let jsonschema (on RE2) run it
+    for patrn in list(compiled):
+        compiled[patrn] = _Re2Search(patrn)  # user regexes run on RE2, never on Python's backtracking engine
+    return validate
 
 
 def _first_error(validate: Callable[[Any], Any], instance: Any) -> tuple[str, str] | None:
@@ -146,9 +233,10 @@ def _violations(error: Any, where: str) -> list[Violation]:
         return [Violation(where, pointer([*base, p]), "is required") for p in missing[:1]] or [
             Violation(where, pointer(base), _short(error.message))
         ]
-    if keyword == "additionalProperties" and isinstance(instance, dict) and "patternProperties" not in error.schema:
+    if keyword == "additionalProperties" and isinstance(instance, dict) and error.validator_value is False:
         known = error.schema.get("properties", {})
-        extra = [k for k in instance if k not in known]
+        patterns = [_regex(p) for p in error.schema.get("patternProperties", {})]
+        extra = [k for k in instance if k not in known and not any(r.search(k) for r in patterns)]
         return [Violation(where, pointer([*base, k]), "is not allowed here") for k in extra[:MAX_ERRORS]]
     return [Violation(where, pointer(base), _describe(keyword, error))]
 
