@@ -16,20 +16,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.unit.protect.kit import ORDER_SCHEMA as BODY_SCHEMA
+
 pytestmark = pytest.mark.e2e
 
 NOW = int(time.time())
-BODY_SCHEMA = {
-    "type": "object",
-    "required": ["name", "quantity"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "maxLength": 20},
-        "quantity": {"type": "integer", "minimum": 1},
-        "colour": {"enum": ["red", "green"]},
-        "extra": {"type": "object"},
-    },
-}
 CONFIG = """
 apiVersion: portico/v1
 kind: Route

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
 
-import ipaddress
-
 from portico.core.config.configset import ConfigSet
 from portico.core.config.loader import parse_documents
 from portico.core.config.snapshot import LoadedConfig
+from portico.core.iprules import IpRuleSet
 from portico.edge.filters.route import build_routes
 from portico.edge.pipeline import EdgeDeps, edge_filters
-from portico.core.iprules import IpRuleSet
 from portico.edge.telemetry import EdgeTelemetry
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "edge.md"

@@ -15,6 +15,19 @@ from portico.core.headers import Headers
 from portico.core.http import Request, Response
 from portico.edge.pipeline import EdgeDeps, build_pipeline
 
+# the order schema the validation tests (unit and front door) share: types, required, enum, length, no extras
+ORDER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "quantity"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "maxLength": 20},
+        "quantity": {"type": "integer", "minimum": 1},
+        "colour": {"enum": ["red", "green"]},
+        "extra": {"type": "object"},
+    },
+}
+
 
 class CountingUpstream:
     """A Transport that counts requests and answers 200 JSON."""

@@ -10,19 +10,9 @@ import pytest
 
 from portico.core.config.context import ValidationSettings
 from portico.core.config.loader import parse_documents
+from tests.unit.protect.kit import ORDER_SCHEMA as SCHEMA
 from tests.unit.protect.kit import CountingUpstream, pipeline, send
 
-SCHEMA = {
-    "type": "object",
-    "required": ["name", "quantity"],
-    "additionalProperties": False,
-    "properties": {
-        "name": {"type": "string", "maxLength": 20},
-        "quantity": {"type": "integer", "minimum": 1},
-        "colour": {"enum": ["red", "green"]},
-        "extra": {"type": "object"},
-    },
-}
 CONFIG = f"""
 apiVersion: portico/v1
 kind: Route

@@ -14,8 +14,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from portico.core.config.base import Duration, Model, require_one_of
 from portico.core.config.context import settings_from
+from portico.core.config.upstream import checked_url
 from portico.core.iprules import IpNetwork, IpRuleSet
-from portico.core.netguard import ForbiddenDestination, check_upstream_url
 
 
 def parse_cidrs(values: list[str], where: str) -> tuple[IpNetwork, ...]:
@@ -170,14 +170,6 @@ class ExternalHttp(Model):
     @classmethod
     def _safe(cls, value: str, info: ValidationInfo) -> str:
         return checked_url(value, info, "external.http.url")
-
-
-def checked_url(value: str, info: ValidationInfo, what: str) -> str:
-    try:
-        check_upstream_url(value, allow_loopback=settings_from(info).allow_loopback)
-    except ForbiddenDestination as exc:
-        raise ValueError(f"{what} refused: {exc}") from exc
-    return value
 
 
 class ExternalAuth(Model):

@@ -14,6 +14,15 @@ from portico.core.netguard import ForbiddenDestination, check_upstream_url
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
+def checked_url(value: str, info: ValidationInfo, what: str) -> str:
+    """`value` when it passes the SSRF rules (loopback only with the local allowance); ValueError naming `what`."""
+    try:
+        check_upstream_url(value, allow_loopback=settings_from(info).allow_loopback)
+    except ForbiddenDestination as exc:
+        raise ValueError(f"{what} refused: {exc}") from exc
+    return value
+
+
 class RetryPolicy(Model):
     """Retries for idempotent methods only, on connect failure and on the listed statuses, with backoff."""
 
@@ -57,11 +66,7 @@ class HttpUpstream(Model):
     @field_validator("url")
     @classmethod
     def _safe_url(cls, value: str, info: ValidationInfo) -> str:
-        try:
-            check_upstream_url(value, allow_loopback=settings_from(info).allow_loopback)
-        except ForbiddenDestination as exc:
-            raise ValueError(f"upstream refused: {exc}") from exc
-        return value
+        return checked_url(value, info, "upstream")
 
 
 class LambdaUpstream(Model):
