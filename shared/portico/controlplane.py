@@ -24,9 +24,9 @@ from portico.core.config.documents import (
     VirtualService,
 )
 from portico.core.config.loader import ConfigError, ConfigIssue, parse_documents
-from portico.core.config.plan import Plan, plan_apply, plan_delete
+from portico.core.config.plan import Change, Plan, plan_apply, plan_delete
 from portico.core.config.snapshot import LoadedConfig, load_snapshot
-from portico.core.ports import ConfigStore
+from portico.core.ports import ConfigStore, StoredDocument
 
 
 def read_files(paths: Sequence[Path], settings: ValidationSettings) -> list[Document]:
@@ -61,6 +61,17 @@ class ApplyResult:
     loaded: LoadedConfig
 
 
+def broken_items(result: ApplyResult) -> list[str]:
+    """Stored items that are broken and that this change left alone: each named, with the command that removes it."""
+    found = [(s.kind, s.name, f"{s.reason}; it is not served") for s in result.loaded.skipped]
+    found += [(d.kind, d.name, d.reason) for d in result.plan.standing_errors]
+    return [
+        f"stored {kind} {name!r} is broken: {reason}. Apply a fixed version, or remove it with "
+        f"`portico delete {kind.lower()} {name}`"
+        for kind, name, reason in found
+    ]
+
+
 def apply_documents(store: ConfigStore, docs: Sequence[Document], *, dry_run: bool = False) -> ApplyResult:
     """Plan against the stored config and, unless `dry_run`, write the changes with one version bump.
 
@@ -79,6 +90,9 @@ def apply_documents(store: ConfigStore, docs: Sequence[Document], *, dry_run: bo
 def delete_document(store: ConfigStore, kind: str, name: str) -> ApplyResult:
     loaded = load_snapshot(store.snapshot(), ValidationSettings(allow_loopback=True))
     plan = plan_delete(loaded.config.documents(), kind, name)
+    if not plan.changes and any((s.kind, s.name) == (kind, name) for s in loaded.skipped):
+        # A broken stored item is not served, so nothing depends on it: it goes as it is, however it is broken.
+        plan = Plan((Change(kind, name, StoredDocument(kind, name, {}), None),), 0, ())
     if not plan.changes:
         raise LookupError(f"{kind} {name!r} does not exist")
     if plan.reference_errors:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httptools
 
+from portico.adapters.resolve import Resolver, checked_addresses, system_resolver
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
 from portico.core.mesh.circuit import CircuitBreaker
@@ -128,6 +129,11 @@ class PoolSettings:
     expected_peer: str | None = None
     # telemetry: told "ok", "failed" (TLS error) or "rejected" (wrong peer identity) after each TLS connect
     on_handshake: Callable[[str], None] | None = None
+    # Every dial is checked at connect time (adapters/resolve.py): metadata and link-local addresses are always
+    # refused. Loopback stays allowed here: peers come from the registry and the app from the sidecar's own flags,
+    # and on one development host every sidecar is on 127.0.0.1.
+    allow_loopback: bool = True
+    resolver: Resolver | None = None
 
 
 class HostPool:
@@ -186,13 +192,21 @@ class HostPool:
         s = self.settings
         ctx = s.ssl_context() if callable(s.ssl_context) else s.ssl_context
         try:
+            # the checked address itself is dialled, so a second lookup cannot rebind the name (UpstreamRefused)
+            allowed = await checked_addresses(
+                self.host, self.port, s.resolver or system_resolver, allow_loopback=s.allow_loopback
+            )
+        except UpstreamError:
+            self._dec()
+            raise
+        try:
             transport, conn = await asyncio.wait_for(
                 loop.create_connection(
                     UpstreamConnection,
-                    self.host,
+                    allowed[0],
                     self.port,
                     ssl=ctx,
-                    server_hostname=s.server_hostname if ctx else None,
+                    server_hostname=(s.server_hostname or self.host) if ctx else None,
                 ),
                 s.connect_timeout,
             )

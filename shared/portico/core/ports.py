@@ -27,12 +27,24 @@ class StoredDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedItem:
+    """A stored item that is not served: which one (kind and name as keyed in the store) and why."""
+
+    kind: str
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}: {self.reason}" if self.kind else f"{self.name}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """A consistent view of the control plane at one version, with the items that failed to load."""
 
     version: int
     documents: Sequence[StoredDocument]
-    skipped: Sequence[str] = ()
+    skipped: Sequence[SkippedItem] = ()
 
 
 class ConfigStore(Protocol):
@@ -56,6 +68,10 @@ class ConfigStore(Protocol):
 
 class ConcurrentChange(Exception):
     """The control plane changed between reading it and writing to it."""
+
+
+class ChangeTooLarge(ValueError):
+    """One apply would change more documents than the store can write atomically; nothing was written."""
 
 
 class StoreUnavailable(Exception):

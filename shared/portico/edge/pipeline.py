@@ -20,6 +20,7 @@ from portico.core.chain import Filter, Handler, build_chain
 from portico.core.config.protection import ClientCredentials
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
+from portico.core.hop import UnderscoreAction
 from portico.core.iprules import IpNetwork, IpRuleSet
 from portico.core.portal.openapi import openapi_document
 from portico.core.ports import Clock, Transport
@@ -84,6 +85,7 @@ class EdgeDeps:
     transport: Callable[[], Transport]
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
+    underscores: UnderscoreAction = "drop"  # header names with `_` (PORTICO_HEADERS_WITH_UNDERSCORES)
     cors: CorsPolicy | None = None
     quota: QuotaFactory = no_quota_store  # the process-wide limiter: its leases and stats outlive config versions
     portal: bool = True
@@ -122,7 +124,7 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(RequestIdFilter(deps.rng))  # request id + traceparent first, so every later answer can quote them
     if tel.tracer is not None:
         steps.append(XRayFilter(tel.tracer))  # optional (PORTICO_XRAY): a subsegment annotated with the request id
-    steps.append(HeaderHygieneFilter())  # hop-by-hop and client x-portico-* go before anything trusts a header
+    steps.append(HeaderHygieneFilter(deps.underscores))  # hop-by-hop, x-portico-*, `_` names: before any trust
     if not deps.ip_policy.empty or deps.trusted_proxies:
         steps.append(ClientIpFilter(deps.ip_policy, deps.trusted_proxies))  # global IP policy: the cheapest refusal
     steps.append(LimitsFilter(deps.limits))  # 431/413 before any work is spent on an oversized request

@@ -142,7 +142,7 @@ def default_deps(
     def make_jwks_fetcher() -> JwksFetcher:
         from portico.adapters.jwks_http import HttpJwksFetcher  # lazy: sockets only when an issuer needs keys
 
-        return HttpJwksFetcher()
+        return HttpJwksFetcher(allow_loopback=settings.allow_loopback)  # checked at connect time, as upstreams
 
     def get_grpc() -> GrpcCaller:
         if chosen.get("grpc") is None:
@@ -186,6 +186,7 @@ def default_deps(
         invoker=get_invoker,
         grpc=get_grpc,
         limits=settings.limits,
+        underscores=settings.underscores,
         cors=cors,
         key_sources=KeySources(make_jwks_fetcher),
         quota=get_quota,

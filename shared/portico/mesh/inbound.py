@@ -6,8 +6,9 @@ from portico.adapters.http1_pool import HostPool, PoolOverflow, UpstreamReset
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, identity_from_cert
 from portico.core.chain import Context, Handler
 from portico.core.headers import Headers
+from portico.core.hop import INTERNAL_PREFIX, UnderscoreAction, underscore_refusal
 from portico.core.http import Response
-from portico.core.mesh.hop import strip_hop_by_hop
+from portico.core.mesh.hop import clean_request, strip_hop_by_hop
 from portico.core.ports import UpstreamConnectError, UpstreamTimeout
 from portico.core.problem import problem
 from portico.mesh.http1 import ConnInfo
@@ -16,12 +17,18 @@ PEER_HEADER = "x-portico-peer"  # the verified peer identity as the app sees it;
 
 
 class InboundHygieneFilter:
-    """Drop hop-by-hop fields and any peer-identity header a caller tried to set itself."""
+    """Drop hop-by-hop fields, `_` names, and any peer-identity header a caller tried to set itself, in any
+    spelling; the calling sidecar's own x-portico-* fields (attempt count) pass as it spelled them."""
+
+    def __init__(self, underscores: UnderscoreAction = "drop") -> None:
+        self._underscores = underscores
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        headers = strip_hop_by_hop(ctx.request.headers)
-        headers.remove(PEER_HEADER)
-        ctx.request.headers = headers
+        headers = ctx.request.headers
+        if refused := underscore_refusal(headers, self._underscores):
+            return refused
+        ours = frozenset(n for n in headers.names() if n.startswith(INTERNAL_PREFIX) and n != PEER_HEADER)
+        ctx.request.headers = clean_request(headers, self._underscores, internal_ok=ours)
         resp = await next(ctx)
         resp.headers = strip_hop_by_hop(resp.headers)
         return resp

@@ -16,9 +16,10 @@ from portico.adapters.http1_pool import PoolOverflow, UpstreamReset
 from portico.core.chain import Context, Handler
 from portico.core.config.configset import service_name
 from portico.core.headers import Headers
+from portico.core.hop import UnderscoreAction, underscore_refusal
 from portico.core.http import Request, Response
 from portico.core.mesh.fault import decide
-from portico.core.mesh.hop import strip_hop_by_hop
+from portico.core.mesh.hop import clean_request, strip_hop_by_hop
 from portico.core.mesh.retry import Failure, should_retry
 from portico.core.mesh.vsmatch import CompiledRoute, rewrite_path
 from portico.core.mesh.weighted import pick_weighted
@@ -38,11 +39,16 @@ def overloaded(detail: str) -> Response:
 
 
 class HygieneFilter:
-    """Drop hop-by-hop fields, and x-portico-* set by the app: only sidecars speak for the mesh."""
+    """Drop hop-by-hop fields, `_` names, and x-portico-* set by the app in any spelling: only sidecars speak for
+    the mesh (core.mesh.hop.clean_request, the same rules as the edge and the inbound side)."""
+
+    def __init__(self, underscores: UnderscoreAction = "drop") -> None:
+        self._underscores = underscores
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        headers = strip_hop_by_hop(ctx.request.headers)
-        ctx.request.headers = Headers((k, v) for k, v in headers if not k.startswith("x-portico-"))
+        if refused := underscore_refusal(ctx.request.headers, self._underscores):
+            return refused
+        ctx.request.headers = clean_request(ctx.request.headers, self._underscores, internal_ok=frozenset())
         resp = await next(ctx)
         resp.headers = strip_hop_by_hop(resp.headers)
         return resp

@@ -106,7 +106,7 @@ class Sidecar:
         dispatcher = Dispatcher(self.state, self._rng)
         filters: list[Filter] = [
             TelemetryFilter(self.telemetry, "source"),  # outermost: the whole hop is timed, logged and counted
-            HygieneFilter(),  # hop-by-hop and app-sent x-portico-* never cross a hop
+            HygieneFilter(self.settings.underscores),  # hop-by-hop, `_` names, app-sent x-portico-*: never cross
             RouteFilter(self.state),  # VirtualService match picks the route (reads the current table per request)
             FaultFilter(self._rng),  # faults act before any upstream work, as in Envoy's fault filter
             MirrorFilter(dispatcher, self._rng),  # shadow traffic leaves before the real call so it cannot delay it
@@ -116,7 +116,7 @@ class Sidecar:
     def _inbound_chain(self) -> Handler:
         filters: list[Filter] = [
             TelemetryFilter(self.telemetry, "destination"),  # outermost: continues the caller's trace, times the hop
-            InboundHygieneFilter(),  # callers cannot claim an identity through headers
+            InboundHygieneFilter(self.settings.underscores),  # callers cannot claim an identity through headers
             PeerIdentityFilter(self.identity.peer_policy if self.identity else None),  # verified identity only
             *self._authorization(),  # AuthorizationPolicy on that identity, live with config
             *self._extra_inbound,
@@ -152,12 +152,13 @@ class Sidecar:
             self.handshakes.watch(self._inbound_ssl)
         await self._reload()
         admin = AdminHandler(self._readiness, self.stats.render, self._dump)
-        self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port)
+        self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port, limits=s.limits)
         self.listeners["outbound"] = await listen(
             "outbound",
             self._entry(self._outbound_chain()),
             "127.0.0.1",
             s.outbound_port,
+            limits=s.limits,
         )
         self.listeners["inbound"] = await listen(
             "inbound",
@@ -165,6 +166,7 @@ class Sidecar:
             s.inbound_host,
             s.inbound_port,
             ssl_context=self._inbound_ssl,
+            limits=s.limits,
             on_tls=self.handshakes.inbound_done,
         )
         register_gauges(self.stats, self.listeners, self.state, self.identity)

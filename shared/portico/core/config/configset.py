@@ -77,23 +77,35 @@ class ConfigSet:
 
     def reference_errors(self) -> list[str]:
         """Every dangling reference, as `<Kind> <name>: <reason>` lines."""
-        errors: list[str] = []
+        return [str(d) for d in self.dangling_references()]
+
+    def dangling_references(self) -> list[DanglingReference]:
+        """Every reference to a document that is not in this set, with the document that holds it."""
+        found: list[DanglingReference] = []
         for name, route in self.routes.items():
             spec = route.spec
             if spec.auth.jwt is not None:
                 for issuer in spec.auth.jwt.issuers:
                     if issuer not in self.issuers:
-                        errors.append(
-                            f"Route {name!r}: spec.auth.jwt.issuers names Issuer {issuer!r}, which does not exist"
+                        found.append(
+                            DanglingReference(
+                                "Route", name, f"spec.auth.jwt.issuers names Issuer {issuer!r}, which does not exist"
+                            )
                         )
             if spec.rate_limit is not None and spec.rate_limit not in self.rate_limit_policies:
-                errors.append(
-                    f"Route {name!r}: spec.rateLimit names RateLimitPolicy {spec.rate_limit!r}, which does not exist"
+                found.append(
+                    DanglingReference(
+                        "Route", name, f"spec.rateLimit names RateLimitPolicy {spec.rate_limit!r}, which does not exist"
+                    )
                 )
         for name, consumer in self.consumers.items():
             plan = consumer.spec.plan
             if plan is not None and plan not in self.rate_limit_policies:
-                errors.append(f"Consumer {name!r}: spec.plan names RateLimitPolicy {plan!r}, which does not exist")
+                found.append(
+                    DanglingReference(
+                        "Consumer", name, f"spec.plan names RateLimitPolicy {plan!r}, which does not exist"
+                    )
+                )
         for name, vs in self.virtual_services.items():
             for i, http in enumerate(vs.spec.http):
                 targets = [(f"spec.http[{i}].route[{j}]", d.destination) for j, d in enumerate(http.route)]
@@ -101,8 +113,25 @@ class ConfigSet:
                     targets.append((f"spec.http[{i}].mirror", http.mirror))
                 for path, dest in targets:
                     if dest.subset is not None and dest.subset not in self.subsets(dest.host):
-                        errors.append(
-                            f"VirtualService {name!r}: {path} uses subset {dest.subset!r} of {dest.host!r}, "
-                            "which no DestinationRule defines"
+                        reason = (
+                            f"{path} uses subset {dest.subset!r} of {dest.host!r}, which no DestinationRule defines"
                         )
-        return errors
+                        found.append(DanglingReference("VirtualService", name, reason))
+        return found
+
+    def without(self, keys: Iterable[tuple[str, str]]) -> ConfigSet:
+        """The same set less the documents keyed (kind, name)."""
+        drop = set(keys)
+        return ConfigSet.of(d for d in self.documents() if (d.kind, d.metadata.name) not in drop)
+
+
+@dataclass(frozen=True, slots=True)
+class DanglingReference:
+    """A document that names another one which is not there: the holder, and what it names."""
+
+    kind: str
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name!r}: {self.reason}"

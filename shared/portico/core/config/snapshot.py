@@ -9,29 +9,39 @@ from portico.core.config.configset import ConfigSet
 from portico.core.config.context import ValidationSettings
 from portico.core.config.documents import Document
 from portico.core.config.loader import validate_document
-from portico.core.ports import Snapshot
+from portico.core.ports import SkippedItem, Snapshot
 
 log = logging.getLogger("portico.config")
+
+# A Route without its Issuer or RateLimitPolicy, or a Consumer without its plan, would be served with less
+# protection than its author wrote: such a document fails closed, skipped like an invalid one. A VirtualService
+# that names a missing subset stays: the sidecar answers 503 for that destination, as Istio does.
+FAIL_CLOSED_KINDS = frozenset({"Route", "Consumer"})
 
 
 @dataclass(frozen=True, slots=True)
 class LoadedConfig:
     version: int
     config: ConfigSet
-    skipped: tuple[str, ...] = field(default=())
+    skipped: tuple[SkippedItem, ...] = field(default=())
 
 
 def load_snapshot(snapshot: Snapshot, settings: ValidationSettings | None = None) -> LoadedConfig:
     """Validate each stored document on its own: a bad one is logged and skipped, it never takes the rest down."""
     docs: list[Document] = []
-    skipped = list(snapshot.skipped)
+    skipped: list[SkippedItem] = []
     for stored in snapshot.documents:
         doc, issues = validate_document(stored.body, file=f"{stored.kind}/{stored.name}", settings=settings)
         if doc is None or doc.kind != stored.kind or doc.metadata.name != stored.name:
             reason = "; ".join(str(i) for i in issues) or "kind or name differs from the item key"
-            skipped.append(f"{stored.kind}/{stored.name}: {reason}")
+            skipped.append(SkippedItem(stored.kind, stored.name, reason))
             continue
         docs.append(doc)
-    for line in skipped[len(snapshot.skipped) :]:
-        log.error("skipped invalid config item: %s", line)
-    return LoadedConfig(version=snapshot.version, config=ConfigSet.of(docs), skipped=tuple(skipped))
+    config = ConfigSet.of(docs)
+    dangling = [d for d in config.dangling_references() if d.kind in FAIL_CLOSED_KINDS]
+    if dangling:
+        skipped.extend(SkippedItem(d.kind, d.name, d.reason) for d in dangling)
+        config = config.without((d.kind, d.name) for d in dangling)
+    for item in skipped:
+        log.error("skipped invalid config item: %s", item)
+    return LoadedConfig(version=snapshot.version, config=config, skipped=(*snapshot.skipped, *skipped))
