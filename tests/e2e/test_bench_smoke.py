@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         ("edge", ["route match, 10,000 routes", "cold init: edge"]),
         ("grpc", ["edge CPU per request: grpc upstream", "transcode only"]),
+        ("portal", ["warm GET /_portico/docs", "imported: none"]),
     ],
 )
 def test_bench_runs_quick(bench: str, expected: list[str]) -> None:

@@ -36,6 +36,7 @@ _KIND_ALIASES = {
     "ratelimit": "RateLimitPolicy",
     "rlp": "RateLimitPolicy",
     "consumer": "Consumer",
+    "portal": "Portal",
     "virtualservice": "VirtualService",
     "vs": "VirtualService",
     "destinationrule": "DestinationRule",

@@ -53,6 +53,7 @@ from portico.edge.telemetry import EdgeTelemetry
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
+    from portico.edge.portal.backend import PortalBackend
 
 
 class _NoJwksFetcher:
@@ -103,6 +104,7 @@ class EdgeDeps:
     # introspection answers and authoriser decisions outlive config versions, like the JWKS caches
     auth_state: AuthState = field(default_factory=AuthState)
     cert_reader: CertificateReader = field(default_factory=CertificateReader)
+    portal_backend: Callable[[], PortalBackend] | None = None  # sign-in and self-service keys (docs/portal.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +169,15 @@ def introspectors(loaded: LoadedConfig, deps: EdgeDeps) -> dict[str, Introspecto
 def portal_filter(loaded: LoadedConfig, deps: EdgeDeps) -> PortalFilter:
     """The document is generated once per config version: the portal always shows the live route table."""
     document = openapi_document(loaded.config, title=deps.portal_title, version=str(loaded.version))
-    return PortalFilter(document, load_assets(), enabled=deps.portal)
+    backend = deps.portal_backend
+
+    def account() -> Handler:
+        from portico.edge.portal.app import portal_handler  # the account code loads on the first portal call only
+
+        assert backend is not None
+        return portal_handler(loaded.config, loaded.version, backend())
+
+    return PortalFilter(document, load_assets(), enabled=deps.portal, account=account if backend else None)
 
 
 def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:

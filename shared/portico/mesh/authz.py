@@ -11,6 +11,7 @@ from portico.core.http import Response
 from portico.core.mtls.authz import PolicySet, RequestFacts, Workload, policy_path
 from portico.core.mtls.spiffe import SpiffeId
 from portico.core.problem import problem
+from portico.mesh.attrs import SPIFFE_ID
 
 log = logging.getLogger("portico.mesh.authz")
 
@@ -41,7 +42,7 @@ class AuthorizationFilter:
         return self._policies
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        peer: SpiffeId | None = ctx.attrs.get("spiffe_id")
+        peer: SpiffeId | None = ctx.attrs.get(SPIFFE_ID)
         if peer is None:  # unreachable behind mTLS; policies are never evaluated on an unverified caller
             return problem(403, "RBAC: access denied (no verified peer identity)", request_id=ctx.request_id)
         req = ctx.request

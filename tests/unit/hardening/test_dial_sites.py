@@ -1,7 +1,7 @@
 """Issue 20 defect 3 and its class: every outbound dial of the product goes through the one resolve-and-check path.
 
 `SITES` lists every file of the product that dials out, found by the primitives in `DIAL`. A new dial site (a new
-transport, an ext-authz or introspection client that does not go through HttpTransport) fails
+transport, an ext-authz or introspection client that does not go through Http1Client) fails
 `test_every_dial_site_is_listed` until it is listed here, with a test below proving that it refuses a name that
 resolves to 169.254.169.254, or a reason why it dials only addresses no user or request can choose.
 
@@ -25,13 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
 
 from portico.adapters.grpc_channel import GrpcChannels
-from portico.adapters.http1_pool import HostPool, PoolSettings
-from portico.adapters.http_transport import HttpTransport
+from portico.adapters.http1_client import ClientSettings, Http1Client
 from portico.adapters.jwks_http import HttpJwksFetcher
 from portico.core.auth.authenticator import KeySources
 from portico.core.config.grpc import GrpcTls
 from portico.core.http import Request
-from portico.core.mesh.circuit import CircuitBreaker, Limits
 from portico.core.mesh.registry import Instance
 from portico.core.ports import UpstreamRefused
 from tests.auth_support import AUDIENCE, ISSUER, call, claims, edge_handler, public, sign
@@ -49,10 +47,9 @@ AWS_SDK = (
     "AWS SDK client: endpoints come from the SDK's configuration (AWS_ENDPOINT_URL), never from config or requests"
 )
 SITES = {
-    # edge http upstreams, JWKS fetches (jwks_http.py) and anything else built on HttpTransport
-    "shared/portico/adapters/http_transport.py": CHECKED,
-    # mesh peers (sidecar outbound, the edge's `service` upstreams) and the sidecar's app
-    "shared/portico/adapters/http1_pool.py": CHECKED,
+    # the one HTTP/1 client: edge http upstreams, JWKS fetches (jwks_http.py), mesh peers (sidecar outbound, the
+    # edge's `service` upstreams) and the sidecar's app
+    "shared/portico/adapters/http1_client.py": CHECKED,
     # edge gRPC upstreams
     "shared/portico/adapters/grpc_channel.py": CHECKED,
     "shared/portico/adapters/dynamodb/config_store.py": AWS_SDK,
@@ -60,6 +57,8 @@ SITES = {
     "shared/portico/adapters/dynamodb/registry_store.py": AWS_SDK,
     "shared/portico/adapters/lambda_invoker.py": AWS_SDK,
     "shared/portico/adapters/client_secrets.py": AWS_SDK,  # Secrets Manager: introspection client credentials
+    # the portal's session key and client secret from Secrets Manager (the token endpoint rides HttpTransport)
+    "shared/portico/adapters/secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,
     "shared/portico/cli/mesh_cmds.py": AWS_SDK,
@@ -121,7 +120,7 @@ def dials(monkeypatch: pytest.MonkeyPatch) -> Iterator[Dials]:
 
 
 def test_http_transport_refuses_a_name_resolving_to_metadata(dials: Dials) -> None:
-    transport = HttpTransport(resolver=dials.lying_resolver)
+    transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
     with pytest.raises(UpstreamRefused, match=re.escape(METADATA)):
         asyncio.run(transport.send(Request("GET", "/"), "https://evil.test/latest/meta-data/", 2.0))
     assert dials.lookups == ["evil.test"] and dials.made == []
@@ -137,7 +136,7 @@ spec:
   auth: {none: {}}
   upstream: {http: {url: "https://evil.test/latest/meta-data/"}}
 """
-    handler = edge_handler(config, HttpTransport(resolver=dials.lying_resolver))
+    handler = edge_handler(config, Http1Client(ClientSettings(resolver=dials.lying_resolver)))
     response = asyncio.run(call(handler, "/evil", {}, 1_900_000_000.0))
     assert response.status == 502 and dials.made == []
 
@@ -163,7 +162,7 @@ spec:
   algorithms: [ES256]
 """
     sources = KeySources(lambda: HttpJwksFetcher(resolver=dials.lying_resolver))
-    handler = edge_handler(config, HttpTransport(resolver=dials.lying_resolver), sources)
+    handler = edge_handler(config, Http1Client(ClientSettings(resolver=dials.lying_resolver)), sources)
     jwk = dict(ECKey.import_key(ec.generate_private_key(ec.SECP256R1())).as_dict(private=True))  # type: ignore[arg-type]
     now = 1_900_000_000.0
     token = sign({**jwk, "kid": "k1"}, {"alg": "ES256", "kid": "k1"}, claims(now, exp=int(now) + 600))
@@ -199,14 +198,16 @@ def test_grpc_channels_refuse_a_name_resolving_to_metadata(dials: Dials) -> None
 @pytest.mark.parametrize("host", ["evil.test", METADATA, "169.254.170.2", "fd00:ec2::254"])
 def test_mesh_pools_refuse_metadata_peers(dials: Dials, host: str) -> None:
     """A registry item (written by any task's role) naming a metadata address never gets a connection."""
-    pool = HostPool(host, 15443, CircuitBreaker(Limits()), PoolSettings(resolver=dials.lying_resolver))
+    pool = Http1Client(ClientSettings(allow_loopback=True, resolver=dials.lying_resolver))
+    authority = f"[{host}]" if ":" in host else host
     with pytest.raises(UpstreamRefused):
-        asyncio.run(pool.request(Request("GET", "/"), "/", "payments", 2.0))
-    assert dials.made == [] and pool.open == 0
+        asyncio.run(pool.send(Request("GET", "/"), f"https://{authority}:15443/", 2.0))
+    assert dials.made == [] and pool.open_connections == 0
 
 
 def test_the_edges_mesh_client_refuses_a_registered_metadata_address(dials: Dials) -> None:
-    from portico.mesh.client import MeshServiceClient
+    from portico.adapters.clock import SystemClock
+    from portico.mesh.client import MeshServiceClient, mtls_settings
 
     class Registry:
         def instances(self, service: str) -> list[Instance]:
@@ -218,7 +219,12 @@ def test_the_edges_mesh_client_refuses_a_registered_metadata_address(dials: Dial
         def verify_server(self, ssl_object: Any, expected: str) -> None:
             raise AssertionError("no handshake may happen")
 
-    client = MeshServiceClient(Registry(), Identity(), stale_after=1e13)  # type: ignore[arg-type]
+    client = MeshServiceClient(
+        Registry(),
+        mtls_settings(Identity()),  # type: ignore[arg-type]
+        SystemClock(),
+        stale_after=1e13,
+    )
     with pytest.raises(UpstreamRefused):
         asyncio.run(client.call("payments", Request("GET", "/"), "/", 2.0))
     assert dials.made == []
@@ -272,3 +278,29 @@ spec:
 """
     response = asyncio.run(call(_protected(config, dials), "/decided", {"authorization": "Bearer tok"}, 1.9e9))
     assert response.status == 403 and dials.lookups == ["evil.test"] and dials.made == []
+
+
+def test_the_portal_token_endpoint_resolving_to_metadata_is_never_dialled(dials: Dials) -> None:
+    from portico.core.config.documents import Issuer
+    from portico.core.config.portal import PortalSignIn
+    from portico.edge.portal.oidc import SignInError, exchange_code
+
+    issuer = Issuer.model_validate(
+        {
+            "apiVersion": "portico/v1",
+            "kind": "Issuer",
+            "metadata": {"name": "idp"},
+            "spec": {
+                "issuer": "https://evil.test/",
+                "jwksUri": "https://evil.test/jwks",
+                "authorizationEndpoint": "https://evil.test/authorize",
+                "tokenEndpoint": "https://evil.test/token",
+                "audiences": ["a"],
+            },
+        }
+    )
+    sign_in = PortalSignIn(issuer="idp", client_id="c", redirect_uri="https://api.test/_portico/portal/callback")
+    transport = HttpTransport(resolver=dials.lying_resolver)
+    with pytest.raises(SignInError, match="did not answer"):
+        asyncio.run(exchange_code(transport, issuer, sign_in, "code", "verifier", None))
+    assert dials.lookups == ["evil.test"] and dials.made == []

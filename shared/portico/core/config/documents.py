@@ -12,6 +12,7 @@ from portico.core.config.identity import ConsumerSpec, IssuerSpec
 from portico.core.config.istio_networking import DestinationRuleSpec, VirtualServiceSpec
 from portico.core.config.istio_security import AuthorizationPolicySpec
 from portico.core.config.metadata import Metadata
+from portico.core.config.portal import PortalSpec
 from portico.core.config.ratelimit import RateLimitPolicySpec
 from portico.core.config.route import RouteSpec
 
@@ -66,6 +67,13 @@ class Consumer(Model):
     spec: ConsumerSpec
 
 
+class Portal(Model):
+    api_version: Literal["portico/v1"]
+    kind: Literal["Portal"]
+    metadata: Metadata
+    spec: PortalSpec
+
+
 class VirtualService(Model):
     api_version: Literal[
         "networking.istio.io/v1alpha3", "networking.istio.io/v1beta1", "networking.istio.io/v1", "portico/v1"
@@ -94,13 +102,14 @@ class AuthorizationPolicy(Model):
     status: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
-Document = Route | Issuer | RateLimitPolicy | Consumer | VirtualService | DestinationRule | AuthorizationPolicy
+Document = Route | Issuer | RateLimitPolicy | Consumer | Portal | VirtualService | DestinationRule | AuthorizationPolicy
 
 KINDS: dict[str, type[Model]] = {
     "Route": Route,
     "Issuer": Issuer,
     "RateLimitPolicy": RateLimitPolicy,
     "Consumer": Consumer,
+    "Portal": Portal,
     "VirtualService": VirtualService,
     "DestinationRule": DestinationRule,
     "AuthorizationPolicy": AuthorizationPolicy,
@@ -111,6 +120,7 @@ API_VERSIONS: dict[str, tuple[str, ...]] = {
     "Issuer": (PORTICO_V1,),
     "RateLimitPolicy": (PORTICO_V1,),
     "Consumer": (PORTICO_V1,),
+    "Portal": (PORTICO_V1,),
     "VirtualService": NETWORKING_VERSIONS,
     "DestinationRule": NETWORKING_VERSIONS,
     "AuthorizationPolicy": SECURITY_VERSIONS,

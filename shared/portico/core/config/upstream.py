@@ -10,6 +10,7 @@ from portico.core.config.base import Duration, Model, check_regex, require_one_o
 from portico.core.config.context import settings_from
 from portico.core.config.grpc import GrpcUpstream
 from portico.core.netguard import ForbiddenDestination, check_upstream_url
+from portico.core.upstream.retry import RetryOn  # the one retryOn vocabulary of the edge and the mesh
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
@@ -24,12 +25,19 @@ def checked_url(value: str, info: ValidationInfo, what: str) -> str:
 
 
 class RetryPolicy(Model):
-    """Retries for idempotent methods only, on connect failure and on the listed statuses, with backoff."""
+    """Retries for idempotent methods (unless `non-idempotent` is listed), always on a connect failure, and on the
+    `retryOn` conditions: Envoy's names (`5xx`, `gateway-error`, `reset`, ...) and status codes, as in the mesh."""
 
     attempts: int = Field(default=0, ge=0, le=10)
     per_try_timeout: Duration | None = None
-    retry_on: list[int] = Field(default_factory=lambda: [502, 503, 504])
+    retry_on: list[int | str] = Field(default_factory=lambda: list[int | str]([502, 503, 504]))
     backoff: Duration = 0.025
+
+    @field_validator("retry_on")
+    @classmethod
+    def _known(cls, value: list[int | str]) -> list[int | str]:
+        RetryOn.parse(value)  # raises UnknownRetryOn (a ValueError) naming the bad entry
+        return value
 
 
 class PathRewrite(Model):
