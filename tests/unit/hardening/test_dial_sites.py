@@ -231,7 +231,7 @@ def test_the_edges_mesh_client_refuses_a_registered_metadata_address(dials: Dial
 
 
 def _protected(config: str, dials: Dials) -> Any:
-    """The real edge chain with HttpTransport on the lying resolver (introspection and ext_authz both dial with it)."""
+    """The real edge chain with the HTTP client on the lying resolver (introspection and ext_authz dial with it)."""
     from dataclasses import replace
 
     from portico.core.config.configset import ConfigSet
@@ -245,7 +245,7 @@ def _protected(config: str, dials: Dials) -> Any:
 
     docs, issues = parse_documents(config, file="protect.yaml")
     assert not issues, issues
-    transport = HttpTransport(resolver=dials.lying_resolver)
+    transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
     rng = random.Random(7).randbytes
     deps = EdgeDeps(rng=rng, jitter=lambda: 0.0, transport=lambda: transport, invoker=lambda: None)  # type: ignore[arg-type, return-value]
     deps = replace(deps, credentials=Credentials)
@@ -300,7 +300,7 @@ def test_the_portal_token_endpoint_resolving_to_metadata_is_never_dialled(dials:
         }
     )
     sign_in = PortalSignIn(issuer="idp", client_id="c", redirect_uri="https://api.test/_portico/portal/callback")
-    transport = HttpTransport(resolver=dials.lying_resolver)
+    transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
     with pytest.raises(SignInError, match="did not answer"):
         asyncio.run(exchange_code(transport, issuer, sign_in, "code", "verifier", None))
     assert dials.lookups == ["evil.test"] and dials.made == []
