@@ -127,7 +127,14 @@ class Sidecar:
         def on_deny() -> None:
             self.stats.inc("portico_inbound_denied_total", (("reason", "rbac"),))
 
-        return [AuthorizationFilter(lambda: (self.state.version, self.state.config), workload, s.app_port, on_deny)]
+        def on_dry_run(allowed: bool) -> None:
+            self.stats.inc("portico_authz_dry_run_total", (("result", "allowed" if allowed else "denied"),))
+
+        return [
+            AuthorizationFilter(
+                lambda: (self.state.version, self.state.config), workload, s.app_port, on_deny, on_dry_run
+            )
+        ]
 
     def _entry(self, chain: Handler) -> RequestHandler:
         now = self.clock.now

@@ -38,6 +38,7 @@ HELP = {
     "portico_upstream_overflow_total": "Requests refused because a circuit breaker limit was reached (circuit open).",
     "portico_tls_handshakes_total": "TLS handshakes by listener (inbound, outbound) and result (ok, failed, rejected).",
     "portico_cert_expiry_seconds": "Seconds until this sidecar's certificate expires.",
+    "portico_authz_dry_run_total": "What istio.io/dry-run AuthorizationPolicies would have decided (not enforced).",
 }
 
 

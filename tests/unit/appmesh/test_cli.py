@@ -72,3 +72,14 @@ def test_unreadable_and_bad_params_are_clear(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "not UTF-8" in bad.stderr
     param = CliRunner().invoke(app, ["import", "appmesh", "-f", COLORAPP, "--param", "oops"])
     assert param.exit_code == 1 and "NAME=VALUE" in param.stderr
+
+
+def test_stdout_output_with_its_sidecar_comments_validates(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["import", "appmesh", "-f", COLORAPP])
+    assert result.exit_code == 0
+    assert "# - node: colorteller-black-vn" in result.stdout
+    saved = tmp_path / "imported.yaml"
+    saved.write_text(result.stdout)
+    checked = runner.invoke(app, ["validate", "-f", str(saved)])
+    assert checked.exit_code == 0, checked.output

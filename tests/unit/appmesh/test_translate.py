@@ -14,6 +14,8 @@ from portico.core.appmesh.errors import ImportFailure
 from portico.core.appmesh.report import FAILING
 from portico.core.appmesh.translate import Translation
 from portico.core.appmesh.values import scale_weights
+from portico.core.compose.transform import RequestTransformer
+from portico.core.http import Request
 from tests.unit.appmesh.support import FIXTURES, assert_valid, import_files
 
 COLORAPP = FIXTURES / "colorapp.yaml"
@@ -90,6 +92,10 @@ def test_node_listener_becomes_subset_policy_and_sidecar_settings() -> None:
     # Cloud Map attributes become registry labels; the gateway node registers under its DNS name's first label
     assert sidecars["colorteller-blue-vn"]["labels"] == {"appmesh-node": "colorteller-blue-vn", "version": "blue"}
     assert sidecars["colorgateway-vn"]["service"] == "colorgateway"
+    # what the gateway trusts when it calls peers (its backend client policy) becomes the sidecar's trust bundle
+    assert sidecars["colorgateway-vn"]["env"] == {
+        "PORTICO_TRUST_CA_ARNS": "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/colorapp"
+    }
 
 
 def test_backends_and_gateway_routes_become_spiffe_principals() -> None:
@@ -202,3 +208,30 @@ def test_a_regex_re2_refuses_names_its_app_mesh_field(tmp_path: Path) -> None:
         import_files([COLORAPP, route])
     assert (caught.value.resource, caught.value.field) == ("Route colorteller-route", "spec.httpRoute.match.path.regex")
     assert "regex" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "path", "upstream"),
+    [({}, "/color/tell", "/tell"), ({}, "/color", "/"), ({"prefix": {"value": "/red/"}}, "/color/x", "/red/x")],
+)
+def test_the_edge_applies_app_mesh_gateway_rewrites(
+    tmp_path: Path, rewrite: dict[str, Any], path: str, upstream: str
+) -> None:
+    """The imported edge Route, run through the edge's own RequestTransformer, sends what App Mesh would."""
+    gateway_route = tmp_path / "gr.json"
+    action = {
+        "target": {"virtualService": {"virtualServiceName": "colorteller.appmesh-demo.local"}},
+        "rewrite": rewrite,
+    }
+    body = {
+        "virtualGatewayName": "public-gw",
+        "gatewayRouteName": "color",
+        "spec": {"httpRoute": {"match": {"prefix": "/color/"}, "action": action}},
+    }
+    gateway_route.write_text(json.dumps(body))
+    docs = assert_valid(import_files([COLORAPP, gateway_route]))
+    route = next(d for d in docs if d.kind == "Route")
+    assert route.spec.transform is not None and route.spec.transform.request is not None
+    request = Request(method="GET", path=path)
+    RequestTransformer(route.spec.transform.request).apply(request, {})
+    assert request.route_path == upstream

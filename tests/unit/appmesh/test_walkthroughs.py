@@ -88,3 +88,15 @@ def test_fargate_weights_two_to_one_become_67_33() -> None:
     )
     weights = {r["destination"]["subset"]: r["weight"] for r in vs["spec"]["http"][0]["route"]}
     assert weights == {"colorteller-blue-vn": 67, "colorteller-green-vn": 33}
+
+
+def test_file_certificates_of_the_mutual_tls_walkthrough_become_sidecar_settings() -> None:
+    mesh = WALKTHROUGHS / "howto-mutual-tls-file-provided" / "mesh"
+    result = import_files([mesh / "colorteller-vn.json", mesh / "updates" / "colorteller-vn-strict-validation.json"])
+    (node,) = [s.as_dict() for s in result.sidecars if s.node == "colorteller-vn-strict-validation"]
+    assert node["env"] == {
+        "PORTICO_CERT_SOURCE": "file",
+        "PORTICO_TLS_CERT_FILE": "/keys/colorteller_cert_chain.pem",
+        "PORTICO_TLS_KEY_FILE": "/keys/colorteller_key.pem",
+        "PORTICO_TLS_BUNDLE_FILE": "/keys/ca_cert.pem",
+    }

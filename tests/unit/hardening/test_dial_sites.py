@@ -57,7 +57,7 @@ SITES = {
     "shared/portico/adapters/dynamodb/registry_store.py": AWS_SDK,
     "shared/portico/adapters/lambda_invoker.py": AWS_SDK,
     "shared/portico/adapters/client_secrets.py": AWS_SDK,  # Secrets Manager: introspection client credentials
-    # the portal's session key and client secret from Secrets Manager (the token endpoint rides HttpTransport)
+    # the portal's session key and client secret from Secrets Manager (the token endpoint rides Http1Client)
     "shared/portico/adapters/secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,

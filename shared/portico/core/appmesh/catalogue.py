@@ -39,7 +39,7 @@ def _route_rows(kind: str, route: str, status: str, why: str = "") -> list[Row]:
             f"{route}.action.weightedTargets.weight",
             status,
             f"{http} route[].weight",
-            "App Mesh weights are relative; scaled to sum to 100 (largest remainder)",
+            "; ".join(filter(None, (why, "App Mesh weights are relative; scaled to sum to 100 (largest remainder)"))),
         ),
         Row(kind, f"{route}.action.weightedTargets.port", "unmapped", "-", "one port per service in Portico"),
         Row(kind, f"{route}.retryPolicy.maxRetries", status, f"{http} retries.attempts", why),
@@ -347,6 +347,9 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("VirtualNode", "backendDefaults.clientPolicy.tls.certificate.sds", "unmapped", "-", "no SDS in Portico"),
     Row("VirtualNode", "backendDefaults.clientPolicy.tls.ports", "unmapped", "-", "mTLS covers every port in Portico"),
+    Row("VirtualNode", "logging", "mapped", "sidecar JSON access log on stdout (always on)"),
+    Row("VirtualNode", "backendDefaults.clientPolicy", "mapped", "the sidecar always calls peers over mTLS"),
+    Row("VirtualNode", "backends.virtualService.clientPolicy", "mapped", "the sidecar always calls peers over mTLS"),
     Row("VirtualNode", "logging.accessLog.file.path", "mapped", "sidecar JSON access log on stdout"),
     Row(
         "VirtualNode", "logging.accessLog.file.format", "unmapped", "-", "the sidecar's access-log format is fixed JSON"
@@ -386,7 +389,8 @@ ROWS: tuple[Row, ...] = (
     Row(
         "VirtualGateway", "backendDefaults.clientPolicy.tls.ports", "unmapped", "-", "mTLS covers every port in Portico"
     ),
-    Row("VirtualGateway", "logging.accessLog", "mapped", "edge access log (CloudWatch Logs)"),
+    Row("VirtualGateway", "logging", "mapped", "edge access log (CloudWatch Logs)"),
+    Row("VirtualGateway", "backendDefaults.clientPolicy", "mapped", "edge service calls are always mTLS"),
     # GatewayRoute
     Row("GatewayRoute", "httpRoute.match.prefix", "mapped", "Route match.pathPrefix", "matched by whole path segments"),
     Row("GatewayRoute", "httpRoute.match.path.exact", "mapped", "Route match.pathRegex (escaped)"),

@@ -138,7 +138,9 @@ def sidecar(node: Resource, report: Report) -> Sidecar:
     health = lst.get("healthCheck") or {}
     if health.get("path"):
         env["PORTICO_APP_HEALTH_PATH"] = str(health["path"])
-    env.update(_tls_env(lst.get("tls") or {}))
+    for policy in _client_policies(node):  # what the node trusts and presents when it calls peers
+        env.update(_tls_env(policy))
+    env.update(_tls_env(lst.get("tls") or {}))  # the listener's own certificate wins: one identity per sidecar
     for i, _extra in enumerate((node.spec.get("listeners") or [])[1:], start=1):
         report.note(
             node.file,
@@ -149,6 +151,15 @@ def sidecar(node: Resource, report: Report) -> Sidecar:
             "a Portico sidecar fronts one app port; run one sidecar per port",
         )
     return Sidecar(node.name, service_of(node_host(node)), port if isinstance(port, int) else None, labels, env)
+
+
+def _client_policies(node: Resource) -> list[dict[str, Any]]:
+    defaults = ((node.spec.get("backendDefaults") or {}).get("clientPolicy") or {}).get("tls")
+    per_backend = [
+        (((b or {}).get("virtualService") or {}).get("clientPolicy") or {}).get("tls")
+        for b in node.spec.get("backends") or []
+    ]
+    return [p for p in (defaults, *per_backend) if isinstance(p, dict)]
 
 
 def _tls_env(tls: dict[str, Any]) -> dict[str, str]:

@@ -39,7 +39,7 @@ class KeySources:
     def for_issuer(self, spec: IssuerSpec) -> KeySource:
         algorithms = frozenset(spec.algorithms)
         if spec.hmac_secret is not None:
-            return StaticKeys(hmac_key(spec.hmac_secret))
+            return StaticKeys(hmac_key(spec.hmac_secret, spec.hmac_kid))
         if spec.jwks is not None:
             return StaticKeys(parse_jwks(spec.jwks, sorted(algorithms)))
         assert spec.jwks_uri is not None  # IssuerSpec guarantees exactly one key source

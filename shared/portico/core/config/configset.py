@@ -38,8 +38,12 @@ class ConfigSet:
     def of(cls, docs: Iterable[Document]) -> ConfigSet:
         out = cls()
         for doc in docs:
-            out._table(doc.kind)[doc.metadata.name] = doc
+            out.put(doc)
         return out
+
+    def put(self, doc: Document) -> None:
+        """Add or replace (by kind and name) one document; only while the set is being built or checked."""
+        self._table(doc.kind)[doc.metadata.name] = doc
 
     def _table(self, kind: str) -> dict[str, Document]:
         tables: dict[str, dict[str, Document]] = {

@@ -29,6 +29,9 @@ class IssuerSpec(Model):
     typ: str | None = None
     forward_claims: list[str] = Field(default_factory=list)
     hmac_secret: str | None = Field(default=None, description="HS256 only: at least 32 bytes")
+    hmac_kid: str | None = Field(
+        default=None, description="HS256 only: the secret's key id; a token that carries a kid must then match it"
+    )
     # OIDC endpoints for developer-portal sign-in (docs/portal.md): the authorization code flow with PKCE
     authorization_endpoint: str | None = None
     token_endpoint: str | None = None
@@ -69,6 +72,8 @@ class IssuerSpec(Model):
         hmac = HMAC_ALGORITHMS & set(self.algorithms)
         if hmac and (self.hmac_secret is None or len(self.hmac_secret.encode()) < 32):
             raise ValueError("HS256 needs hmacSecret of at least 32 bytes")
+        if self.hmac_kid is not None and self.hmac_secret is None:
+            raise ValueError("hmacKid names the key id of hmacSecret; give hmacSecret too")
         if hmac and ASYMMETRIC_ALGORITHMS & set(self.algorithms):
             raise ValueError("an issuer uses HS256 or asymmetric algorithms, never both (keys are bound to algorithms)")
         if not hmac and (self.jwks_uri is None) == (self.jwks is None):
