@@ -44,6 +44,7 @@ class Edge:
             settings=ValidationSettings(allow_loopback=settings.allow_loopback),
         )
         self._pipelines = PipelineCache(deps)
+        self._quota = deps.quota
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -57,9 +58,18 @@ class Edge:
     def warm(self) -> None:
         """Load config and build the pipeline now (Lambda init runs with more CPU); failures retry per request."""
         try:
-            self._pipelines.get(self._config.current(time.monotonic()))
+            loaded = self._config.current(time.monotonic())
+            self._pipelines.get(loaded)
         except Exception:  # the store may be unreachable at init; requests answer 503 until it is back
             log.exception("config not loaded at init")
+            return
+        if loaded.config.rate_limit_policies:
+            # Importing boto3 and building the quota client takes ~1 s cold; done inside the first requests, that
+            # time counts against their policy's timeout (100 ms by default) and a burst fails open.
+            try:
+                self._quota()
+            except Exception:  # no store wired or reachable: the filter applies each policy's failure mode
+                log.warning("quota store not ready at init", exc_info=True)
 
     async def handle_async(self, event: Any) -> dict[str, Any]:
         try:
