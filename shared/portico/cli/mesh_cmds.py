@@ -88,7 +88,7 @@ def _run_sidecar(settings: object) -> int:
         identity = mesh_identity(resolve_identity(settings.service))
     except ValueError as exc:
         fail(str(exc))
-    from portico.adapters.telemetry import json_lines
+    from portico.adapters.telemetry import BatchedJsonLines
 
     side = Sidecar(
         settings,
@@ -96,7 +96,7 @@ def _run_sidecar(settings: object) -> int:
         config,
         rng=rng,
         identity=identity,
-        access_log=json_lines() if settings.access_log else None,  # one JSON line per request on stdout
+        access_log=BatchedJsonLines() if settings.access_log else None,  # one JSON line per request on stdout
         emf_write=print_line if settings.emf_namespace else None,
     )
 

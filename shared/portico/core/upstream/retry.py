@@ -109,12 +109,13 @@ class RetryRule:
     """
 
     attempts: int = 2
-    retry_on: RetryOn = field(default_factory=lambda: RetryOn.parse(ISTIO_DEFAULT_RETRY_ON))
+    retry_on: RetryOn = field(default_factory=lambda: ISTIO_DEFAULT)
     per_try_timeout: float | None = None
     timeout: float | None = None
     backoff: float = DEFAULT_BACKOFF
 
 
+ISTIO_DEFAULT = RetryOn.parse(ISTIO_DEFAULT_RETRY_ON)
 NO_RETRIES = RetryRule(attempts=0)
 
 
