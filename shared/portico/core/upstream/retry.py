@@ -101,6 +101,9 @@ class RetryOn:
         return status in self.codes and "retriable-status-codes" in c
 
 
+ISTIO_DEFAULT = RetryOn.parse(ISTIO_DEFAULT_RETRY_ON)
+
+
 @dataclass(frozen=True, slots=True)
 class RetryRule:
     """`attempts` counts retries after the first try (Istio's meaning): attempts=2 sends at most 3 requests.
@@ -115,7 +118,6 @@ class RetryRule:
     backoff: float = DEFAULT_BACKOFF
 
 
-ISTIO_DEFAULT = RetryOn.parse(ISTIO_DEFAULT_RETRY_ON)
 NO_RETRIES = RetryRule(attempts=0)
 
 
