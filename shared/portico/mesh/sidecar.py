@@ -16,6 +16,7 @@ from portico.adapters.clock import SystemClock
 from portico.adapters.http1_client import ClientSettings, Http1Client
 from portico.adapters.tls.identity import MeshIdentity
 from portico.core.chain import Context, Filter, Handler, build_chain
+from portico.core.config.mesh_documents import MESH_KINDS
 from portico.core.config.refresh import ConfigCache
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
@@ -62,7 +63,8 @@ class Sidecar:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self._registry = registry
-        self._config = ConfigCache(config, interval=settings.config_refresh)
+        # the sidecar validates and keeps only the kinds it serves; the edge's Routes are not its to check
+        self._config = ConfigCache(config, interval=settings.config_refresh, kinds=MESH_KINDS)
         self._inbound_ssl = inbound_ssl
         # mTLS: the identity's contexts rotate; pools take the current client context for each new connection
         # and check that the server proves the destination service's SPIFFE ID.
