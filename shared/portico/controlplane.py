@@ -48,7 +48,23 @@ def read_files(paths: Sequence[Path], settings: ValidationSettings) -> list[Docu
 
 
 def check_references(docs: Sequence[Document], source: str) -> None:
-    errors = ConfigSet.of(docs).reference_errors()
+    """Every reference of every document given must resolve among the documents given (as `istioctl analyze`).
+
+    Files may hold alternatives of one document (Istio's samples have several `reviews` VirtualServices and
+    DestinationRules, each meant to replace the other): each alternative is checked, against every
+    DestinationRule given, so the result does not depend on which alternative comes last.
+    """
+    config = ConfigSet.of(docs)
+    for i, rule in enumerate(d for d in docs if d.kind == "DestinationRule"):
+        config.destination_rules[f"{rule.metadata.name}#{i}"] = rule
+    errors: dict[str, None] = {}
+    for doc in docs:
+        if doc.kind not in ("Route", "Consumer", "VirtualService"):
+            continue
+        config.put(doc)
+        for ref in config.dangling_references():
+            if (ref.kind, ref.name) == (doc.kind, doc.metadata.name):
+                errors[str(ref)] = None
     if errors:
         raise ConfigError([ConfigIssue(source, 0, "", e) for e in errors])
 

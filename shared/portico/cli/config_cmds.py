@@ -36,6 +36,7 @@ _KIND_ALIASES = {
     "ratelimit": "RateLimitPolicy",
     "rlp": "RateLimitPolicy",
     "consumer": "Consumer",
+    "portal": "Portal",
     "virtualservice": "VirtualService",
     "vs": "VirtualService",
     "destinationrule": "DestinationRule",
@@ -81,15 +82,28 @@ def _report(exc: ConfigError) -> None:
         err.print(f"[red]✗[/red] {escape(str(issue))}", soft_wrap=True)
 
 
-def validate(files: FileOpt) -> None:
-    """Validate files: schema, field paths with suggestions, and references across the given files."""
+def validate(
+    files: FileOpt,
+    against_store: Annotated[
+        bool,
+        typer.Option("--against-store", help="Check references against the live config table, not only these files."),
+    ] = False,
+) -> None:
+    """Validate files: schema, field paths with suggestions, and references (missing subsets, issuers, policies)."""
     try:
         docs = read_files(files, settings_from_env())
-        check_references(docs, ", ".join(map(str, files)))
+        if against_store:  # the files over the stored config, as an apply would leave it; nothing is written
+            for line in broken_items(apply_documents(open_store(), docs, dry_run=True)):
+                err.print(f"[yellow]warning:[/yellow] {escape(line)}", soft_wrap=True)
+        else:
+            check_references(docs, ", ".join(map(str, files)))
     except ConfigError as exc:
         _report(exc)
         raise typer.Exit(1) from exc
-    out.print(f"[green]✓[/green] {len(docs)} document(s) valid in {len(files)} file(s)")
+    except StoreUnavailable as exc:
+        fail(f"config store unavailable: {exc}", EXIT_UNAVAILABLE)
+    where = " against the stored config" if against_store else ""
+    out.print(f"[green]✓[/green] {len(docs)} document(s) valid in {len(files)} file(s){where}")
 
 
 def apply(

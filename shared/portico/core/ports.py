@@ -96,9 +96,14 @@ class QuotaStore(Protocol):
 
 
 class Transport(Protocol):
-    """Sends a request to an upstream. Raises UpstreamTimeout or UpstreamConnectError, never returns a 5xx itself."""
+    """Sends one request to the origin `url` names (the engine has already chosen it) and returns its response.
 
-    async def send(self, request: Request, url: str, timeout: float) -> Response: ...
+    `timeout` bounds this one try, connecting included (None: no limit). A failure raises an UpstreamError: connect
+    failure (nothing was sent), reset (the connection broke after sending), timeout, refused (policy) or overflow
+    (the connection pool is full). It never answers a 5xx of its own and never retries on another instance.
+    """
+
+    async def send(self, request: Request, url: str, timeout: float | None) -> Response: ...
 
 
 class UpstreamError(Exception):
@@ -110,7 +115,15 @@ class UpstreamTimeout(UpstreamError):
 
 
 class UpstreamConnectError(UpstreamError):
-    pass
+    """No connection could be made: nothing was sent, so any method may be retried elsewhere."""
+
+
+class UpstreamReset(UpstreamError):
+    """The connection broke after the request went out, before a whole response came back."""
+
+
+class UpstreamOverflow(UpstreamError):
+    """The connection pool's connection and pending limits are both reached: fail fast (circuit breaking)."""
 
 
 class UpstreamRefused(UpstreamError):

@@ -1,7 +1,7 @@
 """Issue 20 defect 3 and its class: every outbound dial of the product goes through the one resolve-and-check path.
 
 `SITES` lists every file of the product that dials out, found by the primitives in `DIAL`. A new dial site (a new
-transport, an ext-authz or introspection client that does not go through HttpTransport) fails
+transport, an ext-authz or introspection client that does not go through Http1Client) fails
 `test_every_dial_site_is_listed` until it is listed here, with a test below proving that it refuses a name that
 resolves to 169.254.169.254, or a reason why it dials only addresses no user or request can choose.
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,13 +25,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
 
 from portico.adapters.grpc_channel import GrpcChannels
-from portico.adapters.http1_pool import HostPool, PoolSettings
-from portico.adapters.http_transport import HttpTransport
+from portico.adapters.http1_client import ClientSettings, Http1Client
 from portico.adapters.jwks_http import HttpJwksFetcher
 from portico.core.auth.authenticator import KeySources
 from portico.core.config.grpc import GrpcTls
 from portico.core.http import Request
-from portico.core.mesh.circuit import CircuitBreaker, Limits
 from portico.core.mesh.registry import Instance
 from portico.core.ports import UpstreamRefused
 from tests.auth_support import AUDIENCE, ISSUER, call, claims, edge_handler, public, sign
@@ -48,19 +47,22 @@ AWS_SDK = (
     "AWS SDK client: endpoints come from the SDK's configuration (AWS_ENDPOINT_URL), never from config or requests"
 )
 SITES = {
-    # edge http upstreams, JWKS fetches (jwks_http.py) and anything else built on HttpTransport
-    "shared/portico/adapters/http_transport.py": CHECKED,
-    # mesh peers (sidecar outbound, the edge's `service` upstreams) and the sidecar's app
-    "shared/portico/adapters/http1_pool.py": CHECKED,
+    # the one HTTP/1 client: edge http upstreams, JWKS fetches (jwks_http.py), mesh peers (sidecar outbound, the
+    # edge's `service` upstreams) and the sidecar's app
+    "shared/portico/adapters/http1_client.py": CHECKED,
     # edge gRPC upstreams
     "shared/portico/adapters/grpc_channel.py": CHECKED,
     "shared/portico/adapters/dynamodb/config_store.py": AWS_SDK,
     "shared/portico/adapters/dynamodb/quota_store.py": AWS_SDK,
     "shared/portico/adapters/dynamodb/registry_store.py": AWS_SDK,
     "shared/portico/adapters/lambda_invoker.py": AWS_SDK,
+    "shared/portico/adapters/client_secrets.py": AWS_SDK,  # Secrets Manager: introspection client credentials
+    # the portal's session key and client secret from Secrets Manager (the token endpoint rides Http1Client)
+    "shared/portico/adapters/secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,
-    "shared/portico/cli/mesh_cmds.py": AWS_SDK,
+    # the sidecar's SigV4 JSON client: the same endpoint rules as the SDK (adapters/aws_env.py)
+    "shared/portico/adapters/aws_json.py": AWS_SDK,
     "shared/portico/adapters/ecs_metadata.py": (
         "ECS task metadata: the URL is ECS_CONTAINER_METADATA_URI_V4, set by the ECS agent; reading 169.254.170.2 is "
         "its purpose, and nothing a user or request writes reaches it"
@@ -119,7 +121,7 @@ def dials(monkeypatch: pytest.MonkeyPatch) -> Iterator[Dials]:
 
 
 def test_http_transport_refuses_a_name_resolving_to_metadata(dials: Dials) -> None:
-    transport = HttpTransport(resolver=dials.lying_resolver)
+    transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
     with pytest.raises(UpstreamRefused, match=re.escape(METADATA)):
         asyncio.run(transport.send(Request("GET", "/"), "https://evil.test/latest/meta-data/", 2.0))
     assert dials.lookups == ["evil.test"] and dials.made == []
@@ -135,7 +137,7 @@ spec:
   auth: {none: {}}
   upstream: {http: {url: "https://evil.test/latest/meta-data/"}}
 """
-    handler = edge_handler(config, HttpTransport(resolver=dials.lying_resolver))
+    handler = edge_handler(config, Http1Client(ClientSettings(resolver=dials.lying_resolver)))
     response = asyncio.run(call(handler, "/evil", {}, 1_900_000_000.0))
     assert response.status == 502 and dials.made == []
 
@@ -161,7 +163,7 @@ spec:
   algorithms: [ES256]
 """
     sources = KeySources(lambda: HttpJwksFetcher(resolver=dials.lying_resolver))
-    handler = edge_handler(config, HttpTransport(resolver=dials.lying_resolver), sources)
+    handler = edge_handler(config, Http1Client(ClientSettings(resolver=dials.lying_resolver)), sources)
     jwk = dict(ECKey.import_key(ec.generate_private_key(ec.SECP256R1())).as_dict(private=True))  # type: ignore[arg-type]
     now = 1_900_000_000.0
     token = sign({**jwk, "kid": "k1"}, {"alg": "ES256", "kid": "k1"}, claims(now, exp=int(now) + 600))
@@ -197,14 +199,16 @@ def test_grpc_channels_refuse_a_name_resolving_to_metadata(dials: Dials) -> None
 @pytest.mark.parametrize("host", ["evil.test", METADATA, "169.254.170.2", "fd00:ec2::254"])
 def test_mesh_pools_refuse_metadata_peers(dials: Dials, host: str) -> None:
     """A registry item (written by any task's role) naming a metadata address never gets a connection."""
-    pool = HostPool(host, 15443, CircuitBreaker(Limits()), PoolSettings(resolver=dials.lying_resolver))
+    pool = Http1Client(ClientSettings(allow_loopback=True, resolver=dials.lying_resolver))
+    authority = f"[{host}]" if ":" in host else host
     with pytest.raises(UpstreamRefused):
-        asyncio.run(pool.request(Request("GET", "/"), "/", "payments", 2.0))
-    assert dials.made == [] and pool.open == 0
+        asyncio.run(pool.send(Request("GET", "/"), f"https://{authority}:15443/", 2.0))
+    assert dials.made == [] and pool.open_connections == 0
 
 
 def test_the_edges_mesh_client_refuses_a_registered_metadata_address(dials: Dials) -> None:
-    from portico.mesh.client import MeshServiceClient
+    from portico.adapters.clock import SystemClock
+    from portico.mesh.client import MeshServiceClient, mtls_settings
 
     class Registry:
         def instances(self, service: str) -> list[Instance]:
@@ -216,7 +220,88 @@ def test_the_edges_mesh_client_refuses_a_registered_metadata_address(dials: Dial
         def verify_server(self, ssl_object: Any, expected: str) -> None:
             raise AssertionError("no handshake may happen")
 
-    client = MeshServiceClient(Registry(), Identity(), stale_after=1e13)  # type: ignore[arg-type]
+    client = MeshServiceClient(
+        Registry(),
+        mtls_settings(Identity()),  # type: ignore[arg-type]
+        SystemClock(),
+        stale_after=1e13,
+    )
     with pytest.raises(UpstreamRefused):
         asyncio.run(client.call("payments", Request("GET", "/"), "/", 2.0))
     assert dials.made == []
+
+
+def _protected(config: str, dials: Dials) -> Any:
+    """The real edge chain with the HTTP client on the lying resolver (introspection and ext_authz dial with it)."""
+    from dataclasses import replace
+
+    from portico.core.config.configset import ConfigSet
+    from portico.core.config.loader import parse_documents
+    from portico.core.config.snapshot import LoadedConfig
+    from portico.edge.pipeline import EdgeDeps, build_pipeline
+
+    class Credentials:
+        async def credentials(self, spec: Any, now: float) -> tuple[str, str]:
+            return "edge", "secret"
+
+    docs, issues = parse_documents(config, file="protect.yaml")
+    assert not issues, issues
+    transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
+    rng = random.Random(7).randbytes
+    deps = EdgeDeps(rng=rng, jitter=lambda: 0.0, transport=lambda: transport, invoker=lambda: None)  # type: ignore[arg-type, return-value]
+    deps = replace(deps, credentials=Credentials)
+    return build_pipeline(LoadedConfig(version=1, config=ConfigSet.of(docs)), deps).handler
+
+
+def test_an_introspection_endpoint_resolving_to_metadata_is_never_dialled(dials: Dials) -> None:
+    config = """
+apiVersion: portico/v1
+kind: Route
+metadata: {name: opaque}
+spec:
+  match: {path: /opaque}
+  auth: {introspection: {endpoint: "https://evil.test/introspect", credentials: {secretId: idp}}}
+  upstream: {mock: {status: 200}}
+"""
+    response = asyncio.run(call(_protected(config, dials), "/opaque", {"authorization": "Bearer tok"}, 1.9e9))
+    assert response.status == 503 and dials.lookups == ["evil.test"] and dials.made == []
+
+
+def test_an_ext_authz_service_resolving_to_metadata_is_never_dialled(dials: Dials) -> None:
+    config = """
+apiVersion: portico/v1
+kind: Route
+metadata: {name: decided}
+spec:
+  match: {path: /decided}
+  auth: {external: {http: {url: "https://evil.test/check"}}}
+  upstream: {mock: {status: 200}}
+"""
+    response = asyncio.run(call(_protected(config, dials), "/decided", {"authorization": "Bearer tok"}, 1.9e9))
+    assert response.status == 403 and dials.lookups == ["evil.test"] and dials.made == []
+
+
+def test_the_portal_token_endpoint_resolving_to_metadata_is_never_dialled(dials: Dials) -> None:
+    from portico.core.config.documents import Issuer
+    from portico.core.config.portal import PortalSignIn
+    from portico.edge.portal.oidc import SignInError, exchange_code
+
+    issuer = Issuer.model_validate(
+        {
+            "apiVersion": "portico/v1",
+            "kind": "Issuer",
+            "metadata": {"name": "idp"},
+            "spec": {
+                "issuer": "https://evil.test/",
+                "jwksUri": "https://evil.test/jwks",
+                "authorizationEndpoint": "https://evil.test/authorize",
+                "tokenEndpoint": "https://evil.test/token",
+                "audiences": ["a"],
+            },
+        }
+    )
+    sign_in = PortalSignIn(issuer="idp", client_id="c", redirect_uri="https://api.test/_portico/portal/callback")
+    transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
+    with pytest.raises(SignInError, match="did not answer"):
+        asyncio.run(exchange_code(transport, issuer, sign_in, "code", "verifier", None))
+    assert dials.lookups == ["evil.test"] and dials.made == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -13,9 +14,19 @@ from portico.core.regex import RegexError, UserRegex
 def test_catastrophic_patterns_run_in_linear_time(pattern: str) -> None:
     regex = UserRegex(pattern)
     subject = "a" * 10_000 + "!"
-    started = time.perf_counter()
     assert not regex.matches(subject)
-    assert time.perf_counter() - started < 0.010
+    assert best_of(5, lambda: regex.matches(subject)) < 0.010
+
+
+def best_of(runs: int, work: Callable[[], object]) -> float:
+    """The fastest of a few runs: the matcher's own cost, not the scheduler's on a machine shared by many tests
+    (a backtracking engine takes about a second on these inputs, so no run of it comes near the bound)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
 
 
 @pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)b", r"(?<!a)b", r"a++", "[", r"\Z"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -15,8 +16,8 @@ from portico.core.config.istio_networking import (
     HTTPRoute,
 )
 from portico.core.http import Request
-from portico.core.mesh.retry import RetryPolicy
 from portico.core.regex import UserRegex
+from portico.core.upstream.retry import ISTIO_DEFAULT_RETRY_ON, RetryOn, RetryRule
 
 Predicate = Callable[[Request], bool]
 
@@ -64,7 +65,7 @@ class CompiledRoute:
     name: str
     predicates: tuple[Predicate, ...]
     destinations: tuple[tuple[Destination, int], ...]
-    retry: RetryPolicy
+    retry: RetryRule  # carries the route's timeout too: the engine bounds the whole call by it
     timeout: float | None = None
     rewrite: HTTPRewrite | None = None
     fault: HTTPFaultInjection | None = None
@@ -84,9 +85,14 @@ class CompiledRoute:
 
 
 def compile_route(route: HTTPRoute, index: int, vs_name: str) -> CompiledRoute:
-    retry = RetryPolicy()
+    retry = RetryRule(timeout=route.timeout)  # Istio's default retries when the route sets none
     if route.retries is not None:
-        retry = RetryPolicy.parse(route.retries.attempts, route.retries.per_try_timeout, route.retries.retry_on)
+        retry = RetryRule(
+            attempts=route.retries.attempts,
+            retry_on=RetryOn.parse(route.retries.retry_on or ISTIO_DEFAULT_RETRY_ON),
+            per_try_timeout=route.retries.per_try_timeout,
+            timeout=route.timeout,
+        )
     single = len(route.route) == 1
     return CompiledRoute(
         name=route.name or f"{vs_name}.{index}",
@@ -125,12 +131,13 @@ class RouteTable:
         return default_route(service)
 
 
+@functools.lru_cache(maxsize=4096)  # per request otherwise; pure and immutable, so shared
 def default_route(service: str) -> CompiledRoute:
     return CompiledRoute(
         name=f"{service}.default",
         predicates=(),
         destinations=((Destination(host=service), 100),),
-        retry=RetryPolicy(),
+        retry=RetryRule(),
     )
 
 

@@ -30,6 +30,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from portico.core.ports import QuotaStore, StoreUnavailable
+from portico.core.quota.failopen import FailOpenWarnings
 from portico.core.quota.headers import LimitStatus
 from portico.core.quota.keys import counter_key
 from portico.core.quota.lease import LeaseBook
@@ -121,6 +122,7 @@ class QuotaStats:
     refused_locally: int = 0  # refusals decided from a remembered spent counter, with no write
     refunds: int = 0  # charges given back after a timed-out check whose request was refused
     congestion_waits: int = 0  # loop turns a check was given past its budget because the process was busy
+    warnings: FailOpenWarnings = field(default_factory=FailOpenWarnings)  # when to log the next store failure
 
 
 class QuotaLimiter:
