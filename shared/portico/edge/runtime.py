@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
     from portico.edge.portal.backend import PortalBackend
 from portico.edge.events import MalformedEvent, http_api, parse_event
+from portico.edge.introspect import CredentialSource
 from portico.edge.pipeline import EdgeDeps, PipelineCache
 from portico.edge.settings import EdgeSettings, SettingsError
 from portico.edge.telemetry import EdgeTelemetry
@@ -43,6 +44,7 @@ class Edge:
             settings=ValidationSettings(allow_loopback=settings.allow_loopback),
         )
         self._pipelines = PipelineCache(deps)
+        self._quota = deps.quota
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -56,9 +58,18 @@ class Edge:
     def warm(self) -> None:
         """Load config and build the pipeline now (Lambda init runs with more CPU); failures retry per request."""
         try:
-            self._pipelines.get(self._config.current(time.monotonic()))
+            loaded = self._config.current(time.monotonic())
+            self._pipelines.get(loaded)
         except Exception:  # the store may be unreachable at init; requests answer 503 until it is back
             log.exception("config not loaded at init")
+            return
+        if loaded.config.rate_limit_policies:
+            # Importing boto3 and building the quota client takes ~1 s cold; done inside the first requests, that
+            # time counts against their policy's timeout (100 ms by default) and a burst fails open.
+            try:
+                self._quota()
+            except Exception:  # no store wired or reachable: the filter applies each policy's failure mode
+                log.warning("quota store not ready at init", exc_info=True)
 
     async def handle_async(self, event: Any) -> dict[str, Any]:
         try:
@@ -160,6 +171,13 @@ def default_deps(
             chosen["quota"] = QuotaLimiter(DynamoDbQuotaStore.from_env())
         return chosen["quota"]  # type: ignore[no-any-return]
 
+    def get_credentials() -> CredentialSource:
+        if chosen.get("credentials") is None:
+            from portico.adapters.client_secrets import ClientSecrets  # lazy: boto3 only for a secretId
+
+            chosen["credentials"] = ClientSecrets()
+        return chosen["credentials"]  # type: ignore[no-any-return]
+
     if mesh is None:
         from portico.edge.mesh_client import LazyMeshClient  # no TLS or registry code until a service call
 
@@ -213,6 +231,9 @@ def default_deps(
         clock=SystemClock(),
         telemetry=telemetry or default_telemetry(settings),
         mesh=mesh,
+        credentials=get_credentials,
+        ip_policy=settings.ip_policy,
+        trusted_proxies=settings.trusted_proxies,
         portal_backend=get_portal_backend if store is not None else None,
     )
 
