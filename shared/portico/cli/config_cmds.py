@@ -15,6 +15,7 @@ from rich.table import Table
 
 from portico.cli.output import EXIT_UNAVAILABLE, err, fail, out
 from portico.controlplane import (
+    Audit,
     apply_documents,
     broken_items,
     check_references,
@@ -77,6 +78,12 @@ def open_store() -> ConfigStore:
     return DynamoDbConfigStore(table_names()["config"])
 
 
+def _audit() -> Audit:
+    from portico.cli.history_cmds import audit_now  # STS is asked only when something will be written
+
+    return audit_now()
+
+
 def _report(exc: ConfigError) -> None:
     for issue in exc.issues:
         err.print(f"[red]✗[/red] {escape(str(issue))}", soft_wrap=True)
@@ -113,7 +120,7 @@ def apply(
     """Apply files to the config table: changed documents and a version bump in one transaction."""
     try:
         docs = read_files(files, settings_from_env())
-        result = apply_documents(open_store(), docs, dry_run=dry_run)
+        result = apply_documents(open_store(), docs, dry_run=dry_run, audit=None if dry_run else _audit())
     except ConfigError as exc:
         _report(exc)
         err.print("nothing was written")
@@ -191,7 +198,7 @@ def delete(kind: Annotated[str, typer.Argument()], name: Annotated[str, typer.Ar
     """Delete one document; refused while other documents still reference it."""
     resolved = resolve_kind(kind)
     try:
-        result = delete_document(open_store(), resolved, name)
+        result = delete_document(open_store(), resolved, name, audit=_audit())
     except LookupError as exc:
         fail(str(exc))
     except ConfigError as exc:

@@ -10,6 +10,7 @@ from portico.cli import (
     config_cmds,
     dev_cmds,
     graph_cmds,
+    history_cmds,
     identity_cmds,
     import_cmds,
     mesh_cmds,
@@ -26,7 +27,17 @@ app = typer.Typer(
 )
 
 # Each module adds its commands; a new command group is one more line here.
-for module in (config_cmds, dev_cmds, mesh_cmds, portal_cmds, quota_cmds, identity_cmds, graph_cmds, import_cmds):
+for module in (
+    config_cmds,
+    history_cmds,
+    dev_cmds,
+    mesh_cmds,
+    portal_cmds,
+    quota_cmds,
+    identity_cmds,
+    graph_cmds,
+    import_cmds,
+):
     module.register(app)
 
 
