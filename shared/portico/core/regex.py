@@ -52,6 +52,10 @@ class UserRegex:
             return None
         return tuple(g.decode("utf-8", "surrogateescape") for g in found.groups(default=b""))
 
+    def search(self, text: str) -> bool:
+        """True when the pattern matches anywhere in `text` (JSON Schema's `pattern` is unanchored, as ECMA-262)."""
+        return self._compiled.search(text.encode("utf-8", "surrogateescape")) is not None
+
     def matches(self, text: str) -> bool:
         return self._compiled.fullmatch(text.encode("utf-8", "surrogateescape")) is not None
 

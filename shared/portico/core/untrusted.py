@@ -25,6 +25,11 @@ MAX_YAML_NODES = 200_000  # after alias expansion; a 500-route file is ~15,000 n
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or a low one alone (not after an escaped backslash)
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)(?:\\\\)*\\u[dD][89aAbB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<![\\]u[dD][89aAbB][0-9a-fA-F]{2})(?<!\\)(?:\\\\)*\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 _DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 
 
@@ -73,6 +78,8 @@ def load_json(
         text = data
     if json_depth_exceeds(text, max_depth):
         raise UntrustedInputError(f"{what} nests deeper than {max_depth} levels, or its brackets do not balance")
+    if "\\u" in text and _LONE_SURROGATE.search(text):  # RFC 7493 (I-JSON) 2.1: no text can carry it onward
+        raise UntrustedInputError(f"{what} is not valid JSON: it escapes a lone UTF-16 surrogate")
     try:
         return json.loads(text, object_pairs_hook=object_pairs_hook, parse_constant=_refuse_constant)
     except UntrustedInputError as exc:

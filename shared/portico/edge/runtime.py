@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
     from portico.edge.portal.backend import PortalBackend
 from portico.edge.events import MalformedEvent, http_api, parse_event
+from portico.edge.introspect import CredentialSource
 from portico.edge.pipeline import EdgeDeps, PipelineCache
 from portico.edge.settings import EdgeSettings, SettingsError
 from portico.edge.telemetry import EdgeTelemetry
@@ -170,6 +171,13 @@ def default_deps(
             chosen["quota"] = QuotaLimiter(DynamoDbQuotaStore.from_env())
         return chosen["quota"]  # type: ignore[no-any-return]
 
+    def get_credentials() -> CredentialSource:
+        if chosen.get("credentials") is None:
+            from portico.adapters.client_secrets import ClientSecrets  # lazy: boto3 only for a secretId
+
+            chosen["credentials"] = ClientSecrets()
+        return chosen["credentials"]  # type: ignore[no-any-return]
+
     if mesh is None:
         from portico.edge.mesh_client import LazyMeshClient  # no TLS or registry code until a service call
 
@@ -223,6 +231,9 @@ def default_deps(
         clock=SystemClock(),
         telemetry=telemetry or default_telemetry(settings),
         mesh=mesh,
+        credentials=get_credentials,
+        ip_policy=settings.ip_policy,
+        trusted_proxies=settings.trusted_proxies,
         portal_backend=get_portal_backend if store is not None else None,
     )
 

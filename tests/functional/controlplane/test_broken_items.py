@@ -196,3 +196,40 @@ def test_a_deeply_nested_file_gets_one_clear_line(cli: CliRunner, tmp_path: Path
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "Traceback" not in result.output and "RecursionError" not in result.output
         assert "the YAML nests deeper than 64 levels" in result.output
+
+
+REVIEWS_VS = """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 80}
+    - {destination: {host: reviews, subset: v2}, weight: 20}
+"""
+REVIEWS_DR = """
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+"""
+
+
+def test_validate_against_the_store_finds_subsets_in_the_live_table(cli: CliRunner, tmp_path: Path) -> None:
+    vs, dr = tmp_path / "vs.yaml", tmp_path / "dr.yaml"
+    vs.write_text(REVIEWS_VS)
+    dr.write_text(REVIEWS_DR)
+    alone = cli.invoke(app, ["validate", "-f", str(vs)])  # as istioctl analyze: the DestinationRule is missing
+    assert alone.exit_code == 1 and "uses subset 'v1' of 'reviews', which no DestinationRule defines" in " ".join(
+        alone.output.split()
+    )
+    before = cli.invoke(app, ["validate", "--against-store", "-f", str(vs)])
+    assert before.exit_code == 1 and "subset 'v1'" in before.output  # the table does not have it either
+    assert cli.invoke(app, ["apply", "-f", str(dr)]).exit_code == 0
+    after = cli.invoke(app, ["validate", "--against-store", "-f", str(vs)])
+    assert after.exit_code == 0 and "against the stored config" in after.output, after.output
+    assert cli.invoke(app, ["validate", "-f", str(vs)]).exit_code == 1  # without the flag: only the files given

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,11 +56,13 @@ SITES = {
     "shared/portico/adapters/dynamodb/quota_store.py": AWS_SDK,
     "shared/portico/adapters/dynamodb/registry_store.py": AWS_SDK,
     "shared/portico/adapters/lambda_invoker.py": AWS_SDK,
+    "shared/portico/adapters/client_secrets.py": AWS_SDK,  # Secrets Manager: introspection client credentials
     # the portal's session key and client secret from Secrets Manager (the token endpoint rides Http1Client)
     "shared/portico/adapters/secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,
-    "shared/portico/cli/mesh_cmds.py": AWS_SDK,
+    # the sidecar's SigV4 JSON client: the same endpoint rules as the SDK (adapters/aws_env.py)
+    "shared/portico/adapters/aws_json.py": AWS_SDK,
     "shared/portico/adapters/ecs_metadata.py": (
         "ECS task metadata: the URL is ECS_CONTAINER_METADATA_URI_V4, set by the ECS agent; reading 169.254.170.2 is "
         "its purpose, and nothing a user or request writes reaches it"
@@ -226,6 +229,56 @@ def test_the_edges_mesh_client_refuses_a_registered_metadata_address(dials: Dial
     with pytest.raises(UpstreamRefused):
         asyncio.run(client.call("payments", Request("GET", "/"), "/", 2.0))
     assert dials.made == []
+
+
+def _protected(config: str, dials: Dials) -> Any:
+    """The real edge chain with the HTTP client on the lying resolver (introspection and ext_authz dial with it)."""
+    from dataclasses import replace
+
+    from portico.core.config.configset import ConfigSet
+    from portico.core.config.loader import parse_documents
+    from portico.core.config.snapshot import LoadedConfig
+    from portico.edge.pipeline import EdgeDeps, build_pipeline
+
+    class Credentials:
+        async def credentials(self, spec: Any, now: float) -> tuple[str, str]:
+            return "edge", "secret"
+
+    docs, issues = parse_documents(config, file="protect.yaml")
+    assert not issues, issues
+    transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
+    rng = random.Random(7).randbytes
+    deps = EdgeDeps(rng=rng, jitter=lambda: 0.0, transport=lambda: transport, invoker=lambda: None)  # type: ignore[arg-type, return-value]
+    deps = replace(deps, credentials=Credentials)
+    return build_pipeline(LoadedConfig(version=1, config=ConfigSet.of(docs)), deps).handler
+
+
+def test_an_introspection_endpoint_resolving_to_metadata_is_never_dialled(dials: Dials) -> None:
+    config = """
+apiVersion: portico/v1
+kind: Route
+metadata: {name: opaque}
+spec:
+  match: {path: /opaque}
+  auth: {introspection: {endpoint: "https://evil.test/introspect", credentials: {secretId: idp}}}
+  upstream: {mock: {status: 200}}
+"""
+    response = asyncio.run(call(_protected(config, dials), "/opaque", {"authorization": "Bearer tok"}, 1.9e9))
+    assert response.status == 503 and dials.lookups == ["evil.test"] and dials.made == []
+
+
+def test_an_ext_authz_service_resolving_to_metadata_is_never_dialled(dials: Dials) -> None:
+    config = """
+apiVersion: portico/v1
+kind: Route
+metadata: {name: decided}
+spec:
+  match: {path: /decided}
+  auth: {external: {http: {url: "https://evil.test/check"}}}
+  upstream: {mock: {status: 200}}
+"""
+    response = asyncio.run(call(_protected(config, dials), "/decided", {"authorization": "Bearer tok"}, 1.9e9))
+    assert response.status == 403 and dials.lookups == ["evil.test"] and dials.made == []
 
 
 def test_the_portal_token_endpoint_resolving_to_metadata_is_never_dialled(dials: Dials) -> None:

@@ -121,5 +121,9 @@ class Authenticator:
         owner = self.api_keys.lookup(key)
         return Identity(method="apiKey", sub=None, consumer=owner.consumer, scopes=owner.scopes, key_id=owner.key_id)
 
+    def consumer_of(self, subject: str | None) -> str | None:
+        """The Consumer whose `subjects` lists this subject (a JWT sub, an introspected sub, a certificate name)."""
+        return self._subjects.get(subject) if subject is not None else None
+
     def issuer_names(self) -> Mapping[str, IssuerEntry]:
         return self._issuers

@@ -15,6 +15,15 @@ from portico.core.upstream.retry import RetryOn  # the one retryOn vocabulary of
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
+def checked_url(value: str, info: ValidationInfo, what: str) -> str:
+    """`value` when it passes the SSRF rules (loopback only with the local allowance); ValueError naming `what`."""
+    try:
+        check_upstream_url(value, allow_loopback=settings_from(info).allow_loopback)
+    except ForbiddenDestination as exc:
+        raise ValueError(f"{what} refused: {exc}") from exc
+    return value
+
+
 class RetryPolicy(Model):
     """Retries for idempotent methods (unless `non-idempotent` is listed), always on a connect failure, and on the
     `retryOn` conditions: Envoy's names (`5xx`, `gateway-error`, `reset`, ...) and status codes, as in the mesh."""
@@ -65,11 +74,7 @@ class HttpUpstream(Model):
     @field_validator("url")
     @classmethod
     def _safe_url(cls, value: str, info: ValidationInfo) -> str:
-        try:
-            check_upstream_url(value, allow_loopback=settings_from(info).allow_loopback)
-        except ForbiddenDestination as exc:
-            raise ValueError(f"upstream refused: {exc}") from exc
-        return value
+        return checked_url(value, info, "upstream")
 
 
 class LambdaUpstream(Model):
