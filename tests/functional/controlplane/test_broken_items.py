@@ -184,7 +184,7 @@ def test_more_documents_than_one_transaction_get_one_clear_line(cli: CliRunner, 
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "120 changes exceed the 99" in lines[0] and "nothing was written" in lines[0]
+    assert len(lines) == 1 and "120 changes exceed the 98" in lines[0] and "nothing was written" in lines[0]
 
 
 def test_a_deeply_nested_file_gets_one_clear_line(cli: CliRunner, tmp_path: Path) -> None:
