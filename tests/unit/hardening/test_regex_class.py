@@ -8,7 +8,6 @@ call whose pattern is not a literal in the code fails it, so a new regex entry p
 from __future__ import annotations
 
 import ast
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from portico.core.http import Request
 from portico.core.mesh.vsmatch import compile_match
 from portico.core.routing.rewrite import UpstreamTarget
 from portico.core.routing.table import RouteTable
+from tests.unit.hardening.timing import best_of
 
 ROOT = Path(__file__).resolve().parents[3]
 EVIL = r"(a+)+b"
@@ -51,16 +51,6 @@ def test_no_regex_outside_the_re2_module_takes_a_runtime_pattern() -> None:
                 if not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
                     found[rel] = node.lineno
     assert set(found) - TRUSTED.keys() == set(), f"user regexes go through portico.core.regex.UserRegex: {found}"
-
-
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    """The fastest of a few runs: the matcher's cost, not the scheduler's on a machine shared by many tests."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _route_table(field: str) -> Callable[[], object]:
