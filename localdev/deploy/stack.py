@@ -79,7 +79,7 @@ def _wait(cfn: Any, name: str, timeout: float = 120.0) -> dict[str, Any]:
 def _attribute_lookup(refs: dict[str, str], types: dict[str, str]) -> Any:
     def lookup(logical: str, attr: str) -> str:
         kind, physical = types.get(logical), refs.get(logical)
-        if physical is None or attr != "Arn":
+        if physical is None or (attr != "Arn" and not attr.startswith("Outputs.")):
             raise ResolveError(f"GetAtt {logical}.{attr}: not available locally")
         if kind == "AWS::Lambda::Function":
             return str(client("lambda").get_function(FunctionName=physical)["Configuration"]["FunctionArn"])
@@ -87,6 +87,12 @@ def _attribute_lookup(refs: dict[str, str], types: dict[str, str]) -> Any:
             return str(client("dynamodb").describe_table(TableName=physical)["Table"]["TableArn"])
         if kind == "AWS::IAM::Role":
             return str(client("iam").get_role(RoleName=physical)["Role"]["Arn"])
+        if kind == "AWS::CloudFormation::Stack" and physical is not None and attr.startswith("Outputs."):
+            stack = client("cloudformation").describe_stacks(StackName=physical)["Stacks"][0]
+            for output in stack.get("Outputs", []):
+                if output["OutputKey"] == attr.removeprefix("Outputs."):
+                    return str(output["OutputValue"])
+            raise ResolveError(f"GetAtt {logical}.{attr}: the nested stack has no such output")
         if kind == "AWS::Logs::LogGroup":
             for group in client("logs").describe_log_groups(logGroupNamePrefix=physical)["logGroups"]:
                 if group["logGroupName"] == physical:
@@ -110,6 +116,23 @@ def _verify_tables(refs: dict[str, str]) -> None:
         raise DeployError("deployed tables differ from what the code uses:\n  " + "\n  ".join(errors))
 
 
+def local_mesh_parameters(overrides: dict[str, str]) -> dict[str, str]:
+    """What a local deploy of the mesh needs that a user would type: the local endpoint's CA (its CloudFormation
+    has no AWS::ACMPCA model, so the stack uses an existing CA, as ExistingCertificateAuthorityArn allows), the
+    sidecar image `make sidecar-image` builds, and a stand-in app image (no task runs on the local ECS)."""
+    if overrides.get("Mesh", "enabled") != "enabled":
+        return {}
+    from localdev.deploy.image import image_tag
+    from localdev.dev.ca import ensure_root_ca
+
+    return {
+        "ExistingCertificateAuthorityArn": ensure_root_ca(client("acm-pca")),
+        "SidecarImage": image_tag(),
+        "AppImage": "localhost/portico-demo-app:local",
+        "DesiredCount": "1",
+    }
+
+
 def deploy_local(
     stack_name: str = "portico-local",
     *,
@@ -119,7 +142,7 @@ def deploy_local(
     bucket: str = "portico-local-artifacts",
 ) -> LocalDeployment:
     """Build for this host's architecture, package, translate and deploy; then fill what was skipped."""
-    params = {"Architecture": host_architecture(), **(parameters or {})}
+    params = {"Architecture": host_architecture(), **local_mesh_parameters(parameters or {}), **(parameters or {})}
     workdir.mkdir(parents=True, exist_ok=True)
     built = sam_build(template, workdir / "build", params)
     cloudformation = translate(package(built, client("s3"), bucket), workdir, params)
