@@ -41,7 +41,7 @@ system-deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium wrk; }
 
 # The sidecar image without a Docker engine (docs/deploy.md, "The sidecar image"): Debian's debootstrap makes the
-# base, buildah builds infra/sidecar/Containerfile.debian, podman (with runc) runs it in the e2e suite. Idempotent:
+# base, buildah builds infra/sidecar/Dockerfile.debian, podman (with runc) runs it in the e2e suite. Idempotent:
 # apt runs only when one is missing.
 IMAGE_TOOLS := debootstrap buildah podman runc
 image-deps:

@@ -6,7 +6,7 @@ Three steps, each cached by a label that records its inputs, so a second build c
    uses on this machine, trimmed (no apt lists, docs, man pages, locales) and imported with `podman import`;
 2. wheels: the portico wheel built from this tree plus its `sidecar,cli` dependencies as Python 3.11 wheels for
    this machine's architecture (Debian 12's python3 is 3.11), so the image build needs no network;
-3. image: `buildah bud --isolation chroot -f infra/sidecar/Containerfile.debian` on that base.
+3. image: `buildah bud --isolation chroot -f infra/sidecar/Dockerfile.debian` on that base.
 
 Everything lives in the project's own container storage (.portico/oci), never in the machine's.
 `python -m localdev.deploy.image build` runs it (`make sidecar-image`); docs/deploy.md has the figures.
@@ -32,11 +32,11 @@ from pathlib import Path
 from localdev.deploy.tools import REPO, ToolError
 
 STORE = REPO / ".portico" / "oci"
-CONTAINERFILE = REPO / "infra" / "sidecar" / "Containerfile.debian"
+DEBIAN_DOCKERFILE = REPO / "infra" / "sidecar" / "Dockerfile.debian"
 BASE_TAG = "localhost/portico-debian:bookworm"
 IMAGE_REPO = "localhost/portico-sidecar"
 SUITE = "bookworm"
-# minbase is dpkg, apt and the Required packages; python3-venv brings ensurepip, which the Containerfile uses.
+# minbase is dpkg, apt and the Required packages; python3-venv brings ensurepip, which Dockerfile.debian uses.
 BASE_PACKAGES = ("python3", "python3-venv")
 # Trimmed from the base: nothing in the image reads them, and apt's lists alone are ~50 MB.
 TRIM = ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale")
@@ -130,8 +130,8 @@ def base_inputs() -> str:
 
 
 def image_inputs(base: str) -> str:
-    """Everything the image is made of: the Containerfile, the package sources and metadata, the base."""
-    files = [CONTAINERFILE, REPO / "pyproject.toml", REPO / "README.md", Path(__file__)]
+    """Everything the image is made of: Dockerfile.debian, the package sources and metadata, the base."""
+    files = [DEBIAN_DOCKERFILE, REPO / "pyproject.toml", REPO / "README.md", Path(__file__)]
     files += sorted(p for p in (REPO / "shared" / "portico").rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     parts = [base.encode()] + [str(p.relative_to(REPO)).encode() + b"\0" + p.read_bytes() for p in files]
     return _digest(*parts)
@@ -176,7 +176,9 @@ def build_wheels(dist: Path) -> None:
 
 def build_image(context: Path, base: str, tag: str, inputs: str) -> None:
     command = ["buildah", *storage_args(), "bud", "--isolation", "chroot", "--layers=false", "--pull=never"]
-    command += ["--build-arg", f"BASE={base}", "--label", f"{LABEL}={inputs}", "-f", str(CONTAINERFILE)]
+    if f"FROM {base}\n" not in DEBIAN_DOCKERFILE.read_text():
+        raise ImageError(f"{DEBIAN_DOCKERFILE.name} must build FROM {base}, the base this module makes")
+    command += ["--label", f"{LABEL}={inputs}", "-f", str(DEBIAN_DOCKERFILE)]
     _run([*command, "-t", tag, str(context)], timeout=900, what="buildah bud")
 
 
