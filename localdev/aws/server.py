@@ -20,7 +20,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from localdev.aws import pca_fidelity
+from localdev.aws import cfn_fidelity, pca_fidelity
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -63,6 +63,7 @@ class SerialisedDispatcher(DomainDispatcherApplication):
 def build_server(host: str, port: int) -> BaseWSGIServer:
     """A bound, threaded werkzeug server (port 0 picks a free port) serving the serialised dispatcher."""
     pca_fidelity.install()  # moto's Private CA ignores Validity/NotBefore; AWS does not (see the module)
+    cfn_fidelity.install()  # moto cannot read a nested stack's outputs (GetAtt Stack.Outputs.X); AWS can
     app = SerialisedDispatcher()
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     # moto builds callback URLs (e.g. presigned S3 URLs) from MOTO_PORT; it must be the port actually bound.

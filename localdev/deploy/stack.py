@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from localdev.deploy.build import package, sam_build
 from localdev.deploy.gaps import GapFiller
 from localdev.deploy.resolve import ResolveError, Resolver
 from localdev.deploy.tools import REPO, host_architecture, tool
+from localdev.tables import load_template
 from portico.adapters.aws import client
 
 _CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -54,6 +56,51 @@ def translate(packaged: dict[str, Any], workdir: Path, parameters: dict[str, str
     if done.returncode != 0:
         raise DeployError(f"aws-sam-translator rejected the template:\n{done.stderr.strip()}")
     return dict(json.loads(target.read_text(encoding="utf-8")))
+
+
+def _references(value: Any, names: set[str]) -> set[str]:
+    """Logical ids of `names` that `value` refers to (Ref, GetAtt, ${...} in Sub)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and arg in names:
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                target = arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0]
+                found |= {target} & names
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found |= {m.split(".", 1)[0] for m in re.findall(r"\$\{([^}!][^}]*)\}", text)} & names
+            found |= _references(arg, names)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item, names)
+    return found
+
+
+def dependency_order(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with its resources in an order where each follows everything it refers to.
+
+    moto's CloudFormation creates resources in template order and resolves a GetAtt only on a resource it has
+    already created (a Ref it creates on demand), so GetAtt NetworkStack.Outputs.VpcId before NetworkStack fails
+    there; AWS orders by the references itself. Raises DeployError on a cycle, as CloudFormation would.
+    """
+    resources: dict[str, Any] = template["Resources"]
+    names = set(resources)
+    needs = {
+        logical: _references(body, names - {logical})
+        | ({body["DependsOn"]} if isinstance(body.get("DependsOn"), str) else set(body.get("DependsOn", [])))
+        for logical, body in resources.items()
+    }
+    ordered: list[str] = []
+    placed: set[str] = set()
+    while len(ordered) < len(resources):
+        ready = sorted(logical for logical in resources if logical not in placed and needs[logical] <= placed)
+        if not ready:
+            raise DeployError(f"circular references among {sorted(names - placed)}")
+        ordered += ready
+        placed |= set(ready)
+    return {**template, "Resources": {logical: resources[logical] for logical in ordered}}
 
 
 def _create_or_update(cfn: Any, name: str, body: str, parameters: dict[str, str]) -> None:
@@ -116,6 +163,37 @@ def _verify_tables(refs: dict[str, str]) -> None:
         raise DeployError("deployed tables differ from what the code uses:\n  " + "\n  ".join(errors))
 
 
+def _fill_gaps(
+    cfn: Any, stack: dict[str, Any], template: dict[str, Any], params: dict[str, str]
+) -> tuple[Resolver, GapFiller, dict[str, str]]:
+    """Create what the local CloudFormation skipped in one (parent or nested) stack; its resolver, filler, refs."""
+    name = stack["StackName"]
+    summaries = cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]
+    refs = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries if s.get("PhysicalResourceId")}
+    types = {k: v["Type"] for k, v in template["Resources"].items()}
+    pseudo = {
+        "AWS::StackName": name,
+        "AWS::Region": cfn.meta.region_name,
+        "AWS::AccountId": client("sts").get_caller_identity()["Account"],
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+        "AWS::StackId": stack["StackId"],
+    }
+    resolver = Resolver(template, params, pseudo, refs, _attribute_lookup(refs, types))
+    filler = GapFiller(template, resolver, client, name)
+    filler.fill()
+    return resolver, filler, refs
+
+
+def _nested(cfn: Any, physical: str) -> dict[str, Any]:
+    """A nested stack as created: its description, its template and the parameters it was given."""
+    stack = cfn.describe_stacks(StackName=physical)["Stacks"][0]
+    body = cfn.get_template(StackName=physical)["TemplateBody"]
+    template = json.loads(body) if isinstance(body, str) else dict(body)
+    parameters = {p["ParameterKey"]: str(p["ParameterValue"]) for p in stack.get("Parameters", [])}
+    return {"stack": stack, "template": template, "parameters": parameters}
+
+
 def local_mesh_parameters(overrides: dict[str, str]) -> dict[str, str]:
     """What a local deploy of the mesh needs that a user would type: the local endpoint's CA (its CloudFormation
     has no AWS::ACMPCA model, so the stack uses an existing CA, as ExistingCertificateAuthorityArn allows), the
@@ -143,30 +221,27 @@ def deploy_local(
 ) -> LocalDeployment:
     """Build for this host's architecture, package, translate and deploy; then fill what was skipped."""
     params = {"Architecture": host_architecture(), **local_mesh_parameters(parameters or {}), **(parameters or {})}
+    # moto splits a list-typed parameter only when it is passed, not its default: pass every default explicitly.
+    for name, spec in load_template(template).get("Parameters", {}).items():
+        kind = str(spec.get("Type", ""))
+        if (kind == "CommaDelimitedList" or kind.startswith("List<")) and name not in params:
+            params[name] = str(spec.get("Default", ""))
     workdir.mkdir(parents=True, exist_ok=True)
     built = sam_build(template, workdir / "build", params)
-    cloudformation = translate(package(built, client("s3"), bucket), workdir, params)
+    cloudformation = dependency_order(translate(package(built, client("s3"), bucket), workdir, params))
     cfn = client("cloudformation")
     _create_or_update(cfn, stack_name, json.dumps(cloudformation), params)
     stack = _wait(cfn, stack_name)
     if stack["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         reason = stack.get("StackStatusReason")
         raise DeployError(f"stack {stack_name} ended {stack['StackStatus']}: {reason}")
-    summaries = cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
-    refs = {s["LogicalResourceId"]: s["PhysicalResourceId"] for s in summaries if s.get("PhysicalResourceId")}
-    types = {k: v["Type"] for k, v in cloudformation["Resources"].items()}
-    identity = client("sts").get_caller_identity()
-    pseudo = {
-        "AWS::StackName": stack_name,
-        "AWS::Region": cfn.meta.region_name,
-        "AWS::AccountId": identity["Account"],
-        "AWS::Partition": "aws",
-        "AWS::URLSuffix": "amazonaws.com",
-        "AWS::StackId": stack["StackId"],
-    }
-    resolver = Resolver(cloudformation, params, pseudo, refs, _attribute_lookup(refs, types))
-    filler = GapFiller(cloudformation, resolver, client, stack_name)
-    filler.fill()
+    resolver, filler, refs = _fill_gaps(cfn, stack, cloudformation, params)
+    for logical, kind in ((k, v["Type"]) for k, v in cloudformation["Resources"].items()):
+        if kind == "AWS::CloudFormation::Stack" and logical in refs:
+            nested = _nested(cfn, refs[logical])
+            _, inner, _ = _fill_gaps(cfn, nested["stack"], nested["template"], nested["parameters"])
+            filler.filled += [f"{logical}/{line}" for line in inner.filled]
+            filler.unfilled += [f"{logical}/{line}" for line in inner.unfilled]
     _verify_tables(refs)
     outputs = {
         key: str(resolver.resolve(out["Value"]))
