@@ -220,7 +220,9 @@ class GapFiller:
         if not present:
             pair = {"GroupId": str(source), "Description": str(rule.get("Description", ""))}
             permission = {"IpProtocol": str(rule["IpProtocol"]), "FromPort": port, "ToPort": int(rule["ToPort"])}
-            ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[{**permission, "UserIdGroupPairs": [pair]}])
+            ec2.authorize_security_group_ingress(
+                GroupId=group, IpPermissions=[{**permission, "UserIdGroupPairs": [pair]}]
+            )
             self.filled.append(f"{logical}: authorised ingress {port}/tcp on {group} from {source}")
         self._r.refs[logical] = f"{group}-ingress-{logical}"
 

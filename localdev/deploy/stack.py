@@ -103,6 +103,35 @@ def dependency_order(template: dict[str, Any]) -> dict[str, Any]:
     return {**template, "Resources": {logical: resources[logical] for logical in ordered}}
 
 
+_DROP = object()
+
+
+def fold_conditions(template: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """The template with every Fn::If replaced by its chosen branch and AWS::NoValue removed, as AWS would.
+
+    moto's CloudFormation keeps an AWS::NoValue list item as None (an IAM role's `Policies: [!If [Cond, ...,
+    !Ref AWS::NoValue]]` then fails with a TypeError); conditions here depend on parameters only, so they are
+    decided before the template is sent.
+    """
+    resolver = Resolver(template, parameters, {}, {}, lambda logical, attr: "")
+
+    def fold(value: Any) -> Any:
+        if isinstance(value, list):
+            return [v for v in (fold(item) for item in value) if v is not _DROP]
+        if not isinstance(value, dict):
+            return value
+        if list(value) == ["Fn::If"]:
+            name, when_true, when_false = value["Fn::If"]
+            return fold(when_true if resolver.condition(name) else when_false)
+        if value == {"Ref": "AWS::NoValue"}:
+            return _DROP
+        folded = {k: fold(v) for k, v in value.items()}
+        return {k: v for k, v in folded.items() if v is not _DROP}
+
+    resources = {logical: fold(body) for logical, body in template["Resources"].items()}
+    return {**template, "Resources": resources}
+
+
 def _create_or_update(cfn: Any, name: str, body: str, parameters: dict[str, str]) -> None:
     params = [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()]
     existing = [s for s in cfn.list_stacks()["StackSummaries"] if s["StackName"] == name]
@@ -218,6 +247,7 @@ def deploy_local(
     workdir: Path = REPO / ".portico" / "deploy",
     parameters: dict[str, str] | None = None,
     bucket: str = "portico-local-artifacts",
+    prebuilt: Path | None = None,
 ) -> LocalDeployment:
     """Build for this host's architecture, package, translate and deploy; then fill what was skipped."""
     params = {"Architecture": host_architecture(), **local_mesh_parameters(parameters or {}), **(parameters or {})}
@@ -227,8 +257,10 @@ def deploy_local(
         if (kind == "CommaDelimitedList" or kind.startswith("List<")) and name not in params:
             params[name] = str(spec.get("Default", ""))
     workdir.mkdir(parents=True, exist_ok=True)
-    built = sam_build(template, workdir / "build", params)
-    cloudformation = dependency_order(translate(package(built, client("s3"), bucket), workdir, params))
+    # A build depends on the architecture only: a second deploy (other parameters) may reuse one.
+    built = prebuilt / "template.yaml" if prebuilt else sam_build(template, workdir / "build", params)
+    translated = translate(package(built, client("s3"), bucket), workdir, params)
+    cloudformation = dependency_order(fold_conditions(translated, params))
     cfn = client("cloudformation")
     _create_or_update(cfn, stack_name, json.dumps(cloudformation), params)
     stack = _wait(cfn, stack_name)
@@ -249,5 +281,5 @@ def deploy_local(
         if "Condition" not in out or resolver.condition(out["Condition"])
     }
     return LocalDeployment(
-        stack_name, stack["StackStatus"], outputs, workdir / "build", params, filler.filled, filler.unfilled
+        stack_name, stack["StackStatus"], outputs, built.parent, params, filler.filled, filler.unfilled
     )
