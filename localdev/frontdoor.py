@@ -3,6 +3,8 @@
 It imports the real Lambda entry point (functions/edge/app.py) in-process, so local requests go through the same
 event adapter, pipeline and serialisation as in AWS. Requests are served concurrently on one event loop (the
 handler's async core is awaited directly; the synchronous `handler` wrapper would block the loop).
+HTTP/1.1 is read by the sidecar's server (portico.mesh.http1): the same strict framing, Host checks, pipelining,
+header-read timeout and connection cap (PORTICO_REQUEST_HEADERS_TIMEOUT, PORTICO_MAX_CONNECTIONS).
 Run: python -m localdev.frontdoor [--host 127.0.0.1] [--port 8080] [--config FILE]; prints `listening on URL`.
 """
 
@@ -17,61 +19,63 @@ import time
 import uuid
 from typing import Any
 
-from localdev.httpserver import Incoming, Outgoing, start
+from portico.core.headers import Headers
+from portico.core.http import Request, Response
+from portico.mesh.http1 import ConnInfo, ServerLimits, limits_from_env
+from portico.mesh.listener import listen
+
+# API Gateway's payload limit is 10 MB; the rest of the server limits are the sidecar's
+LIMITS = ServerLimits(max_body_bytes=10 * 1024 * 1024)
 
 
-def build_event(req: Incoming, host_port: str) -> dict[str, Any]:
+def build_event(req: Request, host_port: str) -> dict[str, Any]:
     """The API Gateway HTTP API (payload 2.0, $default route) event for one request."""
-    from portico.core.headers import Headers
-    from portico.core.http import Request
     from portico.edge.events.outbound import event_for
 
-    # not urlsplit: a target such as //admin/x would be read as a network location
-    path, _, query = req.target.partition("?")
-    path = path.partition("#")[0]
-    headers = Headers(req.headers)
+    headers = req.headers.copy()
     # API Gateway adds these itself; what the client sent under these names is replaced.
-    headers.set("x-forwarded-for", req.peer)
+    headers.set("x-forwarded-for", req.source_ip)
     headers.set("x-forwarded-proto", "http")
     headers.set("x-forwarded-port", host_port.rsplit(":", 1)[-1])
-    if "host" not in headers:
+    if "host" not in headers:  # HTTP/1.0 may omit it
         headers.set("host", host_port)
     request = Request(
         method=req.method,
-        path=path or "/",
+        path=req.path or "/",
         headers=headers,
-        body=bytes(req.body),
-        source_ip=req.peer,
+        body=req.body,
+        source_ip=req.source_ip,
         host=headers.get("host") or host_port,
-        raw_query=query.partition("#")[0],
+        raw_query=req.raw_query,
     )
     request_id = base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")  # API Gateway's id looks like this
     return event_for(request, request_id, time.time())
 
 
-def to_http(result: dict[str, Any]) -> Outgoing:
+def to_response(result: dict[str, Any]) -> Response:
     """The HTTP answer API Gateway would send for a payload 2.0 result."""
-    headers = [(str(k), str(v)) for k, v in (result.get("headers") or {}).items()]
-    headers += [("set-cookie", str(c)) for c in result.get("cookies") or []]
+    headers = Headers((str(k), str(v)) for k, v in (result.get("headers") or {}).items())
+    for cookie in result.get("cookies") or []:
+        headers.add("set-cookie", str(cookie))
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-    return int(result.get("statusCode", 200)), headers, data
+    return Response(int(result.get("statusCode", 200)), headers, data)
 
 
-async def serve(host: str, port: int) -> None:
+async def serve(host: str, port: int, limits: ServerLimits = LIMITS) -> None:
     from functions.edge import app as edge_app  # reads PORTICO_* settings, as the Lambda runtime would
 
     server_port = 0
 
-    async def handle(req: Incoming) -> Outgoing:
+    async def handle(req: Request, info: ConnInfo) -> Response:
         event = build_event(req, f"{host}:{server_port}")
-        return to_http(await edge_app.edge.handle_async(event))
+        return to_response(await edge_app.edge.handle_async(event))
 
-    server = await start(handle, host, port)
-    server_port = server.sockets[0].getsockname()[1]
+    listener = await listen("frontdoor", handle, host, port, limits=limits)
+    server_port = listener.port
     print(f"listening on http://{host}:{server_port}", flush=True)
-    async with server:
-        await server.serve_forever()
+    async with listener.server:
+        await listener.server.serve_forever()
 
 
 def cli() -> None:
@@ -85,8 +89,12 @@ def cli() -> None:
     os.environ.setdefault(
         "PORTICO_ALLOW_LOOPBACK_UPSTREAMS", "true"
     )  # local development allowance: demo upstreams are local
+    try:
+        limits = limits_from_env(os.environ, LIMITS)
+    except ValueError as exc:
+        parser.error(str(exc))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port))
+        asyncio.run(serve(args.host, args.port, limits))
 
 
 if __name__ == "__main__":

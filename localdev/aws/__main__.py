@@ -22,6 +22,13 @@ def main(argv: list[str] | None = None) -> None:
         type=float,
         help="thread switch interval in seconds; tests make it tiny so any lost update shows on every run",
     )
+    parser.add_argument(
+        "--http",
+        choices=("asyncio", "werkzeug"),
+        default="asyncio",
+        help="HTTP server: one asyncio loop (default) or werkzeug's threaded one (for comparison in benchmarks)",
+    )
+    parser.add_argument("--no-fast-path", action="store_true", help="let moto answer every DynamoDB call")
     args = parser.parse_args(argv)
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
@@ -31,7 +38,14 @@ def main(argv: list[str] | None = None) -> None:
     # Imported here so `--help` and argument errors do not pay for importing moto.
     from localdev.aws.server import serve
 
-    serve(args.host, args.port, ready_file=args.ready_file, parent_pid=args.parent_pid)
+    serve(
+        args.host,
+        args.port,
+        ready_file=args.ready_file,
+        parent_pid=args.parent_pid,
+        http=args.http,
+        fast=not args.no_fast_path,
+    )
 
 
 if __name__ == "__main__":

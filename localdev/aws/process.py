@@ -72,6 +72,7 @@ def start(
     detach: bool = False,
     timeout: float = 30.0,
     switch_interval: float | None = None,
+    fast_path: bool = True,
 ) -> LocalAws:
     """Spawn `python -m localdev.aws` and return once it answers (or raise LocalAwsError within `timeout`).
 
@@ -79,6 +80,7 @@ def start(
     between choosing and binding it. Unless `detach`, the server exits when this process dies, and shares its
     process group so Ctrl-C stops both; with `detach` it outlives us (for `portico dev up --detach`).
     `switch_interval` (seconds) makes the server's threads preempt each other often: a stress knob for tests.
+    `fast_path=False` lets moto answer every DynamoDB call (tests prove the lock on moto's own path that way).
     """
     ready_dir = Path(tempfile.mkdtemp(prefix="portico-aws-"))
     ready_file = ready_dir / "url"
@@ -88,6 +90,8 @@ def start(
         command += ["--parent-pid", str(os.getpid())]
     if switch_interval is not None:
         command += ["--switch-interval", repr(switch_interval)]
+    if not fast_path:
+        command += ["--no-fast-path"]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     log: IO[bytes] | int = open(log_path, "ab") if log_path is not None else subprocess.DEVNULL  # noqa: SIM115
@@ -126,13 +130,17 @@ def ensure(port: int = DEFAULT_PORT, log_path: Path | str | None = None, **kwarg
 
 @contextlib.contextmanager
 def serving(
-    log_path: Path | str | None = None, *, url: str | None = None, switch_interval: float | None = None
+    log_path: Path | str | None = None,
+    *,
+    url: str | None = None,
+    switch_interval: float | None = None,
+    fast_path: bool = True,
 ) -> Iterator[str]:
     """Start a server on a free port (or use `url` as is), point os.environ at it, yield its URL.
 
     On exit the environment is restored exactly and a server we started is stopped.
     """
-    handle = LocalAws(url, None) if url else start(0, log_path, switch_interval=switch_interval)
+    handle = LocalAws(url, None) if url else start(0, log_path, switch_interval=switch_interval, fast_path=fast_path)
     try:
         with local_environ(handle.url):
             yield handle.url

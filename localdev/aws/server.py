@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,6 +23,8 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from localdev.aws import cfn_fidelity, pca_fidelity
+from localdev.aws.fastddb.handler import FastDynamoDb
+from localdev.aws.front import Front
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
@@ -28,6 +32,9 @@ StartResponse = Callable[..., Any]
 # Lambda invocations may run a container that calls back into this endpoint (and can take seconds): holding
 # the lock across them would deadlock or stall everything else, and they change no state needing atomicity.
 _LAMBDA_INVOKE = re.compile(r"^/[0-9-]+/functions/[^/]+/(invocations|response-streaming-invocations)/?$")
+_DYNAMODB_TARGET = "DynamoDB_20120810."
+_STATUS = {200: "200 OK", 400: "400 Bad Request"}
+FastResponse = tuple[str, list[tuple[str, str]], bytes]
 
 
 class SerialisedDispatcher(DomainDispatcherApplication):
@@ -41,11 +48,17 @@ class SerialisedDispatcher(DomainDispatcherApplication):
     request runs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, fast: FastDynamoDb | None = None) -> None:
         super().__init__(create_backend_app)
         self._serial = threading.Lock()
+        self._fast = fast
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        fast = self.answer_fast(environ, wait=True)
+        if fast is not None:
+            status, headers, payload = fast
+            start_response(status, headers)
+            return [payload]
         app = self.get_application(environ)
         if getattr(app, "service", None) == "lambda" and _LAMBDA_INVOKE.match(environ.get("PATH_INFO", "")):
             return app(environ, start_response)
@@ -59,22 +72,53 @@ class SerialisedDispatcher(DomainDispatcherApplication):
                     close()
         return [body]
 
+    def answer_fast(self, environ: Environ, *, wait: bool = False) -> FastResponse | None:
+        """The fast path's answer to a DynamoDB call, under the same lock as moto's; None: let moto answer.
 
-def build_server(host: str, port: int) -> BaseWSGIServer:
-    """A bound, threaded werkzeug server (port 0 picks a free port) serving the serialised dispatcher."""
+        With `wait=False` (the event loop) a held lock means None at once: the request then queues for a worker
+        thread instead of stalling every connection behind a long moto call.
+        """
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if self._fast is None or not target.startswith(_DYNAMODB_TARGET):
+            return None
+        stream = environ["wsgi.input"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = stream.getvalue() if isinstance(stream, io.BytesIO) else stream.read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        headers = {
+            "authorization": environ.get("HTTP_AUTHORIZATION", ""),
+            "content-encoding": environ.get("HTTP_CONTENT_ENCODING", ""),
+        }
+        if not self._serial.acquire(blocking=wait):
+            return None
+        try:
+            response = self._fast.answer(target[len(_DYNAMODB_TARGET) :], headers, body)
+        finally:
+            self._serial.release()
+        if response is None:
+            return None
+        status, response_headers, payload = response
+        return _STATUS[status], response_headers, payload
+
+
+def build_app(*, fast: bool = True) -> SerialisedDispatcher:
+    """moto's dispatcher, serialised, with the DynamoDB fast path unless `fast` is False."""
     pca_fidelity.install()  # moto's Private CA ignores Validity/NotBefore; AWS does not (see the module)
     cfn_fidelity.install()  # moto cannot read a nested stack's outputs (GetAtt Stack.Outputs.X); AWS can
-    app = SerialisedDispatcher()
-    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-    # moto builds callback URLs (e.g. presigned S3 URLs) from MOTO_PORT; it must be the port actually bound.
+    return SerialisedDispatcher(FastDynamoDb() if fast else None)
+
+
+def build_server(host: str, port: int, *, fast: bool = True) -> BaseWSGIServer:
+    """The former server, kept for comparison in localdev.bench.dynamodb: threaded werkzeug, one thread a client."""
+    server = make_server(host, port, build_app(fast=fast), threaded=True, request_handler=MotoRequestHandler)
     os.environ["MOTO_PORT"] = str(server.server_port)
     return server
 
 
-def url_of(server: BaseWSGIServer) -> str:
+def url_for(host: str, port: int) -> str:
     """The URL clients use; a wildcard bind is reached through loopback."""
-    host = server.host if server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    return f"http://{host}:{server.server_port}"
+    host = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    return f"http://{host}:{port}"
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -94,20 +138,53 @@ def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def serve(host: str, port: int, *, ready_file: Path | None = None, parent_pid: int | None = None) -> None:
+def serve(
+    host: str,
+    port: int,
+    *,
+    ready_file: Path | None = None,
+    parent_pid: int | None = None,
+    http: str = "asyncio",
+    fast: bool = True,
+) -> None:
     """Bind, announce the URL (stdout and optionally `ready_file`), then serve until SIGTERM/SIGINT."""
-    server = build_server(host, port)
-    url = url_of(server)
     signal.signal(signal.SIGTERM, _stop_on_signal)
     if parent_pid is not None:
         threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
-    print(f"portico local AWS listening on {url}", flush=True)
-    if ready_file is not None:
-        _write_atomically(ready_file, url)
+
+    def announce(bound: int) -> None:
+        # moto builds callback URLs (e.g. presigned S3 URLs) from MOTO_PORT; it must be the port actually bound.
+        os.environ["MOTO_PORT"] = str(bound)
+        url = url_for(host, bound)
+        print(f"portico local AWS listening on {url}", flush=True)
+        if ready_file is not None:
+            _write_atomically(ready_file, url)
+
     try:
-        server.serve_forever()
+        if http == "werkzeug":
+            server = build_server(host, port, fast=fast)
+            announce(server.server_port)
+            try:
+                server.serve_forever()
+            finally:
+                server.server_close()
+        else:
+            app = build_app(fast=fast)
+            front = Front(app, app.answer_fast, host, port)
+            try:
+                _run_loop(front.serve(announce))
+            finally:
+                front.close()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
         sys.stdout.flush()
+
+
+def _run_loop(main: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop  # libuv's loop: cheaper per read/write than asyncio's selector loop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)

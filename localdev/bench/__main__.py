@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["edge", "layer", "auth", "quota", "aggregate", "grpc", "mtls", "mesh"]
+BENCHMARKS = ["edge", "layer", "auth", "quota", "aggregate", "portal", "grpc", "mtls", "mesh", "dynamodb"]
 
 
 def main(argv: list[str]) -> int:

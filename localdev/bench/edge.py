@@ -1,4 +1,6 @@
-"""Edge benchmark: cold init vs boto3's own, warm per-request cost, and route-table scaling 10 -> 10,000 routes.
+"""Edge benchmark: cold init vs boto3's own, warm per-request cost, route-table scaling 10 -> 10,000 routes, and
+what protection costs: schema validation of a 1 KB body against the same route without it, and an IP-rule refusal
+(global policy and route rules) against a 404.
 
 Run: python -m localdev.bench.edge [--quick]. Ratios compare against a baseline measured in the same run.
 """
@@ -7,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import statistics
 import subprocess
@@ -33,6 +36,55 @@ spec:
 """
 
 
+# the protection measures: one route, with and without validation of its 1 KB JSON body
+_ORDER_SCHEMA = {
+    "type": "object",
+    "required": ["customer", "items"],
+    "additionalProperties": False,
+    "properties": {
+        "customer": {"type": "string", "maxLength": 64},
+        "note": {"type": "string", "maxLength": 512},
+        "priority": {"enum": ["low", "normal", "high"]},
+        "items": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+                "type": "object",
+                "required": ["sku", "quantity"],
+                "properties": {"sku": {"type": "string", "pattern": "^[A-Z0-9-]+$"}, "quantity": {"type": "integer"}},
+            },
+        },
+    },
+}
+_ORDER_BODY = json.dumps(
+    {
+        "customer": "acme",
+        "note": "n" * 300,
+        "priority": "high",
+        "items": [{"sku": f"SKU-{i}", "quantity": i + 1} for i in range(20)],
+    }
+)
+_ORDER_ROUTE = """
+apiVersion: portico/v1
+kind: Route
+metadata: {{name: orders}}
+spec:
+  match: {{methods: [POST], path: "/orders/{{orderId}}"}}
+  auth: {{none: {{}}}}
+  upstream: {{mock: {{status: 201, json: {{created: true}}}}}}
+{validate}
+---
+apiVersion: portico/v1
+kind: Route
+metadata: {{name: office}}
+spec:
+  match: {{methods: [GET], path: "/office/{{name}}"}}
+  auth: {{none: {{}}}}
+  ipRules: {{allow: [192.0.2.0/24]}}
+  upstream: {{mock: {{status: 200}}}}
+"""
+
+
 def _timed_subprocess(code: str, env: dict[str, str]) -> float:
     script = f"import time; t0 = time.perf_counter(); {code}; print(time.perf_counter() - t0)"
     out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
@@ -55,33 +107,41 @@ def cold_init(reps: int, config: Path) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
-def _event(path: str) -> dict[str, Any]:
-    return {
+def _event(path: str, method: str = "GET", body: str | None = None, source: str = "10.0.0.1") -> dict[str, Any]:
+    headers = {"host": "api.example.com", "user-agent": "bench"}
+    if body is not None:
+        headers["content-type"] = "application/json"
+    event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
         "rawQueryString": "",
-        "headers": {"host": "api.example.com", "user-agent": "bench"},
-        "requestContext": {"http": {"method": "GET", "path": path, "sourceIp": "10.0.0.1"}, "requestId": "r"},
+        "headers": headers,
+        "requestContext": {"http": {"method": method, "path": path, "sourceIp": source}, "requestId": "r"},
         "isBase64Encoded": False,
     }
+    if body is not None:
+        event["body"] = body
+    return event
 
 
-def warm(iterations: int, config: Path) -> tuple[float, float]:
-    from localdev.bench.tools import quiet_telemetry
+def warm(iterations: int, config: Path, telemetry: Any) -> tuple[float, float]:
     from portico.edge.runtime import Edge
     from portico.edge.telemetry import EdgeTelemetry
 
-    with quiet_telemetry() as telemetry:
-        if os.environ.get("PORTICO_ACCESS_LOG") == "false":
-            telemetry = EdgeTelemetry()
-        return _warm(Edge.from_env({"PORTICO_CONFIG_FILE": str(config)}, telemetry=telemetry), iterations)
+    if os.environ.get("PORTICO_ACCESS_LOG") == "false":
+        telemetry = EdgeTelemetry()
+    return _warm(Edge.from_env({"PORTICO_CONFIG_FILE": str(config)}, telemetry=telemetry), iterations)
 
 
-def _warm(edge: Any, iterations: int) -> tuple[float, float]:
-    event = _event("/hello/world")
+def _warm(
+    edge: Any, iterations: int, event: dict[str, Any] | None = None, status: int | None = None
+) -> tuple[float, float]:
+    event = event or _event("/hello/world")
     for _ in range(min(iterations, 1000)):
-        edge.handle(event)
+        answer = edge.handle(event)
+    if status is not None and answer["statusCode"] != status:
+        raise RuntimeError(f"expected {status}, got {answer['statusCode']}: {answer.get('body')}")
     times = []
     for _ in range(iterations):
         t0 = time.perf_counter_ns()
@@ -90,6 +150,34 @@ def _warm(edge: Any, iterations: int) -> tuple[float, float]:
     edge.close()
     times.sort()
     return times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000
+
+
+def protection(iterations: int, folder: Path, telemetry: Any) -> dict[str, float]:
+    """p50 µs of each protection case, every one measured in this run with the same telemetry as `warm`."""
+    from portico.edge.runtime import Edge
+
+    plain, validated = folder / "plain.yaml", folder / "validated.yaml"
+    plain.write_text(_ORDER_ROUTE.format(validate=""))
+    schema = json.dumps(_ORDER_SCHEMA)
+    validated.write_text(_ORDER_ROUTE.format(validate=f"  validate: {{body: {{schema: {schema}}}}}"))
+    post = _event("/orders/1", "POST", _ORDER_BODY)
+    cases = {
+        "without validation": (plain, {}, post, 201),
+        "with validation": (validated, {}, post, 201),
+        "404": (plain, {}, _event("/nowhere/x"), 404),
+        "route IP refusal": (plain, {}, _event("/office/x", source="198.51.100.1"), 403),
+        "global IP refusal": (
+            plain,
+            {"PORTICO_IP_DENY": "198.51.100.0/24"},
+            _event("/office/x", source="198.51.100.1"),
+            403,
+        ),
+    }
+    out: dict[str, float] = {}
+    for name, (config, env, event, status) in cases.items():
+        edge = Edge.from_env({"PORTICO_CONFIG_FILE": str(config), **env}, telemetry=telemetry)
+        out[name] = _warm(edge, iterations, event, status)[0]
+    return out
 
 
 def route_scaling(count: int, lookups: int) -> float:
@@ -126,7 +214,11 @@ def main() -> None:
         config = Path(tmp) / "edge.yaml"
         config.write_text(_DEMO_ROUTES)
         cold = cold_init(reps, config)
-        p50, p99 = warm(iterations, config)
+        from localdev.bench.tools import quiet_telemetry
+
+        with quiet_telemetry() as telemetry:
+            p50, p99 = warm(iterations, config, telemetry)
+            guarded = protection(iterations, Path(tmp), telemetry)
     small, large = route_scaling(10, lookups), route_scaling(10_000, lookups)
     rows = [
         ("cold init: import boto3 + dynamodb client (baseline)", f"{cold['baseline'] * 1000:.1f} ms", "1.00x"),
@@ -142,6 +234,27 @@ def main() -> None:
         ),
         ("warm request p50 (route match + mock)", f"{p50:.1f} us", "target <= 300 us"),
         ("warm request p99", f"{p99:.1f} us", ""),
+        (
+            f"POST {len(_ORDER_BODY)} B JSON, no validation p50",
+            f"{guarded['without validation']:.1f} us",
+            "1.00x",
+        ),
+        (
+            f"POST {len(_ORDER_BODY)} B JSON, schema-validated p50",
+            f"{guarded['with validation']:.1f} us",
+            f"{guarded['with validation'] / guarded['without validation']:.2f}x  (target <= 1.3x)",
+        ),
+        ("404 (no route) p50", f"{guarded['404']:.1f} us", "1.00x"),
+        (
+            "IP refusal, global policy p50",
+            f"{guarded['global IP refusal']:.1f} us",
+            f"{guarded['global IP refusal'] / guarded['404']:.2f}x  (target < 1x)",
+        ),
+        (
+            "IP refusal, route ipRules p50",
+            f"{guarded['route IP refusal']:.1f} us",
+            f"{guarded['route IP refusal'] / guarded['404']:.2f}x  (target < 1x)",
+        ),
         ("route match, 10 routes (median)", f"{small:.2f} us", "1.00x"),
         ("route match, 10,000 routes (median)", f"{large:.2f} us", f"{large / small:.2f}x  (target <= 2x)"),
     ]

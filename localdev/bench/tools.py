@@ -117,3 +117,11 @@ def quiet_telemetry() -> Iterator[Any]:
 
     with open(os.devnull, "w") as sink:
         yield EdgeTelemetry(access_log=powertools_access_log("bench", sink), metrics=json_lines(sink))
+
+
+def print_rows(rows: list[tuple[str, str, str]], value_width: int = 12) -> None:
+    """The benchmarks' result table: measure, value, ratio."""
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)}  {'value':>{value_width}}  ratio")
+    for name, value, ratio in rows:
+        print(f"{name.ljust(width)}  {value:>{value_width}}  {ratio}")

@@ -17,10 +17,9 @@ import asyncio
 import json
 import os
 
-from portico.adapters.http1_pool import HostPool, PoolSettings
+from portico.adapters.http1_client import ClientSettings, Http1Client
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
-from portico.core.mesh.circuit import CircuitBreaker, Limits
 from portico.mesh.http1 import ConnInfo
 from portico.mesh.listener import listen
 
@@ -35,10 +34,10 @@ class DemoApp:
     def __init__(self, service: str, version: str, instance: str, outbound: str | None) -> None:
         self.me = {"service": service, "version": version, "instance": instance}
         self.hits: dict[str, int] = {}
-        self.outbound: HostPool | None = None
-        if outbound:
-            host, port = outbound.rsplit(":", 1)
-            self.outbound = HostPool(host, int(port), CircuitBreaker(Limits()), PoolSettings())
+        self.outbound: Http1Client | None = None
+        self.outbound_origin = f"http://{outbound}"
+        if outbound:  # the sidecar's outbound listener, on loopback
+            self.outbound = Http1Client(ClientSettings(allow_loopback=True))
 
     async def __call__(self, req: Request, info: ConnInfo) -> Response:
         if req.path == "/healthz":
@@ -61,7 +60,7 @@ class DemoApp:
                 if value is not None:
                     headers.set(name, value)
             call = Request("GET", "/charge", headers=headers, host="payments")
-            resp = await self.outbound.request(call, "/charge", "payments", 10.0)
+            resp = await self.outbound.send(call, self.outbound_origin + "/charge", 10.0)
             paid = json.loads(resp.body) if resp.status == 200 else {"status": resp.status}
             return _json(200 if resp.status == 200 else 502, {**self.me, "payments": paid})
         return _json(200, {**self.me, "path": req.path, "attempt": req.headers.get("x-portico-attempt-count")})

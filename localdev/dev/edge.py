@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 
 from localdev.dev.run import DevRun
@@ -20,7 +21,9 @@ def start(run: DevRun) -> None:
     # The edge reads PORTICO_ALLOW_LOOPBACK_UPSTREAMS (set by dev up) and the config table from run.env.
     argv = [sys.executable, "-m", "localdev.frontdoor", "--port", str(FRONT_DOOR_PORT)]
     base = f"http://127.0.0.1:{FRONT_DOOR_PORT}"
-    run.spawn("frontdoor", argv, env={"PORTICO_CONFIG_REFRESH_SECONDS": "1"}, ready_url=f"{base}/demo/hello")
+    # a fresh portal session key per run (only the front door holds it): restarting signs everyone out
+    env = {"PORTICO_CONFIG_REFRESH_SECONDS": "1", "PORTICO_PORTAL_SESSION_KEY": secrets.token_urlsafe(32)}
+    run.spawn("frontdoor", argv, env=env, ready_url=f"{base}/demo/hello")
     run.facts["front door"] = base
     run.hint(f"curl -s {base}/demo/items/42          # routed GET: echo-a sees /items/42", SECTION)
     run.hint(f"curl -si {base}/no/such/path          # 404 problem+json", SECTION)
@@ -36,4 +39,5 @@ def start(run: DevRun) -> None:
         f"curl -s {base}/_portico/openapi.json | head -c 300   # OpenAPI 3.1; {base}/_portico/docs in a browser",
         SECTION,
     )
+    run.hint(f"open {base}/_portico/docs   # developer portal: sign in (any name), create a key, try it", SECTION)
     run.logs_hint("frontdoor", "edge: one JSON access-log line and one EMF metrics line per request")

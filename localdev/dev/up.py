@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType, ModuleType
 
 from localdev.dev import aws, ca, edge, grpc, issuer, mesh, seed
+from localdev.dev.failopen import FailOpenWatch
 from localdev.dev.run import DevRun, stop_pids
 
 # The order matters: the AWS endpoint and tables first, then the private CA and config, then what serves traffic.
@@ -97,11 +98,16 @@ def _wait(run: DevRun) -> None:
     """Watch the processes until Ctrl-C (or SIGTERM/SIGHUP) raises KeyboardInterrupt in here."""
     _say("\nPress Ctrl-C to stop.")
     reported: set[str] = set()
+    fail_open = FailOpenWatch(run.log_dir / "frontdoor.log")
+    ticks = 0
     while True:
         for name, proc in run.processes:
             if proc.poll() is not None and name not in reported:
                 reported.add(name)
                 _say(f"warning: {name} exited with {proc.returncode}; see {run.log_dir / (name + '.log')}")
+        ticks += 1
+        if ticks % 10 == 0 and (line := fail_open.poll(time.monotonic())):
+            _say(line)
         time.sleep(0.2)
 
 

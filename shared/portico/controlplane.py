@@ -24,9 +24,9 @@ from portico.core.config.documents import (
     VirtualService,
 )
 from portico.core.config.loader import ConfigError, ConfigIssue, parse_documents
-from portico.core.config.plan import Plan, plan_apply, plan_delete
+from portico.core.config.plan import Change, Plan, plan_apply, plan_delete
 from portico.core.config.snapshot import LoadedConfig, load_snapshot
-from portico.core.ports import ConfigStore
+from portico.core.ports import ConfigStore, StoredDocument
 
 
 def read_files(paths: Sequence[Path], settings: ValidationSettings) -> list[Document]:
@@ -48,7 +48,23 @@ def read_files(paths: Sequence[Path], settings: ValidationSettings) -> list[Docu
 
 
 def check_references(docs: Sequence[Document], source: str) -> None:
-    errors = ConfigSet.of(docs).reference_errors()
+    """Every reference of every document given must resolve among the documents given (as `istioctl analyze`).
+
+    Files may hold alternatives of one document (Istio's samples have several `reviews` VirtualServices and
+    DestinationRules, each meant to replace the other): each alternative is checked, against every
+    DestinationRule given, so the result does not depend on which alternative comes last.
+    """
+    config = ConfigSet.of(docs)
+    for i, rule in enumerate(d for d in docs if d.kind == "DestinationRule"):
+        config.destination_rules[f"{rule.metadata.name}#{i}"] = rule
+    errors: dict[str, None] = {}
+    for doc in docs:
+        if doc.kind not in ("Route", "Consumer", "VirtualService"):
+            continue
+        config.put(doc)
+        for ref in config.dangling_references():
+            if (ref.kind, ref.name) == (doc.kind, doc.metadata.name):
+                errors[str(ref)] = None
     if errors:
         raise ConfigError([ConfigIssue(source, 0, "", e) for e in errors])
 
@@ -59,6 +75,17 @@ class ApplyResult:
     version_before: int
     version_after: int
     loaded: LoadedConfig
+
+
+def broken_items(result: ApplyResult) -> list[str]:
+    """Stored items that are broken and that this change left alone: each named, with the command that removes it."""
+    found = [(s.kind, s.name, f"{s.reason}; it is not served") for s in result.loaded.skipped]
+    found += [(d.kind, d.name, d.reason) for d in result.plan.standing_errors]
+    return [
+        f"stored {kind} {name!r} is broken: {reason}. Apply a fixed version, or remove it with "
+        f"`portico delete {kind.lower()} {name}`"
+        for kind, name, reason in found
+    ]
 
 
 def apply_documents(store: ConfigStore, docs: Sequence[Document], *, dry_run: bool = False) -> ApplyResult:
@@ -79,6 +106,9 @@ def apply_documents(store: ConfigStore, docs: Sequence[Document], *, dry_run: bo
 def delete_document(store: ConfigStore, kind: str, name: str) -> ApplyResult:
     loaded = load_snapshot(store.snapshot(), ValidationSettings(allow_loopback=True))
     plan = plan_delete(loaded.config.documents(), kind, name)
+    if not plan.changes and any((s.kind, s.name) == (kind, name) for s in loaded.skipped):
+        # A broken stored item is not served, so nothing depends on it: it goes as it is, however it is broken.
+        plan = Plan((Change(kind, name, StoredDocument(kind, name, {}), None),), 0, ())
     if not plan.changes:
         raise LookupError(f"{kind} {name!r} does not exist")
     if plan.reference_errors:

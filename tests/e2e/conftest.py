@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -40,6 +41,13 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., str]]:
 
     Output goes to a file (a pipe nobody drains could block a chatty process).
     """
+    with spawner(tmp_path) as start:
+        yield start
+
+
+@contextlib.contextmanager
+def spawner(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """What `spawn` yields, for fixtures of a wider scope; every process started is stopped on exit."""
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(module: str, *args: str, env: dict[str, str] | None = None) -> str:
@@ -55,7 +63,13 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., str]]:
         procs.append(proc)
         return wait_listening(proc, log, module)
 
-    yield start
+    try:
+        yield start
+    finally:
+        stop(procs)
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         proc.terminate()
     for proc in procs:

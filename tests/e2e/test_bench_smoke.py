@@ -1,4 +1,4 @@
-"""The edge and gRPC benchmarks run end to end (tiny counts; figures are not asserted: they are not timed tests)."""
+"""Benchmarks run end to end (tiny counts; figures are not asserted: they are not timed tests)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
     [
         ("edge", ["route match, 10,000 routes", "cold init: edge"]),
         ("grpc", ["edge CPU per request: grpc upstream", "transcode only"]),
+        ("dynamodb", ["plain moto", "embedded", "atomic (every non-plain endpoint counted exactly): yes"]),
+        ("portal", ["warm GET /_portico/docs", "imported: none"]),
     ],
 )
 def test_bench_runs_quick(bench: str, expected: list[str]) -> None:

@@ -2,7 +2,9 @@
 
 Plain moto server fails both: concurrent UpdateItems read-modify-write the same item and overwrite each other.
 This module gets a server of its own whose threads switch every 10 µs: plain moto then loses updates on
-every run (about 1 in 3 runs at the default interval), so a regression cannot slip through by luck.
+every run (about 1 in 3 runs at the default interval), so a regression cannot slip through by luck. It runs twice:
+with the DynamoDB fast path (answered on the event loop or, when the lock is taken, on a worker thread) and with
+moto answering everything on worker threads, so the lock around moto's own path is proven on its own too.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ OPS_PER_THREAD = 250
 LIMIT = 500
 
 
-@pytest.fixture(scope="module")
-def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@pytest.fixture(scope="module", params=["fast-path", "moto-only"])
+def local_aws(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Overrides the session endpoint (the `tables` fixture follows) with a thread-hostile one."""
     from localdev import aws
 
     log_path = tmp_path_factory.mktemp("hostile-aws") / "local-aws.log"
     external = os.environ.get("PORTICO_TEST_AWS_ENDPOINT")
-    with aws.serving(log_path, url=external, switch_interval=1e-5) as url:
+    fast = request.param == "fast-path"
+    with aws.serving(log_path, url=external, switch_interval=1e-5, fast_path=fast) as url:
         yield url
 
 

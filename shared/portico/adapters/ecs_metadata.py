@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import urllib.request
 from dataclasses import dataclass
+
+from portico.core.untrusted import load_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +18,7 @@ class TaskMetadata:
 def read_task_metadata(base_uri: str, timeout: float = 2.0) -> TaskMetadata:
     """GET ${ECS_CONTAINER_METADATA_URI_V4}/task. Raises OSError or ValueError when it cannot be read."""
     with urllib.request.urlopen(base_uri.rstrip("/") + "/task", timeout=timeout) as resp:
-        task = json.loads(resp.read(1 << 20))
+        task = load_json(resp.read(1 << 20), what="the ECS task metadata")
     return parse_task_metadata(task)
 
 

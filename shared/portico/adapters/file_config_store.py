@@ -6,9 +6,8 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
-
-from portico.core.ports import Snapshot, StoredDocument
+from portico.core.ports import SkippedItem, Snapshot, StoredDocument
+from portico.core.untrusted import UntrustedInputError, load_yaml_all
 
 
 class FileConfigStore:
@@ -28,14 +27,14 @@ class FileConfigStore:
 
     def snapshot(self) -> Snapshot:
         docs: list[StoredDocument] = []
-        skipped: list[str] = []
+        skipped: list[SkippedItem] = []
         digest = hashlib.sha256()
         for path, data in self._read():
             digest.update(str(path).encode() + b"\0" + data + b"\0")
             try:
-                raws = list(yaml.safe_load_all(data))
-            except yaml.YAMLError as exc:
-                skipped.append(f"{path}: YAML syntax error: {exc}")
+                raws = load_yaml_all(data)
+            except UntrustedInputError as exc:
+                skipped.append(SkippedItem("", str(path), str(exc)))
                 continue
             for raw in raws:
                 if not isinstance(raw, dict):

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from portico.core.ports import UpstreamConnectError, UpstreamTimeout
+from portico.core.untrusted import UntrustedInputError, load_json
 
 
 class BotoLambdaInvoker:
@@ -36,8 +37,8 @@ class BotoLambdaInvoker:
         if result.get("FunctionError"):
             raise UpstreamConnectError(f"function {function_name} failed ({result['FunctionError']})")
         try:
-            return json.loads(raw) if raw else None
-        except ValueError:
+            return load_json(raw, what=f"the payload of {function_name}") if raw else None
+        except UntrustedInputError:
             raise UpstreamConnectError(f"function {function_name} returned a payload that is not JSON") from None
 
     async def invoke(self, function_name: str, qualifier: str | None, payload: dict[str, Any], timeout: float) -> Any:

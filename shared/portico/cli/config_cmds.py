@@ -14,13 +14,20 @@ from rich.markup import escape
 from rich.table import Table
 
 from portico.cli.output import EXIT_UNAVAILABLE, err, fail, out
-from portico.controlplane import apply_documents, check_references, delete_document, json_schema, read_files
+from portico.controlplane import (
+    apply_documents,
+    broken_items,
+    check_references,
+    delete_document,
+    json_schema,
+    read_files,
+)
 from portico.core.config.context import ValidationSettings
 from portico.core.config.documents import KINDS, Document, to_mapping
 from portico.core.config.loader import ConfigError
 from portico.core.config.plan import render_diff
 from portico.core.config.snapshot import load_snapshot
-from portico.core.ports import ConcurrentChange, ConfigStore, StoreUnavailable
+from portico.core.ports import ChangeTooLarge, ConcurrentChange, ConfigStore, StoreUnavailable
 
 _KIND_ALIASES = {
     "route": "Route",
@@ -29,6 +36,7 @@ _KIND_ALIASES = {
     "ratelimit": "RateLimitPolicy",
     "rlp": "RateLimitPolicy",
     "consumer": "Consumer",
+    "portal": "Portal",
     "virtualservice": "VirtualService",
     "vs": "VirtualService",
     "destinationrule": "DestinationRule",
@@ -74,15 +82,28 @@ def _report(exc: ConfigError) -> None:
         err.print(f"[red]✗[/red] {escape(str(issue))}", soft_wrap=True)
 
 
-def validate(files: FileOpt) -> None:
-    """Validate files: schema, field paths with suggestions, and references across the given files."""
+def validate(
+    files: FileOpt,
+    against_store: Annotated[
+        bool,
+        typer.Option("--against-store", help="Check references against the live config table, not only these files."),
+    ] = False,
+) -> None:
+    """Validate files: schema, field paths with suggestions, and references (missing subsets, issuers, policies)."""
     try:
         docs = read_files(files, settings_from_env())
-        check_references(docs, ", ".join(map(str, files)))
+        if against_store:  # the files over the stored config, as an apply would leave it; nothing is written
+            for line in broken_items(apply_documents(open_store(), docs, dry_run=True)):
+                err.print(f"[yellow]warning:[/yellow] {escape(line)}", soft_wrap=True)
+        else:
+            check_references(docs, ", ".join(map(str, files)))
     except ConfigError as exc:
         _report(exc)
         raise typer.Exit(1) from exc
-    out.print(f"[green]✓[/green] {len(docs)} document(s) valid in {len(files)} file(s)")
+    except StoreUnavailable as exc:
+        fail(f"config store unavailable: {exc}", EXIT_UNAVAILABLE)
+    where = " against the stored config" if against_store else ""
+    out.print(f"[green]✓[/green] {len(docs)} document(s) valid in {len(files)} file(s){where}")
 
 
 def apply(
@@ -97,10 +118,12 @@ def apply(
         _report(exc)
         err.print("nothing was written")
         raise typer.Exit(1) from exc
-    except ConcurrentChange as exc:
+    except (ConcurrentChange, ChangeTooLarge) as exc:
         fail(f"{exc}; nothing was written")
     except StoreUnavailable as exc:
         fail(f"config store unavailable: {exc}; nothing was written", EXIT_UNAVAILABLE)
+    for line in broken_items(result):
+        err.print(f"[yellow]warning:[/yellow] {escape(line)}", soft_wrap=True)
     diff = render_diff(result.plan)
     if diff:
         out.print(escape(diff), soft_wrap=True)
@@ -149,7 +172,7 @@ def get(
     if name is not None and not docs:
         fail(f"{resolved} {name!r} not found")
     for line in loaded.skipped:
-        err.print(f"[yellow]warning:[/yellow] skipped invalid item {escape(line)}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/yellow] skipped invalid item {escape(str(line))}", soft_wrap=True)
     if output is Format.yaml:
         out.print(escape(yaml.safe_dump_all([to_mapping(d) for d in docs], sort_keys=False)), end="")
     elif output is Format.json:

@@ -23,15 +23,14 @@ from portico.core.config.documents import Consumer
 from portico.core.config.identity import ApiKeyRef, ConsumerSpec
 from portico.core.config.metadata import Metadata
 from portico.core.config.snapshot import load_snapshot
+from portico.core.portal.accounts import api_key
 from portico.core.ports import ConcurrentChange, ConfigStore, StoreUnavailable
-
-KEY_PREFIX = "ptk_"  # recognisable in logs and by secret scanners
 
 consumers = typer.Typer(help="API consumers and their keys.", no_args_is_help=True)
 
 
 def new_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
+    return api_key(secrets.token_bytes(32))  # 256 bits from the OS CSPRNG
 
 
 def _current(store: ConfigStore, name: str) -> Consumer | None:
@@ -85,6 +84,43 @@ def revoke_key(name: Annotated[str, typer.Argument()], key_id: Annotated[str, ty
     doc = existing.model_copy(update={"spec": existing.spec.model_copy(update={"api_keys": keys})})
     version = _save(store, doc)
     out.print(f"revoked key {key_id!r} of Consumer {name!r}; config version {version}")
+
+
+@consumers.command("pending")
+def pending() -> None:
+    """List consumers who signed up in the developer portal and wait for approval (Portal approval: manual)."""
+    store = open_store()
+    try:
+        loaded = load_snapshot(store.snapshot(), ValidationSettings(allow_loopback=True))
+    except StoreUnavailable as exc:
+        fail(f"config store unavailable: {exc}", EXIT_UNAVAILABLE)
+    waiting = sorted(n for n, c in loaded.config.consumers.items() if c.spec.status == "pending")
+    if not waiting:
+        err.print("no consumers are waiting for approval")
+        return
+    for name in waiting:
+        spec = loaded.config.consumers[name].spec
+        subjects = ",".join(spec.subjects)
+        line = f"{name}  plan={spec.plan or '-'}  subjects={subjects}"
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@consumers.command("approve")
+def approve(name: Annotated[str, typer.Argument(help="A pending Consumer's name (see `consumers pending`).")]) -> None:
+    """Approve a pending consumer: its keys work from the edges' next config refresh."""
+    store = open_store()
+    try:
+        existing = _current(store, name)
+    except StoreUnavailable as exc:
+        fail(f"config store unavailable: {exc}", EXIT_UNAVAILABLE)
+    if existing is None:
+        fail(f"no Consumer named {name!r}")
+    if existing.spec.status == "active":
+        err.print(f"Consumer {name!r} is already active; nothing was written")
+        return
+    doc = existing.model_copy(update={"spec": existing.spec.model_copy(update={"status": "active"})})
+    version = _save(store, doc)
+    out.print(f"approved Consumer {name!r}; config version {version}")
 
 
 def _issuer_dir() -> Path:

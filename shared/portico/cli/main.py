@@ -6,7 +6,16 @@ import sys
 
 import typer
 
-from portico.cli import config_cmds, dev_cmds, graph_cmds, identity_cmds, mesh_cmds, portal_cmds, quota_cmds
+from portico.cli import (
+    config_cmds,
+    dev_cmds,
+    graph_cmds,
+    identity_cmds,
+    import_cmds,
+    mesh_cmds,
+    portal_cmds,
+    quota_cmds,
+)
 
 app = typer.Typer(
     name="portico",
@@ -17,7 +26,7 @@ app = typer.Typer(
 )
 
 # Each module adds its commands; a new command group is one more line here.
-for module in (config_cmds, dev_cmds, mesh_cmds, portal_cmds, quota_cmds, identity_cmds, graph_cmds):
+for module in (config_cmds, dev_cmds, mesh_cmds, portal_cmds, quota_cmds, identity_cmds, graph_cmds, import_cmds):
     module.register(app)
 
 

@@ -16,13 +16,9 @@ from portico.cli.config_cmds import Format, open_store, settings_from_env
 from portico.cli.output import EXIT_UNAVAILABLE, fail, out
 from portico.core.config.configset import ConfigSet
 from portico.core.config.snapshot import load_snapshot
-from portico.core.http import Request
 from portico.core.ports import StoreUnavailable
-from portico.core.quota.keys import partition_value
-from portico.core.quota.plan import QuotaPolicy, policy_from_spec, with_overrides
-from portico.core.quota.usage import UsageRow, usage_keys, usage_rows
-
-_PER_CONSUMER = ("consumer", "sub")
+from portico.core.quota.plan import QuotaPolicy
+from portico.core.quota.usage import UsageError, UsageRow, consumer_plan, usage_keys, usage_rows
 
 
 def usage(
@@ -48,26 +44,10 @@ def usage(
 
 
 def _resolve(config: ConfigSet, name: str, policy_name: str | None) -> tuple[QuotaPolicy, list[str]]:
-    doc = config.consumers.get(name)
-    if doc is None:
-        fail(f"no Consumer named {name!r}")
-    spec = doc.spec
-    policy_name = policy_name or spec.plan
-    if policy_name is None:
-        fail(f"Consumer {name!r} has no plan; name a policy with --policy")
-    found = config.rate_limit_policies.get(policy_name)
-    if found is None:
-        fail(f"no RateLimitPolicy named {policy_name!r}")
-    policy = policy_from_spec(policy_name, found.spec)
-    if policy.key not in _PER_CONSUMER:
-        fail(f"RateLimitPolicy {policy_name!r} counts by {policy.key}, not per consumer")
-    if spec.limits:
-        policy = with_overrides(policy, spec.limits)
-    request = Request(method="GET", path="/")
-    if policy.key == "consumer":
-        return policy, [partition_value("consumer", request, {"consumer": name})]
-    subjects = spec.subjects or fail(f"policy {policy_name!r} counts by sub and Consumer {name!r} lists no subjects")
-    return policy, [partition_value("sub", request, {"sub": s}) for s in subjects]
+    try:
+        return consumer_plan(config, name, policy_name)
+    except UsageError as exc:
+        fail(str(exc))
 
 
 async def _read(policy: QuotaPolicy, partitions: list[str], now: float) -> list[UsageRow]:

@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 from portico.core.headers import Headers
 
 
+@dataclass(frozen=True, slots=True)
+class ClientCert:
+    """The client certificate the front door verified (API Gateway mTLS: requestContext.authentication.clientCert)."""
+
+    pem: str
+    subject_dn: str = ""
+    issuer_dn: str = ""
+    serial: str = ""
+
+
 @dataclass(slots=True)
 class Request:
     """One HTTP request, independent of how it arrived (API Gateway event, ALB event, socket).
@@ -26,6 +36,7 @@ class Request:
     cookies: list[str] = field(default_factory=list)
     raw_query: str = ""
     normalized_path: str | None = None
+    client_cert: ClientCert | None = None
 
     @property
     def route_path(self) -> str:

@@ -27,12 +27,24 @@ class StoredDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedItem:
+    """A stored item that is not served: which one (kind and name as keyed in the store) and why."""
+
+    kind: str
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}: {self.reason}" if self.kind else f"{self.name}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """A consistent view of the control plane at one version, with the items that failed to load."""
 
     version: int
     documents: Sequence[StoredDocument]
-    skipped: Sequence[str] = ()
+    skipped: Sequence[SkippedItem] = ()
 
 
 class ConfigStore(Protocol):
@@ -58,6 +70,10 @@ class ConcurrentChange(Exception):
     """The control plane changed between reading it and writing to it."""
 
 
+class ChangeTooLarge(ValueError):
+    """One apply would change more documents than the store can write atomically; nothing was written."""
+
+
 class StoreUnavailable(Exception):
     """A store could not be reached or refused the call (throttled, timed out, down)."""
 
@@ -79,9 +95,14 @@ class QuotaStore(Protocol):
 
 
 class Transport(Protocol):
-    """Sends a request to an upstream. Raises UpstreamTimeout or UpstreamConnectError, never returns a 5xx itself."""
+    """Sends one request to the origin `url` names (the engine has already chosen it) and returns its response.
 
-    async def send(self, request: Request, url: str, timeout: float) -> Response: ...
+    `timeout` bounds this one try, connecting included (None: no limit). A failure raises an UpstreamError: connect
+    failure (nothing was sent), reset (the connection broke after sending), timeout, refused (policy) or overflow
+    (the connection pool is full). It never answers a 5xx of its own and never retries on another instance.
+    """
+
+    async def send(self, request: Request, url: str, timeout: float | None) -> Response: ...
 
 
 class UpstreamError(Exception):
@@ -93,7 +114,15 @@ class UpstreamTimeout(UpstreamError):
 
 
 class UpstreamConnectError(UpstreamError):
-    pass
+    """No connection could be made: nothing was sent, so any method may be retried elsewhere."""
+
+
+class UpstreamReset(UpstreamError):
+    """The connection broke after the request went out, before a whole response came back."""
+
+
+class UpstreamOverflow(UpstreamError):
+    """The connection pool's connection and pending limits are both reached: fail fast (circuit breaking)."""
 
 
 class UpstreamRefused(UpstreamError):

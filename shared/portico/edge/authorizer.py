@@ -101,12 +101,13 @@ class Authorizer:
         from portico.adapters.dynamodb.config_store import DynamoDbConfigStore  # lazy: boto3 only here
         from portico.adapters.jwks_http import HttpJwksFetcher
 
+        allow_loopback = env.get("PORTICO_ALLOW_LOOPBACK_UPSTREAMS", "").lower() in ("1", "true", "yes")
         return cls(
             DynamoDbConfigStore(env.get("PORTICO_CONFIG_TABLE", "portico-config")),
             policy,
-            HttpJwksFetcher,
+            lambda: HttpJwksFetcher(allow_loopback=allow_loopback),  # dials checked at connect time, as upstreams
             refresh_interval=float(env.get("PORTICO_CONFIG_REFRESH_SECONDS", "5")),
-            allow_loopback=env.get("PORTICO_ALLOW_LOOPBACK_UPSTREAMS", "").lower() in ("1", "true", "yes"),
+            allow_loopback=allow_loopback,
         )
 
     def _authenticator(self) -> Authenticator:

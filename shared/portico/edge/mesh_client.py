@@ -49,9 +49,10 @@ class LazyMeshClient:
         if self._failed_at is not None and now - self._failed_at < self._retry_after:
             raise UpstreamConnectError(self._failure)
         from portico.adapters.aws import table_names
+        from portico.adapters.clock import SystemClock
         from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
         from portico.core.ports import CertSourceError
-        from portico.mesh.client import MeshServiceClient
+        from portico.mesh.client import MeshServiceClient, mtls_settings
         from portico.mesh.identity import mesh_identity, resolve_identity
 
         name = self._env.get("PORTICO_EDGE_IDENTITY") or "edge"
@@ -67,4 +68,4 @@ class LazyMeshClient:
         self._renewal = asyncio.create_task(identity.run())
         registry = DynamoDbRegistryStore(table_names(self._env)["registry"])
         log.info("edge mesh identity %s ready", identity.identity)
-        return MeshServiceClient(registry, identity, stale_after=stale)
+        return MeshServiceClient(registry, mtls_settings(identity), SystemClock(), stale_after=stale)

@@ -12,10 +12,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from portico.core.auth.authenticator import Authenticator, KeySources
+from portico.core.auth.clientcert import CertificateReader
+from portico.core.auth.decisions import AuthState
+from portico.core.auth.errors import AuthUnavailable
 from portico.core.auth.jwks_cache import JwksFetcher, JwksFetchError, JwksResponse
 from portico.core.chain import Filter, Handler, build_chain
+from portico.core.config.protection import ClientCredentials
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
+from portico.core.hop import UnderscoreAction
+from portico.core.iprules import IpNetwork, IpRuleSet
 from portico.core.portal.openapi import openapi_document
 from portico.core.ports import Clock, Transport
 from portico.edge.dispatch.dispatcher import Dispatcher
@@ -24,10 +30,13 @@ from portico.edge.dispatch.service import MeshCallerFactory
 from portico.edge.filters.access_log import AccessLogFilter
 from portico.edge.filters.auth import AuthenticationFilter, AuthorisationFilter, IdentityHeadersFilter
 from portico.edge.filters.cache import CacheFilter
+from portico.edge.filters.clientcert import ClientCertFilter
 from portico.edge.filters.cors import CorsFilter
 from portico.edge.filters.deprecation import DeprecationFilter
+from portico.edge.filters.external import ExternalAuthFilter
 from portico.edge.filters.guard import ErrorGuardFilter
 from portico.edge.filters.hygiene import HeaderHygieneFilter
+from portico.edge.filters.ip import ClientIpFilter, RouteIpFilter
 from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
 from portico.edge.filters.portal import PortalFilter
@@ -35,13 +44,16 @@ from portico.edge.filters.ratelimit import QuotaFactory, RateLimitFilter, no_quo
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
 from portico.edge.filters.transform import TransformFilter
+from portico.edge.filters.validation import ValidationFilter
 from portico.edge.filters.version import VersionFilter, declared_versions
 from portico.edge.filters.xray import XRayFilter
+from portico.edge.introspect import CredentialSource, Introspector, introspector
 from portico.edge.portal import load_assets
 from portico.edge.telemetry import EdgeTelemetry
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
+    from portico.edge.portal.backend import PortalBackend
 
 
 class _NoJwksFetcher:
@@ -49,6 +61,13 @@ class _NoJwksFetcher:
 
     async def fetch(self, url: str) -> JwksResponse:
         raise JwksFetchError("no JWKS fetcher is wired into EdgeDeps")
+
+
+class _NoCredentials:
+    """Until an entry point wires a credential source, introspection routes deny (503), never pass unchecked."""
+
+    async def credentials(self, spec: ClientCredentials, now: float) -> tuple[str, str]:
+        raise AuthUnavailable("no client credential source is wired into EdgeDeps")
 
 
 def _unwired_key_sources() -> KeySources:
@@ -67,6 +86,7 @@ class EdgeDeps:
     transport: Callable[[], Transport]
     invoker: Callable[[], FunctionInvoker]
     limits: Limits = field(default_factory=Limits)
+    underscores: UnderscoreAction = "drop"  # header names with `_` (PORTICO_HEADERS_WITH_UNDERSCORES)
     cors: CorsPolicy | None = None
     quota: QuotaFactory = no_quota_store  # the process-wide limiter: its leases and stats outlive config versions
     portal: bool = True
@@ -77,6 +97,14 @@ class EdgeDeps:
     clock: Clock | None = None  # latency timing; None (some tests) leaves the access log and timing out
     telemetry: EdgeTelemetry = field(default_factory=EdgeTelemetry)
     mesh: MeshCallerFactory | None = None  # `service` upstreams; None answers them 502 (no mesh identity wired)
+    ip_policy: IpRuleSet = field(default_factory=IpRuleSet)  # PORTICO_IP_ALLOW / PORTICO_IP_DENY
+    trusted_proxies: tuple[IpNetwork, ...] = ()  # PORTICO_TRUSTED_PROXIES (CloudFront in front)
+    # introspection client credentials (environment or Secrets Manager), made on first use
+    credentials: Callable[[], CredentialSource] = _NoCredentials
+    # introspection answers and authoriser decisions outlive config versions, like the JWKS caches
+    auth_state: AuthState = field(default_factory=AuthState)
+    cert_reader: CertificateReader = field(default_factory=CertificateReader)
+    portal_backend: Callable[[], PortalBackend] | None = None  # sign-in and self-service keys (docs/portal.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,16 +126,30 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(RequestIdFilter(deps.rng))  # request id + traceparent first, so every later answer can quote them
     if tel.tracer is not None:
         steps.append(XRayFilter(tel.tracer))  # optional (PORTICO_XRAY): a subsegment annotated with the request id
-    steps.append(HeaderHygieneFilter())  # hop-by-hop and client x-portico-* go before anything trusts a header
+    steps.append(HeaderHygieneFilter(deps.underscores))  # hop-by-hop, x-portico-*, `_` names: before any trust
+    if not deps.ip_policy.empty or deps.trusted_proxies:
+        steps.append(ClientIpFilter(deps.ip_policy, deps.trusted_proxies))  # global IP policy: the cheapest refusal
     steps.append(LimitsFilter(deps.limits))  # 431/413 before any work is spent on an oversized request
     steps.append(PathNormalizeFilter())  # one canonical path (or 400) before anything decides by path
     steps.append(portal_filter(loaded, deps))  # reserved /_portico/: before routing, so no route can shadow the docs
     steps.append(VersionFilter(routes, declared_versions(config.routes)))  # /v2/x and Accept-Version: one form
     steps.append(CorsFilter(routes, deps.cors))  # preflights answered here, before auth would demand credentials
     steps.append(RouteFilter(routes))  # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405
+    if any(r.spec.ip_rules is not None for r in config.routes.values()):
+        steps.append(RouteIpFilter(config.routes))  # the route's ipRules: before any credential is looked at
     steps.append(DeprecationFilter(config.routes))  # Deprecation/Sunset/Link on every answer, 401s and 429s too
-    steps.append(AuthenticationFilter(Authenticator(loaded.config, deps.key_sources)))  # JWT/API key; 400/401
+    authenticator = Authenticator(loaded.config, deps.key_sources)
+    if any(r.spec.auth.client_cert is not None for r in config.routes.values()):
+        # a certificate is already verified by the front door: checking its names is cheaper than any token
+        steps.append(ClientCertFilter(config.routes, authenticator, deps.cert_reader))
+    # JWT, API key or introspected token; 400/401
+    steps.append(AuthenticationFilter(authenticator, introspectors=introspectors(loaded, deps)))
+    if any(r.spec.auth.external is not None for r in config.routes.values()):
+        # the authoriser decides who the caller is and whether it may pass: 401/403, or statusOnError
+        steps.append(ExternalAuthFilter(config.routes, deps.auth_state, deps.invoker, deps.transport))
     steps.append(AuthorisationFilter())  # the route's scopes and claim matchers: 403 insufficient_scope
+    if any(r.spec.validate_ is not None for r in config.routes.values()):
+        steps.append(ValidationFilter(config.routes))  # after authorisation, before quota: a refusal costs no write
     steps.append(IdentityHeadersFilter())  # verified identity upstream as x-portico-*; hygiene already ran
     steps.append(RateLimitFilter(config, deps.quota))  # after auth: only verified identities spend quota
     steps.append(CacheFilter(config.routes))  # after auth and limits: a hit is still authorised and counted
@@ -116,10 +158,26 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     return steps
 
 
+def introspectors(loaded: LoadedConfig, deps: EdgeDeps) -> dict[str, Introspector]:
+    return {
+        name: introspector(route.spec.auth.introspection, deps.auth_state, deps.transport, deps.credentials)
+        for name, route in loaded.config.routes.items()
+        if route.spec.auth.introspection is not None
+    }
+
+
 def portal_filter(loaded: LoadedConfig, deps: EdgeDeps) -> PortalFilter:
     """The document is generated once per config version: the portal always shows the live route table."""
     document = openapi_document(loaded.config, title=deps.portal_title, version=str(loaded.version))
-    return PortalFilter(document, load_assets(), enabled=deps.portal)
+    backend = deps.portal_backend
+
+    def account() -> Handler:
+        from portico.edge.portal.app import portal_handler  # the account code loads on the first portal call only
+
+        assert backend is not None
+        return portal_handler(loaded.config, loaded.version, backend())
+
+    return PortalFilter(document, load_assets(), enabled=deps.portal, account=account if backend else None)
 
 
 def build_pipeline(loaded: LoadedConfig, deps: EdgeDeps) -> Pipeline:

@@ -25,7 +25,9 @@ from portico.edge.dispatch.service import MeshCallerFactory
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
+    from portico.edge.portal.backend import PortalBackend
 from portico.edge.events import MalformedEvent, http_api, parse_event
+from portico.edge.introspect import CredentialSource
 from portico.edge.pipeline import EdgeDeps, PipelineCache
 from portico.edge.settings import EdgeSettings, SettingsError
 from portico.edge.telemetry import EdgeTelemetry
@@ -42,6 +44,7 @@ class Edge:
             settings=ValidationSettings(allow_loopback=settings.allow_loopback),
         )
         self._pipelines = PipelineCache(deps)
+        self._quota = deps.quota
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
@@ -49,15 +52,24 @@ class Edge:
         """Build from PORTICO_* settings; raises SettingsError at once on a bad value."""
         settings = EdgeSettings.from_env(os.environ if env is None else env)
         store = overrides.pop("store", None) or _store(settings)
-        deps = default_deps(settings, **overrides)
+        deps = default_deps(settings, store=store, **overrides)
         return cls(store, settings, deps)
 
     def warm(self) -> None:
         """Load config and build the pipeline now (Lambda init runs with more CPU); failures retry per request."""
         try:
-            self._pipelines.get(self._config.current(time.monotonic()))
+            loaded = self._config.current(time.monotonic())
+            self._pipelines.get(loaded)
         except Exception:  # the store may be unreachable at init; requests answer 503 until it is back
             log.exception("config not loaded at init")
+            return
+        if loaded.config.rate_limit_policies:
+            # Importing boto3 and building the quota client takes ~1 s cold; done inside the first requests, that
+            # time counts against their policy's timeout (100 ms by default) and a burst fails open.
+            try:
+                self._quota()
+            except Exception:  # no store wired or reachable: the filter applies each policy's failure mode
+                log.warning("quota store not ready at init", exc_info=True)
 
     async def handle_async(self, event: Any) -> dict[str, Any]:
         try:
@@ -121,14 +133,16 @@ def default_deps(
     quota: QuotaLimiter | None = None,
     telemetry: EdgeTelemetry | None = None,
     mesh: MeshCallerFactory | None = None,
+    store: ConfigStore | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> EdgeDeps:
     chosen: dict[str, Any] = {"transport": transport, "invoker": invoker, "grpc": grpc, "quota": quota}
 
     def get_transport() -> Transport:
         if chosen["transport"] is None:
-            from portico.adapters.http_transport import HttpTransport  # lazy: sockets only when an http route runs
+            from portico.adapters.http1_client import ClientSettings, Http1Client  # lazy: sockets on first use
 
-            chosen["transport"] = HttpTransport(allow_loopback=settings.allow_loopback)
+            chosen["transport"] = Http1Client(ClientSettings(allow_loopback=settings.allow_loopback))
         return chosen["transport"]  # type: ignore[no-any-return]
 
     def get_invoker() -> FunctionInvoker:
@@ -141,7 +155,7 @@ def default_deps(
     def make_jwks_fetcher() -> JwksFetcher:
         from portico.adapters.jwks_http import HttpJwksFetcher  # lazy: sockets only when an issuer needs keys
 
-        return HttpJwksFetcher()
+        return HttpJwksFetcher(allow_loopback=settings.allow_loopback)  # checked at connect time, as upstreams
 
     def get_grpc() -> GrpcCaller:
         if chosen.get("grpc") is None:
@@ -157,6 +171,13 @@ def default_deps(
             chosen["quota"] = QuotaLimiter(DynamoDbQuotaStore.from_env())
         return chosen["quota"]  # type: ignore[no-any-return]
 
+    def get_credentials() -> CredentialSource:
+        if chosen.get("credentials") is None:
+            from portico.adapters.client_secrets import ClientSecrets  # lazy: boto3 only for a secretId
+
+            chosen["credentials"] = ClientSecrets()
+        return chosen["credentials"]  # type: ignore[no-any-return]
+
     if mesh is None:
         from portico.edge.mesh_client import LazyMeshClient  # no TLS or registry code until a service call
 
@@ -171,6 +192,29 @@ def default_deps(
     )
     from portico.adapters.clock import SystemClock
 
+    key_sources = KeySources(make_jwks_fetcher)
+    portal_backend: dict[str, PortalBackend] = {}
+
+    def get_portal_backend() -> PortalBackend:
+        """The portal's writes go to the config store the edge reads; its secrets come from the environment."""
+        if not portal_backend:
+            from portico.adapters import secrets
+            from portico.edge.portal.backend import PortalBackend
+
+            if store is None:
+                raise RuntimeError("portal sign-in needs the config store wired into the edge")
+            environ = os.environ if env is None else env
+            portal_backend["made"] = PortalBackend(
+                store=lambda: store,
+                session_key=secrets.session_key(environ),
+                client_secret=secrets.client_secret(environ),
+                quota=get_quota,
+                transport=get_transport,
+                key_sources=key_sources,
+                rng=os.urandom,
+            )
+        return portal_backend["made"]
+
     return EdgeDeps(
         rng=os.urandom if rng is None else source.randbytes,
         jitter=source.random,
@@ -178,14 +222,19 @@ def default_deps(
         invoker=get_invoker,
         grpc=get_grpc,
         limits=settings.limits,
+        underscores=settings.underscores,
         cors=cors,
-        key_sources=KeySources(make_jwks_fetcher),
+        key_sources=key_sources,
         quota=get_quota,
         portal=settings.portal,
         portal_title=settings.portal_title,
         clock=SystemClock(),
         telemetry=telemetry or default_telemetry(settings),
         mesh=mesh,
+        credentials=get_credentials,
+        ip_policy=settings.ip_policy,
+        trusted_proxies=settings.trusted_proxies,
+        portal_backend=get_portal_backend if store is not None else None,
     )
 
 

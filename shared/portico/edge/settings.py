@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from portico.core.hop import UnderscoreAction, underscore_action
+from portico.core.iprules import IpNetwork, IpRuleSet
 from portico.edge.filters.limits import Limits
 
 
@@ -27,6 +29,9 @@ class EdgeSettings:
     access_log: bool = True
     metrics: bool = True
     xray: bool = False
+    ip_policy: IpRuleSet = field(default_factory=IpRuleSet)
+    trusted_proxies: tuple[IpNetwork, ...] = ()
+    underscores: UnderscoreAction = "drop"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeSettings:
@@ -49,7 +54,24 @@ class EdgeSettings:
             access_log=_flag(env, "PORTICO_ACCESS_LOG", default=True),
             metrics=_flag(env, "PORTICO_METRICS", default=True),
             xray=_flag(env, "PORTICO_XRAY"),
+            # the global IP policy and the proxies whose X-Forwarded-For hops are believed (docs/protection.md)
+            ip_policy=IpRuleSet(_cidrs(env, "PORTICO_IP_ALLOW"), _cidrs(env, "PORTICO_IP_DENY")),
+            trusted_proxies=_cidrs(env, "PORTICO_TRUSTED_PROXIES"),
+            underscores=_underscores(env),
         )
+
+
+def _cidrs(env: Mapping[str, str], name: str) -> tuple[IpNetwork, ...]:
+    import ipaddress
+
+    out: list[IpNetwork] = []
+    for item in env.get(name, "").split(","):
+        if item.strip():
+            try:
+                out.append(ipaddress.ip_network(item.strip(), strict=True))
+            except ValueError as exc:
+                raise SettingsError(f"{name}: {item.strip()!r} is not a CIDR: {exc}") from None
+    return tuple(out)
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -63,6 +85,13 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
+
+
+def _underscores(env: Mapping[str, str]) -> UnderscoreAction:
+    try:
+        return underscore_action(env.get("PORTICO_HEADERS_WITH_UNDERSCORES"), "PORTICO_HEADERS_WITH_UNDERSCORES")
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _name(env: Mapping[str, str], name: str, default: str) -> str:

@@ -1,92 +1,90 @@
-"""Runtime state of one upstream cluster (service + subset): breaker, outlier detector, balancer, host pools.
+"""One upstream cluster of the sidecar (service + subset): the engine's state and the connection pool to its hosts.
 
-State outlives config reloads: a reload swaps the policy in place, so counters and ejections carry over and
-in-flight requests keep the objects they already hold.
+State outlives config reloads: a reload swaps the policy in place, so counters, ejections and connections carry over
+and in-flight requests keep the objects they already hold.
 """
 
 from __future__ import annotations
 
-import random
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
 
-from portico.adapters.http1_pool import HostPool, PoolSettings
-from portico.core.mesh.balancer import Balancer, balancer_for
+from portico.adapters.http1_client import ClientSettings, Http1Client
 from portico.core.mesh.circuit import CircuitBreaker
-from portico.core.mesh.outlier import OutlierDetector
 from portico.core.mesh.policy import ClusterPolicy
-from portico.core.mesh.registry import Instance, matching
-from portico.core.mesh.retry import RetryBudget
+from portico.core.mesh.registry import Instance
+from portico.core.ports import Transport
+from portico.core.upstream.cluster import ClusterState
+
+
+class PooledTransport(Transport, Protocol):
+    """A Transport that keeps connections: the sidecar's housekeeping closes what is idle or gone."""
+
+    settings: ClientSettings
+
+    def reap_idle(self, now: float) -> None: ...
+
+    def retain(self, origins: set[str]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# how a cluster gets its transport: the pooled HTTP/1 client in production, an in-process double in tests
+TransportFactory = Callable[[ClientSettings, CircuitBreaker], PooledTransport]
 
 
 class Cluster:
-    def __init__(self, policy: ClusterPolicy, pool_settings: PoolSettings) -> None:
-        self.policy = policy
-        self.breaker = CircuitBreaker(policy.limits)
-        self.budget = RetryBudget()
-        self.outlier = OutlierDetector(policy.outlier) if policy.outlier else None
-        self.balancer: Balancer = balancer_for(policy.lb)
-        self.active: defaultdict[str, int] = defaultdict(int)
-        self._pool_settings = pool_settings
-        self.pools: dict[str, HostPool] = {}
+    """`client_settings` are the sidecar's (mTLS, handshake telemetry); the policy adds limits and the peer."""
+
+    def __init__(
+        self,
+        policy: ClusterPolicy,
+        client_settings: ClientSettings,
+        scheme: str,
+        transport: TransportFactory = Http1Client,
+    ) -> None:
+        self.state = ClusterState(policy)
+        self._base = client_settings
+        self._scheme = scheme
+        self.client = transport(self._settings(), self.state.breaker)
+        self._origins: dict[str, str] = {}
+
+    @property
+    def policy(self) -> ClusterPolicy:
+        return self.state.policy
 
     def update(self, policy: ClusterPolicy) -> None:
-        if policy == self.policy:
-            return
-        if policy.lb != self.policy.lb:
-            self.balancer = balancer_for(policy.lb)
-        if policy.outlier != self.policy.outlier:
-            self.outlier = OutlierDetector(policy.outlier) if policy.outlier else None
-        self.breaker.limits = policy.limits
-        self.policy = policy
-        for pool in self.pools.values():
-            pool.settings = self._settings()
+        if policy != self.state.policy:
+            self.state.update(policy)
+            self.client.settings = self._settings()
 
-    def _settings(self) -> PoolSettings:
-        lim = self.policy.limits
-        base = self._pool_settings
-        return PoolSettings(
+    def _settings(self) -> ClientSettings:
+        lim = self.state.policy.limits
+        return replace(
+            self._base,
             connect_timeout=lim.connect_timeout,
             idle_timeout=lim.idle_timeout,
             max_requests_per_connection=lim.max_requests_per_connection,
-            ssl_context=base.ssl_context,
-            server_hostname=base.server_hostname,
-            peer_check=base.peer_check,
-            on_handshake=base.on_handshake,
-            expected_peer=self.policy.service,  # mTLS: the server must prove this service's identity
+            max_idle_per_host=lim.max_connections,
+            expected_peer=self.state.policy.service,  # mTLS: the server must prove this service's identity
         )
 
-    def candidates(self, instances: Sequence[Instance], now: float) -> list[Instance]:
-        members = matching(instances, self.policy.labels)
-        if self.outlier is not None:
-            self.outlier.sweep(now)
-            return self.outlier.available(members, now)
-        return members
+    def origin(self, instance: Instance) -> str:
+        """`scheme://address:port` of an instance's inbound listener (cached: it is built per request otherwise)."""
+        key = instance.authority
+        found = self._origins.get(key)
+        if found is None:
+            if len(self._origins) > 4096:  # bounded by the registry in practice; never by traffic
+                self._origins.clear()
+            found = self._origins[key] = f"{self._scheme}://{key}"
+        return found
 
-    def pick(self, candidates: Sequence[Instance], rng: random.Random, exclude: set[str]) -> Instance | None:
-        """An instance not tried yet by this request, when there is one (Envoy's previous_hosts predicate)."""
-        if not candidates:
-            return None
-        fresh = [c for c in candidates if c.key not in exclude] or list(candidates)
-        return self.balancer.pick(fresh, rng, lambda i: self.active[i.key])
+    def prune(self, instances: list[Instance], now: float) -> None:
+        """Forget hosts that left the registry; close connections idle past idleTimeout (`now`: the loop's clock)."""
+        self.state.forget({i.key for i in instances})
+        self.client.retain({self.origin(i) for i in instances})
+        self.client.reap_idle(now)
 
-    def pool(self, instance: Instance) -> HostPool:
-        pool = self.pools.get(instance.key)
-        if pool is None or (pool.host, pool.port) != (instance.address, instance.port):
-            if pool is not None:
-                pool.close()
-            pool = self.pools[instance.key] = HostPool(instance.address, instance.port, self.breaker, self._settings())
-        return pool
-
-    def record(self, instance: Instance, status: int | None, now: float, pool_size: int) -> bool:
-        return self.outlier.record(instance.key, status, now, pool_size) if self.outlier else False
-
-    def prune(self, live_keys: set[str], now: float) -> None:
-        for key in [k for k in self.pools if k not in live_keys]:
-            self.pools.pop(key).close()
-        for key in [k for k, v in self.active.items() if v == 0 and k not in live_keys]:
-            del self.active[key]
-        if self.outlier is not None:
-            self.outlier.forget(live_keys)
-        for pool in self.pools.values():
-            pool.reap_idle(now)
+    def close(self) -> None:
+        self.client.close()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from portico.core.mesh.registry import Instance, RegistryStore, live
+from portico.core.ports import Clock
 
 log = logging.getLogger("portico.mesh.discovery")
 
@@ -15,8 +15,9 @@ class Discovery:
     """Readers get the last good list; a registry outage keeps serving it (the data path never waits on DynamoDB
     except for the very first call to a service it has never seen)."""
 
-    def __init__(self, store: RegistryStore, *, stale_after: float, refresh_interval: float) -> None:
+    def __init__(self, store: RegistryStore, clock: Clock, *, stale_after: float, refresh_interval: float) -> None:
         self._store = store
+        self._clock = clock
         self.stale_after = stale_after
         self.refresh_interval = refresh_interval
         self._stored: dict[str, list[Instance]] = {}
@@ -32,7 +33,7 @@ class Discovery:
         """Live instances (healthy, fresh heartbeat) of `service`."""
         if service not in self._stored:
             await self._fetch(service)
-        return live(self._stored.get(service, []), time.time(), self.stale_after)
+        return live(self._stored.get(service, []), self._clock.now(), self.stale_after)
 
     async def _fetch(self, service: str) -> None:
         task = self._inflight.get(service)

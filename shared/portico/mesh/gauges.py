@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 
 from portico.adapters.tls.identity import MeshIdentity
@@ -15,7 +14,7 @@ def register_gauges(
     stats: Registry, listeners: Mapping[str, Listener], state: MeshState, identity: MeshIdentity | None
 ) -> None:
     if identity is not None:
-        stats.gauge("portico_cert_expiry_seconds", lambda: [((), identity.cert.not_after - time.time())])
+        stats.gauge("portico_cert_expiry_seconds", lambda: [((), identity.cert.not_after - state.clock.now())])
         stats.gauge("portico_cert_rotations", lambda: [((), float(identity.rotations))], "Certificate renewals so far.")
     stats.gauge(
         "portico_in_flight_requests",
@@ -25,7 +24,10 @@ def register_gauges(
     stats.gauge(
         "portico_ejected_hosts",
         lambda: [
-            ((("cluster", c.policy.name),), float(len(c.outlier.ejected(time.monotonic())) if c.outlier else 0))
+            (
+                (("cluster", c.policy.name),),
+                float(len(c.state.outlier.ejected(state.clock.monotonic())) if c.state.outlier else 0),
+            )
             for c in state.clusters.values()
         ],
         "Hosts currently ejected by outlier detection, per cluster.",

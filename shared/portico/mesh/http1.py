@@ -1,7 +1,11 @@
 """HTTP/1.1 server protocol on llhttp (httptools): strict parsing, size limits, in-order keep-alive responses.
 
+The one HTTP/1 server of the product: the sidecar's listeners and the local front door both run it, so both answer
+the same raw bytes the same way (tests/e2e/test_http1_hardening.py holds them to one table).
 Anything ambiguous about message framing is answered with 400 and the connection is closed, because a proxy that
-reads a message differently from the next hop is how request smuggling works.
+reads a message differently from the next hop is how request smuggling works. Slow clients are bounded: a request's
+headers must arrive within `header_timeout` (Envoy's request_headers_timeout), and a listener holds at most
+`max_connections` (Envoy's listener connection limit); see docs/mesh.md "Listener limits".
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ import asyncio
 import logging
 import typing
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httptools
 
+from portico.core.authority import invalid_host
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
 from portico.core.mesh.hop import invalid_field
@@ -35,6 +40,10 @@ _REASONS = {
 }
 _REASONS |= {431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway"}
 _REASONS |= {503: "Service Unavailable", 504: "Gateway Timeout", 501: "Not Implemented", 405: "Method Not Allowed"}
+_REASONS |= {408: "Request Timeout"}
+# An h2c upgrade is ignored (RFC 9110 7.8 lets a server do so) and the request is served as HTTP/1.1; these fields
+# only make sense to a server that switches protocols, so they are dropped with it.
+_UPGRADE_FIELDS = frozenset({b"upgrade", b"connection", b"http2-settings"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +54,37 @@ class ServerLimits:
     max_headers: int = 100
     max_body_bytes: int = 16 * 1024 * 1024
     keepalive_timeout: float = 300.0
+    # From a connection's start (after any TLS handshake) or a request's first byte to the end of its headers.
+    header_timeout: float = 10.0
+    # Open connections per listener; one more is answered 503 and closed (Envoy's listener connection limit).
+    max_connections: int = 4096
+    tls_handshake_timeout: float = 10.0  # a TLS client that never finishes its handshake holds no socket longer
+
+
+def limits_from_env(env: Mapping[str, str], base: ServerLimits | None = None) -> ServerLimits:
+    """`base` with PORTICO_REQUEST_HEADERS_TIMEOUT, PORTICO_MAX_CONNECTIONS and PORTICO_TLS_HANDSHAKE_TIMEOUT
+    applied; raises ValueError naming the variable when a value is not a positive number."""
+    limits = base or ServerLimits()
+    changes: dict[str, float | int] = {}
+    for var, attr, kind in _LIMIT_VARS:
+        raw = env.get(var, "").strip()
+        if not raw:
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise ValueError(f"{var} must be a {'whole ' if kind is int else ''}number above 0, got {raw!r}")
+        changes[attr] = value
+    return replace(limits, **changes)  # type: ignore[arg-type]
+
+
+_LIMIT_VARS: tuple[tuple[str, str, type[int] | type[float]], ...] = (
+    ("PORTICO_REQUEST_HEADERS_TIMEOUT", "header_timeout", float),
+    ("PORTICO_MAX_CONNECTIONS", "max_connections", int),
+    ("PORTICO_TLS_HANDSHAKE_TIMEOUT", "tls_handshake_timeout", float),
+)
 
 
 @dataclass(slots=True)
@@ -91,12 +131,16 @@ class HttpServerProtocol(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._info = ConnInfo(peer=None)
-        self._queue: deque[tuple[Request, bool]] = deque()
+        # requests in arrival order; a Response here is a refusal that must follow the answers queued before it
+        self._queue: deque[tuple[Request | Response, bool]] = deque()
         self._busy = False
         self._closing = False
+        self._done_reading = False
         self._reset_message()
         self._unparsed_head = 0
         self._idle: asyncio.TimerHandle | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._h2c: tuple[bytes, bytes, list[tuple[bytes, bytes]]] | None = None  # an ignored upgrade's head
 
     # --- connection events
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -108,19 +152,25 @@ class HttpServerProtocol(asyncio.Protocol):
             tls=ssl_object is not None,
             peer_cert=ssl_object.getpeercert() if ssl_object is not None else None,
         )
-        self._tracker.add(self)
         if ssl_object is not None and self._tracker.on_tls is not None:
             self._tracker.on_tls(ssl_object)  # the handshake completed (asyncio calls this only after it)
-        self._arm_idle()
+        if len(self._tracker.connections) >= self._limits.max_connections:
+            self._tracker.overflow += 1
+            self._write(problem(503, "this listener has too many open connections; retry shortly"), close=True)
+            self._close()
+            return
+        self._tracker.add(self)
+        self._arm_head_timer()  # a new connection owes its first request's headers within header_timeout
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self._tracker.discard(self)
-        if self._idle is not None:
-            self._idle.cancel()
+        for timer in (self._idle, self._head_timer):
+            if timer is not None:
+                timer.cancel()
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
+        if self._closing or self._done_reading:
             return
         if not self._headers_done:
             self._unparsed_head += len(data)
@@ -132,8 +182,8 @@ class HttpServerProtocol(asyncio.Protocol):
                 raise _Reject(431, "request headers are too large")
         except _Reject as rej:
             self._reject(rej.status, rej.detail)
-        except httptools.HttpParserUpgrade:
-            self._reject(501, "protocol upgrades (CONNECT, WebSocket) are not supported")
+        except httptools.HttpParserUpgrade as upgrade:
+            self._upgrade(data[upgrade.args[0] :] if upgrade.args else b"")
         except httptools.HttpParserError as exc:
             cause = exc.__context__
             if isinstance(cause, _Reject):
@@ -154,6 +204,8 @@ class HttpServerProtocol(asyncio.Protocol):
         self._reset_message()
         if self._idle is not None:
             self._idle.cancel()
+        if self._head_timer is None:
+            self._arm_head_timer()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -172,6 +224,9 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
         if self._header_bytes > self._limits.max_header_bytes:
             raise _Reject(431, "request headers are too large")
         lowered = [(n.lower(), v) for n, v in self._headers]
@@ -185,8 +240,17 @@ class HttpServerProtocol(asyncio.Protocol):
             raise _Reject(400, "invalid Content-Length")
         if tes and (len(tes) > 1 or tes[0].strip().lower() != b"chunked"):
             raise _Reject(400, "only a single 'Transfer-Encoding: chunked' is accepted")
-        if len([1 for n, _ in lowered if n == b"host"]) > 1:
+        hosts = [v for n, v in lowered if n == b"host"]
+        if len(hosts) > 1:
             raise _Reject(400, "more than one Host")
+        # RFC 9112 3.2: an HTTP/1.1 request without Host, or with an invalid one, is answered 400
+        if not hosts and self._parser.get_http_version() == "1.1":
+            raise _Reject(400, "an HTTP/1.1 request needs a Host header")
+        why = invalid_host(hosts[0].decode("latin-1")) if hosts else None
+        if why:
+            raise _Reject(400, why)
+        if self._parser.should_upgrade():
+            self._note_upgrade(lowered)
 
     def on_body(self, body: bytes) -> None:
         self._body_len += len(body)
@@ -197,6 +261,8 @@ class HttpServerProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         self._headers_done = False
         self._unparsed_head = 0
+        if self._parser.should_upgrade():
+            return  # llhttp stops at the head of an upgrade; data_received answers it (see _upgrade)
         req = self._build_request()
         self._queue.append((req, bool(self._parser.should_keep_alive())))
         if not self._busy:
@@ -225,11 +291,36 @@ class HttpServerProtocol(asyncio.Protocol):
             raw_query=raw_query,
         )
 
+    # --- protocol upgrades
+    def _note_upgrade(self, lowered: list[tuple[bytes, bytes]]) -> None:
+        """Keep the head of an h2c upgrade so it can be served as plain HTTP/1.1; anything else gets 501."""
+        method = self._parser.get_method()
+        tokens = {t.strip().lower() for n, v in lowered if n == b"upgrade" for t in v.split(b",") if t.strip()}
+        if method != b"CONNECT" and tokens == {b"h2c"}:
+            kept = [(n, v) for n, v in self._headers if n.lower() not in _UPGRADE_FIELDS]
+            self._h2c = (method, self._url, kept)
+
+    def _upgrade(self, rest: bytes) -> None:
+        if self._h2c is None:
+            self._reject(501, "protocol upgrades (CONNECT, WebSocket) are not supported")
+            return
+        # llhttp hands over everything after an upgrade's head, body included. Replaying the head without the
+        # upgrade fields into a fresh parser reads that body and any pipelined request as HTTP/1.1 again.
+        method, url, headers = self._h2c
+        self._h2c = None
+        head = b"%s %s HTTP/1.1\r\n" % (method, url) + b"".join(b"%s: %s\r\n" % nv for nv in headers) + b"\r\n"
+        self._parser = httptools.HttpRequestParser(self)
+        self.data_received(head + rest)
+
     # --- responding
     async def _drain_queue(self) -> None:
         try:
             while self._queue and not self._closing:
                 req, keep_alive = self._queue.popleft()
+                if isinstance(req, Response):
+                    self._write(req, close=True)
+                    self._close()
+                    return
                 self._tracker.in_flight += 1
                 try:
                     resp = await self._handler(req, self._info)
@@ -252,7 +343,14 @@ class HttpServerProtocol(asyncio.Protocol):
             self._transport.write(serialize(resp, close=close, head=head))
 
     def _reject(self, status: int, detail: str) -> None:
+        """Refuse and close; requests read before the bad bytes are still answered first, in order."""
         self._tracker.rejected += 1
+        self._done_reading = True
+        if self._busy or self._queue:
+            self._queue.append((problem(status, detail), False))
+            if self._transport is not None:
+                self._transport.pause_reading()
+            return
         self._write(problem(status, detail), close=True)
         self._close()
 
@@ -268,6 +366,18 @@ class HttpServerProtocol(asyncio.Protocol):
             self._idle.cancel()
         self._idle = asyncio.get_running_loop().call_later(self._limits.keepalive_timeout, self._close)
 
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head_timer = asyncio.get_running_loop().call_later(self._limits.header_timeout, self._head_timeout)
+
+    def _head_timeout(self) -> None:
+        self._head_timer = None
+        if self._closing or self._headers_done:
+            return
+        self._tracker.header_timeouts += 1
+        self._reject(408, f"request headers not received within {self._limits.header_timeout:g}s")
+
     def close_if_idle(self) -> None:
         """Used by drain: idle keep-alive connections are closed; a busy one closes after its response."""
         if not self._busy and not self._queue:
@@ -280,7 +390,9 @@ class ConnectionTracker:
     def __init__(self) -> None:
         self.connections: set[HttpServerProtocol] = set()
         self.in_flight = 0
-        self.rejected = 0
+        self.rejected = 0  # requests answered 4xx/5xx by the protocol itself (malformed, too large, timed out)
+        self.overflow = 0  # connections refused by max_connections
+        self.header_timeouts = 0
         self.draining = False
         self.on_tls: Callable[[Any], None] | None = None  # told of each completed TLS handshake (telemetry)
 

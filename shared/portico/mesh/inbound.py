@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
-from portico.adapters.http1_pool import HostPool, PoolOverflow, UpstreamReset
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, identity_from_cert
 from portico.core.chain import Context, Handler
 from portico.core.headers import Headers
+from portico.core.hop import INTERNAL_PREFIX, UnderscoreAction, underscore_refusal
 from portico.core.http import Response
-from portico.core.mesh.hop import strip_hop_by_hop
-from portico.core.ports import UpstreamConnectError, UpstreamTimeout
+from portico.core.mesh.hop import clean_request, strip_hop_by_hop
+from portico.core.ports import (
+    Transport,
+    UpstreamConnectError,
+    UpstreamOverflow,
+    UpstreamRefused,
+    UpstreamReset,
+    UpstreamTimeout,
+)
 from portico.core.problem import problem
+from portico.mesh.attrs import CONN, PEER, SPIFFE_ID
 from portico.mesh.http1 import ConnInfo
 
 PEER_HEADER = "x-portico-peer"  # the verified peer identity as the app sees it; never taken from the wire
 
 
 class InboundHygieneFilter:
-    """Drop hop-by-hop fields and any peer-identity header a caller tried to set itself."""
+    """Drop hop-by-hop fields, `_` names, and any peer-identity header a caller tried to set itself, in any
+    spelling; the calling sidecar's own x-portico-* fields (attempt count) pass as it spelled them."""
+
+    def __init__(self, underscores: UnderscoreAction = "drop") -> None:
+        self._underscores = underscores
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        headers = strip_hop_by_hop(ctx.request.headers)
-        headers.remove(PEER_HEADER)
-        ctx.request.headers = headers
+        headers = ctx.request.headers
+        if refused := underscore_refusal(headers, self._underscores):
+            return refused
+        ours = frozenset(n for n in headers.names() if n.startswith(INTERNAL_PREFIX) and n != PEER_HEADER)
+        ctx.request.headers = clean_request(headers, self._underscores, internal_ok=ours)
         resp = await next(ctx)
         resp.headers = strip_hop_by_hop(resp.headers)
         return resp
@@ -38,18 +52,18 @@ class PeerIdentityFilter:
         self._policy = policy
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        info: ConnInfo = ctx.attrs["conn"]
+        info: ConnInfo = ctx.attrs[CONN]
         peer: str | None
         if self._policy is not None:
             try:
                 spiffe = identity_from_cert(info.peer_cert, self._policy)
             except PeerRejected as exc:
                 return problem(403, f"peer identity not accepted: {exc}", request_id=ctx.request_id)
-            ctx.attrs["spiffe_id"] = spiffe
+            ctx.attrs[SPIFFE_ID] = spiffe
             peer = str(spiffe)
         else:
             peer = identity_of(info)
-        ctx.attrs["peer"] = peer
+        ctx.attrs[PEER] = peer
         if peer is not None:
             ctx.request.headers.set(PEER_HEADER, peer)
         return await next(ctx)
@@ -65,19 +79,24 @@ def identity_of(info: ConnInfo) -> str | None:
 
 
 class AppForwarder:
-    """The inbound router: one keep-alive pool to 127.0.0.1:<app port>."""
+    """The inbound router: one keep-alive pool to 127.0.0.1:<app port>, through the Transport port."""
 
-    def __init__(self, pool: HostPool, timeout: float | None = None) -> None:
-        self._pool = pool
+    def __init__(self, transport: Transport, app_port: int, timeout: float | None = None) -> None:
+        self._transport = transport
+        self._origin = f"http://127.0.0.1:{app_port}"
         self._timeout = timeout
 
     async def __call__(self, ctx: Context) -> Response:
         req = ctx.request
+        host = req.host or "localhost"  # the absolute-form authority when the request had one (RFC 9112 3.2.2)
+        if req.headers.get("host") != host:
+            req.headers.set("host", host)
+        target = req.path + ("?" + req.raw_query if req.raw_query else "")
         try:
-            return await self._pool.request(req, req.path, req.host or "localhost", self._timeout)
-        except PoolOverflow as exc:
+            return await self._transport.send(req, self._origin + target, self._timeout)
+        except UpstreamOverflow as exc:
             return problem(503, str(exc), headers=Headers([("x-portico-overloaded", "1")]))
-        except (UpstreamConnectError, UpstreamReset):
+        except (UpstreamConnectError, UpstreamReset, UpstreamRefused):
             return problem(503, "the local app is not reachable")
         except UpstreamTimeout:
             return problem(504, "the local app did not answer in time")

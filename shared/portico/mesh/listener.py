@@ -43,6 +43,7 @@ async def listen(
         host,
         port,
         ssl=ssl_context,
+        ssl_handshake_timeout=lim.tls_handshake_timeout if ssl_context is not None else None,
         reuse_address=True,
         backlog=1024,
     )

@@ -1,4 +1,4 @@
-"""The outbound data path (app -> peer): route by VirtualService, inject faults, mirror, then dispatch with retries.
+"""The outbound data path (app -> peer): route by VirtualService, inject faults, mirror, then the engine's attempts.
 
 Each step is a filter with the shared `async (ctx, next) -> Response` contract; the dispatcher is the last one.
 """
@@ -8,23 +8,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import time
-from dataclasses import dataclass
-from typing import Any
 
-from portico.adapters.http1_pool import PoolOverflow, UpstreamReset
-from portico.core.chain import Context, Handler
+from portico.core.chain import Context, Filter, Handler, build_chain
 from portico.core.config.configset import service_name
 from portico.core.headers import Headers
+from portico.core.hop import UnderscoreAction, underscore_refusal
 from portico.core.http import Request, Response
 from portico.core.mesh.fault import decide
-from portico.core.mesh.hop import strip_hop_by_hop
-from portico.core.mesh.retry import Failure, should_retry
+from portico.core.mesh.hop import clean_request, strip_hop_by_hop
+from portico.core.mesh.registry import Instance
 from portico.core.mesh.vsmatch import CompiledRoute, rewrite_path
 from portico.core.mesh.weighted import pick_weighted
-from portico.core.ports import UpstreamConnectError, UpstreamTimeout
 from portico.core.problem import problem
+from portico.core.upstream.call import Send, UpstreamCall
+from portico.core.upstream.retry import Failure
+from portico.mesh.attrs import ROUTE, SERVICE
+from portico.mesh.cluster import Cluster
 from portico.mesh.state import MeshState
+from portico.mesh.telemetry import MeshTelemetry, TelemetryFilter
+from portico.upstream_loop import drive
 
 log = logging.getLogger("portico.mesh.outbound")
 
@@ -38,11 +40,16 @@ def overloaded(detail: str) -> Response:
 
 
 class HygieneFilter:
-    """Drop hop-by-hop fields, and x-portico-* set by the app: only sidecars speak for the mesh."""
+    """Drop hop-by-hop fields, `_` names, and x-portico-* set by the app in any spelling: only sidecars speak for
+    the mesh (core.mesh.hop.clean_request, the same rules as the edge and the inbound side)."""
+
+    def __init__(self, underscores: UnderscoreAction = "drop") -> None:
+        self._underscores = underscores
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        headers = strip_hop_by_hop(ctx.request.headers)
-        ctx.request.headers = Headers((k, v) for k, v in headers if not k.startswith("x-portico-"))
+        if refused := underscore_refusal(ctx.request.headers, self._underscores):
+            return refused
+        ctx.request.headers = clean_request(ctx.request.headers, self._underscores, internal_ok=frozenset())
         resp = await next(ctx)
         resp.headers = strip_hop_by_hop(resp.headers)
         return resp
@@ -60,8 +67,8 @@ class RouteFilter:
             return problem(400, "no destination: send an absolute-form URL or a Host header naming a service")
         service = service_name(host)
         route = self._state.routes.match(service, ctx.request)
-        ctx.attrs["service"] = service
-        ctx.attrs["route"] = route
+        ctx.attrs[SERVICE] = service
+        ctx.attrs[ROUTE] = route
         return await next(ctx)
 
 
@@ -72,7 +79,7 @@ class FaultFilter:
         self._rng = rng
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        route: CompiledRoute = ctx.attrs["route"]
+        route: CompiledRoute = ctx.attrs[ROUTE]
         decision = decide(route.fault, self._rng)
         if decision.delay > 0:
             await asyncio.sleep(decision.delay)
@@ -94,7 +101,7 @@ class MirrorFilter:
         self._in_flight: set[asyncio.Task[Response]] = set()
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
-        route: CompiledRoute = ctx.attrs["route"]
+        route: CompiledRoute = ctx.attrs[ROUTE]
         mirror = route.mirror is not None and self._rng.random() * 100 < route.mirror_percent
         # shed mirrors rather than grow memory when the shadow upstream is slow
         if mirror and route.mirror is not None and len(self._in_flight) < MAX_MIRRORS_IN_FLIGHT:
@@ -116,21 +123,16 @@ class MirrorFilter:
         return await next(ctx)
 
 
-@dataclass(slots=True)
-class _Outcome:
-    response: Response | None
-    failure: Failure | None
-
-
 class Dispatcher:
-    """The router: weighted subset, then instance by the DestinationRule balancer, with retries and limits."""
+    """The router: weighted subset, then the engine's attempts (balancer, retries, limits, outliers) over the
+    cluster's pooled client."""
 
     def __init__(self, state: MeshState, rng: random.Random) -> None:
         self._state = state
         self._rng = rng
 
     async def __call__(self, ctx: Context) -> Response:
-        route: CompiledRoute = ctx.attrs["route"]
+        route: CompiledRoute = ctx.attrs[ROUTE]
         dest = pick_weighted(route.destinations, self._rng)
         if dest is None:
             return problem(503, f"route {route.name} has no destination with weight above 0")
@@ -141,107 +143,82 @@ class Dispatcher:
     ) -> Response:
         state = self._state
         cluster = state.cluster(service, subset)
-        labels: Any = (("service", service), ("subset", subset or ""))
         if cluster is None:
             return problem(503, f"no DestinationRule defines subset {subset!r} of {service!r}")
-        if not cluster.breaker.try_request():
-            state.stats.inc("portico_upstream_overflow_total", labels)
-            return overloaded(f"too many requests in flight to {service}")
-        cluster.budget.active_requests += 1
+        labels = (("service", service), ("subset", subset or ""))
         try:
-            return await self._attempts(req, service, cluster, route, labels)
+            return await self._call(req, service, cluster, route, labels)
         except Exception:
-            if mirror:
+            if mirror:  # a shadow copy's failure is logged, never the caller's problem
+                log.exception("mirror to %s failed", service)
                 return problem(503, "mirror failed")
             raise
-        finally:
-            cluster.budget.active_requests -= 1
-            cluster.breaker.release_request()
 
-    async def _attempts(self, req: Request, service: str, cluster: Any, route: CompiledRoute, labels: Any) -> Response:
+    async def _call(
+        self, req: Request, service: str, cluster: Cluster, route: CompiledRoute, labels: tuple[tuple[str, str], ...]
+    ) -> Response:
         state = self._state
+        stats = state.stats
         instances = await state.discovery.instances(service)
-        start = time.monotonic()
-        deadline = start + route.timeout if route.timeout else None
-        path = rewrite_path(req.path, _matched_prefix(route, req), route.rewrite)
+        path = rewrite_path(req.path, route.prefix_for(req) if route.rewrite else None, route.rewrite)
+        target = path + ("?" + req.raw_query if req.raw_query else "")
         host = route.rewrite.authority if route.rewrite and route.rewrite.authority else req.host
-        tried: set[str] = set()
-        attempt = 0
-        retry_held = False
-        try:
-            while True:
-                attempt += 1
-                now = time.monotonic()
-                candidates = cluster.candidates(instances, now)
-                inst = cluster.pick(candidates, self._rng, tried)
-                if inst is None:
-                    state.stats.inc("portico_upstream_no_healthy_total", labels)
-                    return problem(503, f"no healthy upstream for {service}")
-                tried.add(inst.key)
-                req.headers.set(ATTEMPT_HEADER, str(attempt))
-                timeout = _attempt_timeout(route, deadline, now)
-                if timeout is not None and timeout <= 0:
-                    return problem(504, f"{service} did not answer within the route timeout")
-                outcome = await self._try(cluster, inst, req, path, host, timeout)
-                if isinstance(outcome, Response):
-                    return outcome  # overflow: fail fast, never retried
-                status = outcome.response.status if outcome.response else None
-                if cluster.record(inst, status, time.monotonic(), len(instances)):
-                    state.stats.inc("portico_outlier_ejections_total", labels)
-                    log.warning("ejected %s (%s) from %s", inst.key, inst.authority, cluster.policy.name)
-                state.stats.inc("portico_upstream_requests_total", (*labels, ("code", str(status or 0))))
-                if retry_held:
-                    cluster.budget.release()
-                    cluster.breaker.release_retry()
-                    retry_held = False
-                if should_retry(route.retry, req.method, attempt, status, outcome.failure):
-                    if cluster.budget.try_acquire():
-                        if cluster.breaker.try_retry():
-                            retry_held = True
-                            state.stats.inc("portico_upstream_retries_total", labels)
-                            continue
-                        cluster.budget.release()
-                    state.stats.inc("portico_upstream_retry_overflow_total", labels)
-                return outcome.response or _failure_response(outcome.failure, service)
-        finally:
-            if retry_held:
-                cluster.budget.release()
-                cluster.breaker.release_retry()
+        headers = req.headers
+        headers.set("host", host)
+        client = cluster.client
 
-    async def _try(
-        self, cluster: Any, inst: Any, req: Request, path: str, host: str, timeout: float | None
-    ) -> _Outcome | Response:
-        cluster.active[inst.key] += 1
-        try:
-            resp = await cluster.pool(inst).request(req, path, host, timeout)
-            return _Outcome(resp, None)
-        except PoolOverflow as exc:
-            self._state.stats.inc("portico_upstream_overflow_total", (("service", cluster.policy.service),))
-            return overloaded(str(exc))
-        except UpstreamConnectError:
-            return _Outcome(None, "connect-failure")
-        except UpstreamReset:
-            return _Outcome(None, "reset")
-        except UpstreamTimeout:
-            return _Outcome(None, "timeout")
-        finally:
-            cluster.active[inst.key] -= 1
+        async def attempt(send: Send) -> Response:
+            headers.set(ATTEMPT_HEADER, str(send.attempt))
+            if send.retry:
+                stats.inc("portico_upstream_retries_total", labels)
+            return await client.send(req, cluster.origin(send.instance) + target, send.timeout)
 
+        def observe(send: Send, status: int | None, ejected: Instance | None) -> None:
+            stats.inc("portico_upstream_requests_total", (*labels, ("code", str(status or 0))))
+            if ejected is not None:
+                stats.inc("portico_outlier_ejections_total", labels)
+                log.warning("ejected %s (%s) from %s", ejected.key, ejected.authority, cluster.policy.name)
 
-def _attempt_timeout(route: CompiledRoute, deadline: float | None, now: float) -> float | None:
-    per_try = route.retry.per_try_timeout
-    remaining = deadline - now if deadline is not None else None
-    if per_try is None:
-        return remaining
-    return per_try if remaining is None else min(per_try, remaining)
-
-
-def _matched_prefix(route: CompiledRoute, req: Request) -> str | None:
-    return route.prefix_for(req)
+        call = UpstreamCall(route.retry, req.method, cluster.state, instances, self._rng)
+        result = await drive(call, attempt, state.clock.monotonic, observe)
+        finish = result.finish
+        if result.response is not None and finish.reason in ("answered", "retry-overflow"):
+            if finish.reason == "retry-overflow":
+                stats.inc("portico_upstream_retry_overflow_total", labels)
+            return result.response
+        if finish.reason == "overflow":
+            stats.inc("portico_upstream_overflow_total", labels)
+            detail = str(result.error) if result.error else f"too many requests in flight to {service}"
+            return overloaded(detail)
+        if finish.reason == "no-healthy":
+            stats.inc("portico_upstream_no_healthy_total", labels)
+            return problem(503, f"no healthy upstream for {service}")
+        if finish.reason == "deadline":
+            return problem(504, f"{service} did not answer within the route timeout")
+        if finish.reason == "retry-overflow":
+            stats.inc("portico_upstream_retry_overflow_total", labels)
+        return _failure_response(finish.failure, service)
 
 
 def _failure_response(failure: Failure | None, service: str) -> Response:
     if failure == "timeout":
         return problem(504, f"{service} did not answer in time")
+    if failure == "refused":
+        return problem(502, f"the address of {service} is refused by policy")
     # Envoy answers 503 for "upstream connect error or disconnect/reset before headers".
     return problem(503, f"upstream {service} could not be reached ({failure})")
+
+
+def outbound_chain(
+    state: MeshState, telemetry: MeshTelemetry, rng: random.Random, underscores: UnderscoreAction = "drop"
+) -> Handler:
+    """The app -> peer chain, built once; each step says why it is where it is."""
+    dispatcher = Dispatcher(state, rng)
+    filters: list[Filter] = [
+        TelemetryFilter(telemetry, "source"),  # outermost: the whole hop is timed, logged and counted
+        HygieneFilter(underscores),  # hop-by-hop, `_` names, app-sent x-portico-*: never cross a hop
+        RouteFilter(state),  # VirtualService match picks the route (reads the current table per request)
+        FaultFilter(rng),  # faults act before any upstream work, as in Envoy's fault filter
+        MirrorFilter(dispatcher, rng),  # shadow traffic leaves before the real call so it cannot delay it
+    ]
+    return build_chain(filters, dispatcher)

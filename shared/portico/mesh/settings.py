@@ -8,7 +8,9 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from portico.core.hop import UnderscoreAction, underscore_action
 from portico.core.mesh.registry import parse_labels
+from portico.mesh.http1 import ServerLimits, limits_from_env
 
 DEFAULT_INBOUND_PORT = 15443
 DEFAULT_OUTBOUND_PORT = 15001
@@ -38,6 +40,9 @@ class SidecarSettings:
     access_log: bool = True  # one JSON line per request on stdout
     emf_namespace: str | None = None  # CloudWatch EMF lines on stdout, aggregated per emf_interval
     emf_interval: float = 60.0
+    # every listener: header-read timeout, connection cap, TLS handshake timeout (docs/mesh.md "Listener limits")
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    underscores: UnderscoreAction = "drop"  # header names with `_`, both directions (docs/mesh.md)
 
     @property
     def stale_after(self) -> float:
@@ -91,6 +96,8 @@ def resolve(
         access_log=_flag(_env(e, "ACCESS_LOG"), "PORTICO_ACCESS_LOG"),
         emf_namespace=_namespace(_env(e, "EMF_NAMESPACE")),
         emf_interval=_positive(_env(e, "EMF_INTERVAL"), 60.0, "PORTICO_EMF_INTERVAL"),
+        limits=limits_from_env(e),
+        underscores=underscore_action(_env(e, "HEADERS_WITH_UNDERSCORES"), "PORTICO_HEADERS_WITH_UNDERSCORES"),
     )
 
 

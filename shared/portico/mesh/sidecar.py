@@ -9,30 +9,32 @@ import os
 import random
 import signal
 import ssl
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from portico.adapters.clock import SystemClock
-from portico.adapters.http1_pool import HostPool, PoolSettings
+from portico.adapters.http1_client import ClientSettings, Http1Client
 from portico.adapters.tls.identity import MeshIdentity
 from portico.core.chain import Context, Filter, Handler, build_chain
+from portico.core.config.mesh_documents import MESH_KINDS
 from portico.core.config.refresh import ConfigCache
+from portico.core.headers import Headers
 from portico.core.http import Request, Response
-from portico.core.mesh.circuit import CircuitBreaker, Limits
 from portico.core.mesh.registry import Health, Instance, RegistryStore
 from portico.core.mtls.authz import Workload
-from portico.core.ports import ConfigStore
+from portico.core.ports import Clock, ConfigStore
 from portico.core.telemetry.prometheus import Registry
 from portico.mesh.admin import AdminHandler
+from portico.mesh.attrs import CONN
 from portico.mesh.authz import AuthorizationFilter
+from portico.mesh.client import mtls_settings
 from portico.mesh.discovery import Discovery
 from portico.mesh.gauges import register_gauges
 from portico.mesh.handshakes import HandshakeCounter
 from portico.mesh.http1 import ConnInfo, RequestHandler
 from portico.mesh.inbound import AppForwarder, InboundHygieneFilter, PeerIdentityFilter
 from portico.mesh.listener import Listener, listen
-from portico.mesh.outbound import Dispatcher, FaultFilter, HygieneFilter, MirrorFilter, RouteFilter
+from portico.mesh.outbound import outbound_chain
 from portico.mesh.settings import SidecarSettings
 from portico.mesh.state import MeshState
 from portico.mesh.telemetry import LogSink, MeshTelemetry, TelemetryFilter
@@ -56,10 +58,13 @@ class Sidecar:
         identity: MeshIdentity | None = None,
         access_log: LogSink | None = None,
         emf_write: Callable[[str], None] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
         self._registry = registry
-        self._config = ConfigCache(config, interval=settings.config_refresh)
+        # the sidecar validates and keeps only the kinds it serves; the edge's Routes are not its to check
+        self._config = ConfigCache(config, interval=settings.config_refresh, kinds=MESH_KINDS)
         self._inbound_ssl = inbound_ssl
         # mTLS: the identity's contexts rotate; pools take the current client context for each new connection
         # and check that the server proves the destination service's SPIFFE ID.
@@ -69,7 +74,7 @@ class Sidecar:
         # span ids must differ between sidecars even when PORTICO_SEED fixes routing choices, so not self._rng
         self.telemetry = MeshTelemetry(
             settings.service,
-            SystemClock(),
+            self.clock,
             os.urandom,
             registry=self.stats,
             access_log=access_log,
@@ -77,21 +82,21 @@ class Sidecar:
         )
         self._emf_write = emf_write
         self.handshakes = HandshakeCounter(self.stats)
-        pool_settings = (
-            PoolSettings(
-                ssl_context=identity.client_context,
-                peer_check=identity.verify_server,
-                on_handshake=self.handshakes.outbound,
-            )
+        # peers are sidecars found in the registry: loopback is how they share a host in development
+        client_settings = (
+            mtls_settings(identity, on_handshake=self.handshakes.outbound)
             if identity is not None
-            else PoolSettings(ssl_context=outbound_ssl, on_handshake=self.handshakes.outbound)
+            else ClientSettings(allow_loopback=True, tls=outbound_ssl, on_handshake=self.handshakes.outbound)
         )
+        tls = identity is not None or outbound_ssl is not None
         self.discovery = Discovery(
-            registry, stale_after=settings.stale_after, refresh_interval=settings.registry_refresh
+            registry, self.clock, stale_after=settings.stale_after, refresh_interval=settings.registry_refresh
         )
-        self.state = MeshState(self.discovery, self.stats, pool_settings)
+        self.state = MeshState(
+            self.discovery, self.stats, self.clock, client_settings, scheme="https" if tls else "http"
+        )
         self._rng = rng or random.Random()
-        self._app_pool = HostPool("127.0.0.1", settings.app_port, CircuitBreaker(Limits()), PoolSettings())
+        self._app = Http1Client(ClientSettings(allow_loopback=True))  # the local app, on 127.0.0.1
         self._extra_inbound = inbound_filters or []
         self.listeners: dict[str, Listener] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -103,25 +108,17 @@ class Sidecar:
 
     # --- assembly: each chain reads top to bottom
     def _outbound_chain(self) -> Handler:
-        dispatcher = Dispatcher(self.state, self._rng)
-        filters: list[Filter] = [
-            TelemetryFilter(self.telemetry, "source"),  # outermost: the whole hop is timed, logged and counted
-            HygieneFilter(),  # hop-by-hop and app-sent x-portico-* never cross a hop
-            RouteFilter(self.state),  # VirtualService match picks the route (reads the current table per request)
-            FaultFilter(self._rng),  # faults act before any upstream work, as in Envoy's fault filter
-            MirrorFilter(dispatcher, self._rng),  # shadow traffic leaves before the real call so it cannot delay it
-        ]
-        return build_chain(filters, dispatcher)
+        return outbound_chain(self.state, self.telemetry, self._rng, self.settings.underscores)
 
     def _inbound_chain(self) -> Handler:
         filters: list[Filter] = [
             TelemetryFilter(self.telemetry, "destination"),  # outermost: continues the caller's trace, times the hop
-            InboundHygieneFilter(),  # callers cannot claim an identity through headers
+            InboundHygieneFilter(self.settings.underscores),  # callers cannot claim an identity through headers
             PeerIdentityFilter(self.identity.peer_policy if self.identity else None),  # verified identity only
             *self._authorization(),  # AuthorizationPolicy on that identity, live with config
             *self._extra_inbound,
         ]
-        return build_chain(filters, AppForwarder(self._app_pool))
+        return build_chain(filters, AppForwarder(self._app, self.settings.app_port))
 
     def _authorization(self) -> list[Filter]:
         if self.identity is None:
@@ -132,11 +129,20 @@ class Sidecar:
         def on_deny() -> None:
             self.stats.inc("portico_inbound_denied_total", (("reason", "rbac"),))
 
-        return [AuthorizationFilter(lambda: (self.state.version, self.state.config), workload, s.app_port, on_deny)]
+        def on_dry_run(allowed: bool) -> None:
+            self.stats.inc("portico_authz_dry_run_total", (("result", "allowed" if allowed else "denied"),))
+
+        return [
+            AuthorizationFilter(
+                lambda: (self.state.version, self.state.config), workload, s.app_port, on_deny, on_dry_run
+            )
+        ]
 
     def _entry(self, chain: Handler) -> RequestHandler:
+        now = self.clock.now
+
         async def handle(req: Request, info: ConnInfo) -> Response:
-            return await chain(Context(request=req, now=time.time(), attrs={"conn": info}))
+            return await chain(Context(request=req, now=now(), attrs={CONN: info}))
 
         return handle
 
@@ -152,12 +158,13 @@ class Sidecar:
             self.handshakes.watch(self._inbound_ssl)
         await self._reload()
         admin = AdminHandler(self._readiness, self.stats.render, self._dump)
-        self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port)
+        self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port, limits=s.limits)
         self.listeners["outbound"] = await listen(
             "outbound",
             self._entry(self._outbound_chain()),
             "127.0.0.1",
             s.outbound_port,
+            limits=s.limits,
         )
         self.listeners["inbound"] = await listen(
             "inbound",
@@ -165,6 +172,7 @@ class Sidecar:
             s.inbound_host,
             s.inbound_port,
             ssl_context=self._inbound_ssl,
+            limits=s.limits,
             on_tls=self.handshakes.inbound_done,
         )
         register_gauges(self.stats, self.listeners, self.state, self.identity)
@@ -199,7 +207,7 @@ class Sidecar:
             dict(s.labels),
             s.weight,
             health,
-            time.time(),
+            self.clock.now(),
             s.zone,
         )
 
@@ -214,9 +222,10 @@ class Sidecar:
             log.exception("registry heartbeat failed")
 
     async def _check_app(self) -> bool:
-        probe = Request("GET", self.settings.app_health_path, host="localhost")
+        path = self.settings.app_health_path
+        probe = Request("GET", path, headers=Headers([("host", "localhost")]), host="localhost")
         try:
-            resp = await self._app_pool.request(probe, probe.path, "localhost", 2.0)
+            resp = await self._app.send(probe, f"http://127.0.0.1:{self.settings.app_port}{path}", 2.0)
         except Exception:
             return False
         return resp.status < 500
@@ -235,7 +244,7 @@ class Sidecar:
 
     async def _reload(self) -> None:
         # the store is read on a thread (boto3 blocks); the swap happens on the loop so no request sees half a table
-        loaded = await asyncio.to_thread(self._config.current, time.monotonic())
+        loaded = await asyncio.to_thread(self._config.current, self.clock.monotonic())
         if loaded.version != self.state.version:
             self.state.apply(loaded.config, loaded.version)
             log.info("config version %s loaded (%d skipped)", loaded.version, len(loaded.skipped))
@@ -294,9 +303,9 @@ class Sidecar:
         inbound = self.listeners["inbound"]
         inbound.server.close()  # new connections are refused; peers retry elsewhere (connect failures are safe)
         inbound.tracker.start_draining()
-        deadline = time.monotonic() + self.settings.drain_timeout
+        deadline = self.clock.monotonic() + self.settings.drain_timeout
         # the outbound listener keeps serving: the app may still call peers while finishing its requests
-        while inbound.tracker.in_flight > 0 and time.monotonic() < deadline:
+        while inbound.tracker.in_flight > 0 and self.clock.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self._stopped.set()
 
@@ -307,7 +316,9 @@ class Sidecar:
         for listener in self.listeners.values():
             listener.server.close()
             listener.tracker.start_draining()
-        self._app_pool.close()
+        self._app.close()
+        for cluster in self.state.clusters.values():
+            cluster.close()
 
     async def serve_until_signal(self) -> None:
         loop = asyncio.get_running_loop()

@@ -6,28 +6,42 @@ route they matched, so a reload never drops or re-routes a request halfway.
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import Any
 
-from portico.adapters.http1_pool import PoolSettings
+from portico.adapters.http1_client import ClientSettings, Http1Client
 from portico.core.config.configset import ConfigSet
 from portico.core.mesh.policy import PolicyTable
 from portico.core.mesh.vsmatch import RouteTable
+from portico.core.ports import Clock
 from portico.core.telemetry.prometheus import Registry
-from portico.mesh.cluster import Cluster
+from portico.mesh.cluster import Cluster, TransportFactory
 from portico.mesh.discovery import Discovery
 
 
 class MeshState:
-    def __init__(self, discovery: Discovery, stats: Registry, pool_settings: PoolSettings | None = None) -> None:
+    def __init__(
+        self,
+        discovery: Discovery,
+        stats: Registry,
+        clock: Clock,
+        client_settings: ClientSettings | None = None,
+        *,
+        scheme: str = "http",
+        transport: TransportFactory = Http1Client,
+    ) -> None:
         self.discovery = discovery
         self.stats = stats
+        self.clock = clock
         self.routes = RouteTable()
         self.policies = PolicyTable()
         self.config = ConfigSet()
         self.version = -1
         self.clusters: dict[tuple[str, str | None], Cluster] = {}
-        self.pool_settings = pool_settings or PoolSettings()
+        # peers are sidecars registered in the mesh: loopback is how they live on one host in development
+        self.client_settings = client_settings or ClientSettings(allow_loopback=True)
+        self.scheme = scheme  # https: mTLS between sidecars
+        self._transport = transport
 
     def apply(self, config: ConfigSet, version: int) -> None:
         routes, policies = RouteTable.build(config), PolicyTable.build(config)
@@ -44,18 +58,17 @@ class MeshState:
         if policy is None:
             return None
         if found is None:
-            found = self.clusters[key] = Cluster(policy, self.pool_settings)
+            found = self.clusters[key] = Cluster(policy, self.client_settings, self.scheme, self._transport)
         return found
 
     def housekeeping(self) -> None:
         """Drop per-host state of instances that left the registry; close idle connections past idleTimeout."""
-        now = time.monotonic()
+        now = asyncio.get_running_loop().time()  # the pool stamps idle connections with the loop's clock
         for (service, _), cluster in self.clusters.items():
-            keys = {i.key for i in self.discovery.stored(service)}
-            cluster.prune(keys, now)
+            cluster.prune(self.discovery.stored(service), now)
 
     def dump(self) -> dict[str, Any]:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         return {
             "configVersion": self.version,
             "virtualServices": {
@@ -67,10 +80,10 @@ class MeshState:
             "clusters": {
                 c.policy.name: {
                     "lb": c.policy.lb,
-                    "requests": c.breaker.requests,
-                    "connections": c.breaker.connections,
-                    "pending": c.breaker.pending,
-                    "ejected": c.outlier.ejected(now) if c.outlier else [],
+                    "requests": c.state.breaker.requests,
+                    "connections": c.state.breaker.connections,
+                    "pending": c.state.breaker.pending,
+                    "ejected": c.state.outlier.ejected(now) if c.state.outlier else [],
                 }
                 for c in self.clusters.values()
             },

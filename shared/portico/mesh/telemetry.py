@@ -19,6 +19,7 @@ from portico.core.ports import Clock
 from portico.core.telemetry.emf import EmfAggregator
 from portico.core.telemetry.prometheus import DURATION_BUCKETS_MS, Labels, Registry
 from portico.core.telemetry.traceparent import Rng, continue_or_start
+from portico.mesh.attrs import PEER, SERVICE, TRACE
 
 REQUESTS = "portico_requests_total"
 DURATION = "portico_request_duration_milliseconds"
@@ -37,6 +38,7 @@ HELP = {
     "portico_upstream_overflow_total": "Requests refused because a circuit breaker limit was reached (circuit open).",
     "portico_tls_handshakes_total": "TLS handshakes by listener (inbound, outbound) and result (ok, failed, rejected).",
     "portico_cert_expiry_seconds": "Seconds until this sidecar's certificate expires.",
+    "portico_authz_dry_run_total": "What istio.io/dry-run AuthorizationPolicies would have decided (not enforced).",
 }
 
 
@@ -111,7 +113,7 @@ class TelemetryFilter:
         started = t.clock.monotonic()
         incoming = ctx.request.headers
         trace = continue_or_start(incoming.get("traceparent"), incoming.get("tracestate"), None, t.rng)
-        ctx.attrs["trace"] = trace
+        ctx.attrs[TRACE] = trace
         incoming.set("traceparent", trace.traceparent)  # the next hop sees this sidecar's span as its parent
         response: Response | None = None
         try:
@@ -121,9 +123,9 @@ class TelemetryFilter:
             elapsed_ms = (t.clock.monotonic() - started) * 1000
             status = response.status if response is not None else 500
             if self._reporter == "source":
-                source, destination = t.service, t.peer_label(str(ctx.attrs.get("service") or "unknown"))
+                source, destination = t.service, t.peer_label(str(ctx.attrs.get(SERVICE) or "unknown"))
             else:
-                source, destination = t.peer_label(service_of_spiffe(ctx.attrs.get("peer"))), t.service
+                source, destination = t.peer_label(service_of_spiffe(ctx.attrs.get(PEER))), t.service
             t.record(self._reporter, source, destination, status, elapsed_ms)
             if t.access_log is not None:
                 # later filters may replace the header object (hygiene); the dispatcher stamps the attempt count

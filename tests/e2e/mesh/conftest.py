@@ -90,6 +90,7 @@ class Mesh:
         wait: bool = True,
         reuse: Instance | None = None,
         app_args: list[str] | None = None,
+        config_file: bool = True,
     ) -> Instance:
         inst = reuse or Instance(
             name or f"{service}-{version}-{len(self.instances)}", free_port(), free_port(), free_port(), free_port()
@@ -138,8 +139,8 @@ class Mesh:
                 str(inst.admin),
                 "--instance-id",
                 inst.name,
-                "--config-file",
-                str(self.tmp / "mesh.yaml"),
+                # without --config-file the sidecar reads the config table, as `portico apply` writes it
+                *(["--config-file", str(self.tmp / "mesh.yaml")] if config_file else []),
             ],
             cwd=REPO,
             env={**self.env, **(env or {})},

@@ -159,3 +159,42 @@ def test_abort_percentage_and_fixed_delay(mesh: Mesh) -> None:
     base, delayed = asyncio.run(timed("/plain")), asyncio.run(timed("/delay"))
     print(f"fault delay 300ms: plain {base * 1000:.1f} ms, delayed {delayed * 1000:.1f} ms")
     assert delayed - base + 0.01 >= 0.3 and delayed - base < 0.45
+
+
+ONE_CONNECTION = """
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: payments}
+spec:
+  host: payments
+  trafficPolicy:
+    loadBalancer: {simple: ROUND_ROBIN}
+    connectionPool: {tcp: {maxConnections: 1}}
+"""
+
+
+def test_max_connections_below_the_host_count_does_not_stall_other_hosts(mesh: Mesh) -> None:
+    """Issue 20 defect 7: each request to the other host used to wait the 10 s connect timeout, then 503."""
+    mesh.config(ONE_CONNECTION)
+    mesh.start("payments")
+    mesh.start("payments")
+    client = mesh.start("orders", app=False)
+    mesh.wait_for(client, "payments", 2)
+
+    async def one_at_a_time() -> list[tuple[int, float]]:
+        conn = Connection("127.0.0.1", client.outbound)
+        out = []
+        try:
+            for n in range(6):
+                start = time.perf_counter()
+                reply = await conn.request("GET", f"/x{n}", "payments")
+                out.append((reply.status, time.perf_counter() - start))
+        finally:
+            conn.close()
+        return out
+
+    replies = asyncio.run(one_at_a_time())
+    assert [status for status, _ in replies] == [200] * 6
+    assert max(took for _, took in replies) < 2.0, replies
+    per_host = [a + b for a, b in zip(_hits(mesh, "/x0"), _hits(mesh, "/x1"), strict=True)]
+    assert per_host == [1, 1]  # round robin reached both hosts

@@ -182,12 +182,13 @@ def test_the_edge_calls_a_mesh_service_with_its_own_identity(mesh: MtlsMesh, tab
     import asyncio
 
     from portico.adapters.certs.pca import AcmPcaCertSource
+    from portico.adapters.clock import SystemClock
     from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
     from portico.adapters.tls.identity import MeshIdentity
     from portico.core.headers import Headers
     from portico.core.http import Request
     from portico.core.mtls.spiffe import build
-    from portico.mesh.client import MeshServiceClient
+    from portico.mesh.client import MeshServiceClient, mtls_settings
 
     mesh.config(ONLY_ORDERS % "'*/sa/edge'")
     mesh.start("payments")
@@ -196,7 +197,7 @@ def test_the_edge_calls_a_mesh_service_with_its_own_identity(mesh: MtlsMesh, tab
         edge_id = build(TD, "default", service)
         identity = MeshIdentity(AcmPcaCertSource(mesh.pca_arn, edge_id), edge_id)
         await identity.start()
-        client = MeshServiceClient(DynamoDbRegistryStore(tables["registry"]), identity)
+        client = MeshServiceClient(DynamoDbRegistryStore(tables["registry"]), mtls_settings(identity), SystemClock())
         req = Request("POST", "/charge", headers=Headers([("host", "payments")]), body=b"{}", host="payments")
         try:
             for _ in range(50):
@@ -207,6 +208,7 @@ def test_the_edge_calls_a_mesh_service_with_its_own_identity(mesh: MtlsMesh, tab
             raise AssertionError("payments never became reachable")
         finally:
             client.close()
+            await asyncio.sleep(0.1)  # TLS transports finish closing on the loop before asyncio.run closes it
 
     assert asyncio.run(call("edge")) == 200
     assert asyncio.run(call("intruder")) == 403

@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 
 from localdev.dev.ca import mint
-from portico.adapters.http1_pool import HostPool, PoolSettings
+from portico.adapters.http1_client import ClientSettings, Http1Client
 from portico.core.headers import Headers
 from portico.core.http import Request
 from portico.core.mesh.circuit import CircuitBreaker, Limits
@@ -35,7 +35,7 @@ def server_serial(port: int, ctx: ssl.SSLContext) -> int:
 
 
 async def load(outbound: int) -> tuple[int, dict[int, int], float]:
-    pool = HostPool("127.0.0.1", outbound, CircuitBreaker(Limits(max_connections=WORKERS)), PoolSettings())
+    pool = Http1Client(ClientSettings(allow_loopback=True), CircuitBreaker(Limits(max_connections=WORKERS)))
     statuses: dict[int, int] = {}
     start = time.monotonic()
     samples.clear()
@@ -48,7 +48,7 @@ async def load(outbound: int) -> tuple[int, dict[int, int], float]:
                 await asyncio.sleep(delay)
             req = Request("POST", "/charge", headers=Headers([("host", "payments")]), body=b"{}", host="payments")
             try:
-                resp = await pool.request(req, "/charge", "payments", 10.0)
+                resp = await pool.send(req, f"http://127.0.0.1:{outbound}/charge", 10.0)
                 status = resp.status
                 if status != 200 and len(samples) < 5:
                     samples.append(resp.body[:300])

@@ -76,3 +76,22 @@ def test_bad_settings_fail_fast() -> None:
 
     with pytest.raises(SettingsError, match="PORTICO_MAX_HEADERS"):
         Edge.from_env({"PORTICO_MAX_HEADERS": "many", "PORTICO_CONFIG_FILE": "/nonexistent"})
+
+
+def test_underscore_header_names_follow_the_setting(tmp_path: Path) -> None:
+    """Issue 20 defect 5 at the Lambda entry point: reject answers 400 naming the field; drop (the default) serves."""
+    config = tmp_path / "edge.yaml"
+    config.write_text(CONFIG)
+    event = load("http-api-proxy.json")
+    event["headers"] = {**event.get("headers", {}), "X_Portico_Sub": "admin"}
+    strict = Edge.from_env({"PORTICO_CONFIG_FILE": str(config), "PORTICO_HEADERS_WITH_UNDERSCORES": "reject"})
+    result = strict.handle(event)
+    strict.close()
+    assert result["statusCode"] == 400 and "x_portico_sub" in json.loads(result["body"])["detail"]
+    lenient = Edge.from_env({"PORTICO_CONFIG_FILE": str(config)})
+    assert lenient.handle(event)["statusCode"] == 201
+    lenient.close()
+    from portico.edge.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="PORTICO_HEADERS_WITH_UNDERSCORES"):
+        Edge.from_env({"PORTICO_HEADERS_WITH_UNDERSCORES": "maybe", "PORTICO_CONFIG_FILE": "/nonexistent"})

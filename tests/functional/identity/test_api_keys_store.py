@@ -91,3 +91,35 @@ def test_second_key_and_duplicate_ids(tables: dict[str, str]) -> None:
     assert again.exit_code == 1 and "already has a key" in again.output
     missing = CliRunner().invoke(app, ["consumers", "revoke-key", "nobody", "a"])
     assert missing.exit_code == 1
+
+
+def test_a_pending_portal_consumer_is_listed_approved_and_its_key_then_works(
+    edge: tuple[Edge, RecordingTransport], tmp_path: Path
+) -> None:
+    """`approval: manual`: a signed-up consumer waits; `consumers pending` lists it, `approve` opens it."""
+    handler, _ = edge
+    key = "ptk_" + "p" * 43
+    pending = tmp_path / "pending.yaml"
+    pending.write_text(
+        f"""
+apiVersion: portico/v1
+kind: Consumer
+metadata: {{name: portal-0123456789abcdef}}
+spec:
+  status: pending
+  subjects: [carol]
+  apiKeys: [{{id: k1, sha256: {hashlib.sha256(key.encode()).hexdigest()}}}]
+"""
+    )
+    assert CliRunner().invoke(app, ["apply", "-f", str(pending)]).exit_code == 0
+    time.sleep(REFRESH * 2)
+    assert _get(handler, key)["statusCode"] == 401  # a pending consumer's keys open nothing
+
+    listed = CliRunner().invoke(app, ["consumers", "pending"])
+    assert listed.exit_code == 0 and "portal-0123456789abcdef  plan=-  subjects=carol" in listed.stdout
+    approved = CliRunner().invoke(app, ["consumers", "approve", "portal-0123456789abcdef"])
+    assert approved.exit_code == 0, approved.output
+    time.sleep(REFRESH * 2)
+    assert _get(handler, key)["statusCode"] == 200
+    assert "no consumers are waiting" in CliRunner().invoke(app, ["consumers", "pending"]).output
+    assert CliRunner().invoke(app, ["consumers", "approve", "nobody"]).exit_code != 0

@@ -98,7 +98,7 @@ spec:
 
 
 def _handler(server: JwksServer, path: str = "/jwks.json") -> Any:
-    sources = KeySources(lambda: HttpJwksFetcher(timeout=2.0))
+    sources = KeySources(lambda: HttpJwksFetcher(timeout=2.0, allow_loopback=True))
     return edge_handler(_config(server.port, path), RecordingTransport(), sources, allow_loopback=True)
 
 
@@ -166,7 +166,7 @@ def test_endpoint_down_keeps_serving_stale_keys(jwks_server: JwksServer) -> None
 
 def test_redirects_are_not_followed(jwks_server: JwksServer) -> None:
     jwks_server.keys = [public(_key("k1"))]
-    fetcher = HttpJwksFetcher(timeout=2.0)
+    fetcher = HttpJwksFetcher(timeout=2.0, allow_loopback=True)
     with pytest.raises(JwksFetchError, match="redirect 302"):
         asyncio.run(fetcher.fetch(f"http://127.0.0.1:{jwks_server.port}/moved"))
     assert jwks_server.fetches == 1
@@ -175,7 +175,12 @@ def test_redirects_are_not_followed(jwks_server: JwksServer) -> None:
 def test_no_keys_at_all_is_401_never_5xx() -> None:
     with JwksServer() as server:
         port = server.port
-    handler = edge_handler(_config(port), RecordingTransport(), KeySources(HttpJwksFetcher), allow_loopback=True)
+    handler = edge_handler(
+        _config(port),
+        RecordingTransport(),
+        KeySources(lambda: HttpJwksFetcher(allow_loopback=True)),
+        allow_loopback=True,
+    )
     signer = _key("k1")
     response = asyncio.run(call(handler, "/orders/1", _token(signer, 1_900_000_000.0), 1_900_000_000.0))
     assert response.status == 401 and "unavailable" in json.loads(response.body)["detail"]

@@ -146,7 +146,7 @@ def test_a_body_the_transform_cannot_map_is_a_client_error() -> None:
     pipe = pipeline(CONFIG, FakeTransport())
     assert call(pipe, "POST", "/shop/s1/orders", body=b"a=1").status == 415
     broken = call(pipe, "POST", "/shop/s1/orders", body=b"{", headers=[("content-type", "application/json")])
-    assert broken.status == 400 and body(broken)["detail"] == "the request body is not valid JSON"
+    assert broken.status == 400 and body(broken)["detail"].startswith("the request body is not valid JSON")
 
 
 def test_versions_by_path_prefix_header_and_media_type() -> None:

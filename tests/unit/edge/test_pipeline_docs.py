@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
 
 from portico.core.config.configset import ConfigSet
+from portico.core.config.loader import parse_documents
 from portico.core.config.snapshot import LoadedConfig
+from portico.core.iprules import IpRuleSet
 from portico.edge.filters.route import build_routes
 from portico.edge.pipeline import EdgeDeps, edge_filters
 from portico.edge.telemetry import EdgeTelemetry
@@ -38,11 +41,42 @@ def _documented() -> list[str]:
     return re.findall(r"^\d+\. `(\w+)`", section, flags=re.MULTILINE)
 
 
+# one route per protection, so every step that is present only when some route uses it is built
+PROTECTED = """
+apiVersion: portico/v1
+kind: Route
+metadata: {name: guarded}
+spec:
+  match: {pathPrefix: /guarded}
+  auth: {clientCert: {sans: [client.example.com]}}
+  ipRules: {allow: [192.0.2.0/24]}
+  validate: {query: {schema: {type: object}}}
+  upstream: {mock: {status: 200}}
+---
+apiVersion: portico/v1
+kind: Route
+metadata: {name: decided}
+spec:
+  match: {pathPrefix: /decided}
+  auth: {external: {lambda: {functionName: authz}}}
+  upstream: {mock: {status: 200}}
+"""
+
+
 def test_docs_list_every_filter_in_pipeline_order() -> None:
     telemetry = EdgeTelemetry(access_log=lambda message, fields: None, tracer=_Tracer())
     deps = EdgeDeps(
-        rng=bytes, jitter=lambda: 0.0, transport=_unused, invoker=_unused, clock=_Clock(), telemetry=telemetry
+        rng=bytes,
+        jitter=lambda: 0.0,
+        transport=_unused,
+        invoker=_unused,
+        clock=_Clock(),
+        telemetry=telemetry,
+        ip_policy=IpRuleSet(deny=(ipaddress.ip_network("198.51.100.0/24"),)),
     )
-    loaded = LoadedConfig(version=1, config=ConfigSet.of([]))
-    built = [type(step).__name__ for step in edge_filters(loaded, deps, build_routes({}))]
+    docs, issues = parse_documents(PROTECTED, file="protected.yaml")
+    assert not issues
+    config = ConfigSet.of(docs)
+    loaded = LoadedConfig(version=1, config=config)
+    built = [type(step).__name__ for step in edge_filters(loaded, deps, build_routes(config.routes))]
     assert _documented() == built

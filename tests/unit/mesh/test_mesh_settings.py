@@ -41,3 +41,33 @@ def test_weight_defaults_to_one_and_zero_drains() -> None:
     assert resolve(service="a", app_port=1, env={"PORTICO_WEIGHT": "5"}).weight == 5
     with pytest.raises(ValueError, match="PORTICO_WEIGHT"):
         resolve(service="a", app_port=1, env={"PORTICO_WEIGHT": "-1"})
+
+
+def test_listener_limits_and_underscore_action_from_the_environment() -> None:
+    env = {
+        "PORTICO_REQUEST_HEADERS_TIMEOUT": "2.5",
+        "PORTICO_MAX_CONNECTIONS": "64",
+        "PORTICO_TLS_HANDSHAKE_TIMEOUT": "3",
+        "PORTICO_HEADERS_WITH_UNDERSCORES": "reject",
+    }
+    s = resolve(service="a", app_port=1, env=env)
+    assert (s.limits.header_timeout, s.limits.max_connections, s.limits.tls_handshake_timeout) == (2.5, 64, 3.0)
+    assert s.underscores == "reject"
+    defaults = resolve(service="a", app_port=1, env={})
+    assert (defaults.limits.header_timeout, defaults.limits.max_connections) == (10.0, 4096)
+    assert defaults.underscores == "drop"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORTICO_REQUEST_HEADERS_TIMEOUT", "0"),
+        ("PORTICO_REQUEST_HEADERS_TIMEOUT", "soon"),
+        ("PORTICO_MAX_CONNECTIONS", "1.5"),
+        ("PORTICO_MAX_CONNECTIONS", "-1"),
+        ("PORTICO_HEADERS_WITH_UNDERSCORES", "ignore"),
+    ],
+)
+def test_bad_listener_settings_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        resolve(service="a", app_port=1, env={name: value})

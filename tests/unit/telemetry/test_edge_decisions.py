@@ -78,8 +78,20 @@ def test_rate_limit_decisions_reach_the_log_line_and_emf() -> None:
 
 @pytest.mark.parametrize(("mode", "status"), [("open", 200), ("closed", 503)])
 def test_a_store_failure_is_logged_as_failed_open_or_closed(mode: str, status: int) -> None:
-    [line] = _lines(["/limited/a"], mode=mode, store=DownStore()).lines
+    captured = _lines(["/limited/a"], mode=mode, store=DownStore())
+    [line] = captured.lines
     assert (line["status"], line["rate_limit"]) == (status, f"failed-{mode}")
+    assert captured.metrics[0]["RateLimitFailedOpen"] == (1 if mode == "open" else 0)
+
+
+def test_every_failed_open_request_is_counted_but_warned_about_once(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="portico.quota"):
+        captured = _lines(["/limited/a"] * 5 + ["/catalog/1"], store=DownStore())
+    assert [doc["RateLimitFailedOpen"] for doc in captured.metrics] == [1, 1, 1, 1, 1, 0]
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "portico.quota"]
+    assert warning == (
+        "rate limit failed open: policy two: quota store: ThrottlingException; 1 request(s) since the last warning"
+    )
 
 
 def test_cache_miss_then_hit_reach_the_log_line_and_emf() -> None:

@@ -11,13 +11,15 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portico.adapters import aws
-from portico.core.ports import ConcurrentChange, Snapshot, StoredDocument, StoreUnavailable
+from portico.core.ports import ChangeTooLarge, ConcurrentChange, SkippedItem, Snapshot, StoredDocument, StoreUnavailable
+from portico.core.untrusted import UntrustedInputError, load_json
 
 log = logging.getLogger("portico.config")
 
 META_KIND = "__meta__"
 VERSION_NAME = "version"
 MAX_CHANGES = 99  # DynamoDB transactions hold at most 100 items; one is the version item.
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit: a larger body was not written by Portico
 
 
 def body_hash(body: Mapping[str, Any]) -> str:
@@ -75,7 +77,7 @@ class DynamoDbConfigStore:
         expected_version: int | None = None,
     ) -> int:
         if len(documents) + len(deletes) > MAX_CHANGES:
-            raise ValueError(
+            raise ChangeTooLarge(
                 f"{len(documents) + len(deletes)} changes exceed the {MAX_CHANGES} one transaction can hold; "
                 "apply the files in smaller parts"
             )
@@ -136,25 +138,24 @@ def _version_of(item: Mapping[str, Any] | None) -> int:
 def _to_snapshot(version: int, items: Sequence[Mapping[str, Any]]) -> Snapshot:
     """Decode items; any item that is not a well-formed document is reported in `skipped`, never raised."""
     docs: list[StoredDocument] = []
-    skipped: list[str] = []
+    skipped: list[SkippedItem] = []
     for item in items:
         kind = item.get("kind", {}).get("S") if isinstance(item.get("kind"), dict) else None
         name = item.get("name", {}).get("S") if isinstance(item.get("name"), dict) else None
         if kind == META_KIND:
             continue
-        label = f"{kind or '?'}/{name or '?'}"
         raw = item.get("body")
         text = raw.get("S") if isinstance(raw, dict) else None
         if not kind or not name or not isinstance(text, str):
-            skipped.append(f"{label}: item lacks kind, name or a string body")
+            skipped.append(SkippedItem(kind or "?", name or "?", "item lacks kind, name or a string body"))
             continue
         try:
-            body = json.loads(text)
-        except ValueError as exc:
-            skipped.append(f"{label}: body is not JSON ({exc})")
+            body = load_json(text, what="body", max_bytes=MAX_ITEM_BYTES)
+        except UntrustedInputError as exc:
+            skipped.append(SkippedItem(kind, name, str(exc)))
             continue
         if not isinstance(body, dict):
-            skipped.append(f"{label}: body is not a JSON object")
+            skipped.append(SkippedItem(kind, name, "body is not a JSON object"))
             continue
         docs.append(StoredDocument(kind=kind, name=name, body=body))
     for line in skipped:

@@ -8,6 +8,7 @@ from typing import Any
 
 from portico.adapters.aws import client as aws_client
 from portico.core.mesh.registry import Instance
+from portico.core.untrusted import load_json
 
 
 class DynamoDbRegistryStore:
@@ -81,7 +82,7 @@ def _from_item(item: dict[str, Any]) -> Instance:
         instance_id=item["instanceId"]["S"],
         address=item.get("address", {}).get("S", ""),
         port=int(item.get("port", {}).get("N", "0")),
-        labels=json.loads(item.get("labels", {}).get("S", "{}")),
+        labels=load_json(item.get("labels", {}).get("S", "{}"), what="the instance's labels", max_bytes=65536),
         weight=int(item.get("weight", {}).get("N", "1")),
         health=health if health in ("HEALTHY", "UNHEALTHY", "DRAINING") else "UNHEALTHY",
         heartbeat=float(item.get("heartbeat", {}).get("N", "0")),

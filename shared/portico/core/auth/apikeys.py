@@ -38,6 +38,8 @@ class ApiKeyIndex:
     def from_consumers(cls, consumers: Mapping[str, Consumer]) -> ApiKeyIndex:
         owners: dict[bytes, KeyOwner] = {}
         for name, consumer in consumers.items():
+            if consumer.spec.status != "active":
+                continue  # a pending consumer's keys open nothing until an operator approves it
             scopes = frozenset(consumer.spec.scopes)
             for ref in consumer.spec.api_keys:
                 if ref.status == "active":

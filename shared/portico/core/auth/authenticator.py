@@ -39,7 +39,7 @@ class KeySources:
     def for_issuer(self, spec: IssuerSpec) -> KeySource:
         algorithms = frozenset(spec.algorithms)
         if spec.hmac_secret is not None:
-            return StaticKeys(hmac_key(spec.hmac_secret))
+            return StaticKeys(hmac_key(spec.hmac_secret, spec.hmac_kid))
         if spec.jwks is not None:
             return StaticKeys(parse_jwks(spec.jwks, sorted(algorithms)))
         assert spec.jwks_uri is not None  # IssuerSpec guarantees exactly one key source
@@ -120,6 +120,10 @@ class Authenticator:
     def api_key(self, key: str) -> Identity:
         owner = self.api_keys.lookup(key)
         return Identity(method="apiKey", sub=None, consumer=owner.consumer, scopes=owner.scopes, key_id=owner.key_id)
+
+    def consumer_of(self, subject: str | None) -> str | None:
+        """The Consumer whose `subjects` lists this subject (a JWT sub, an introspected sub, a certificate name)."""
+        return self._subjects.get(subject) if subject is not None else None
 
     def issuer_names(self) -> Mapping[str, IssuerEntry]:
         return self._issuers

@@ -6,7 +6,6 @@ a bearer token that never expires is refused. `iss` and `aud` are compared exact
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,14 +27,20 @@ class TokenPolicy:
     typ: str | None = None
 
 
+# A NumericDate is seconds since 1970; past the year 9999 it is no date at all (and an int of 400 digits would
+# overflow every float comparison after it), so such a claim makes the token invalid: 401, never 500.
+MAX_NUMERIC_DATE = 253_402_300_799
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    # the range first: math.isfinite of a 400-digit int raises OverflowError; NaN and inf fail the range too
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= MAX_NUMERIC_DATE
 
 
 def check_types(claims: Mapping[str, Any]) -> None:
     for name in _NUMERIC:
         if name in claims and not _is_number(claims[name]):
-            raise InvalidToken(f"claim {name} must be a NumericDate (a number)")
+            raise InvalidToken(f"claim {name} must be a NumericDate (a number of seconds from 1970 to 9999)")
     for name in _STRINGS:
         if name in claims and not isinstance(claims[name], str):
             raise InvalidToken(f"claim {name} must be a string")

@@ -50,3 +50,10 @@ class InsufficientScope(AuthError):
     def __init__(self, description: str, scopes: tuple[str, ...] = ()) -> None:
         super().__init__(description)
         self.scopes = scopes
+
+
+class AuthUnavailable(AuthError):
+    """The service that decides (introspection endpoint, authoriser) did not answer usably: the request is refused
+    (deny by default); the filter answers with the configured status, never letting it through."""
+
+    status = 503

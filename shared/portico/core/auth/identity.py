@@ -23,7 +23,7 @@ CLAIM_HEADER_PREFIX = "x-portico-claim-"
 class Identity:
     """Who is calling. `consumer` is the Consumer document's name (API key, or a JWT subject mapped by `subjects`)."""
 
-    method: Literal["jwt", "apiKey"]
+    method: Literal["jwt", "apiKey", "introspection", "external", "clientCert"]
     sub: str | None
     consumer: str | None
     scopes: frozenset[str]

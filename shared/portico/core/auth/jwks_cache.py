@@ -9,7 +9,6 @@ keys (stale-on-error) and is retried after the same interval.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -17,10 +16,12 @@ from typing import Protocol
 
 from portico.core.auth.errors import InvalidToken
 from portico.core.auth.keys import JwkError, KeySet, parse_jwks
+from portico.core.untrusted import load_json
 
 log = logging.getLogger("portico.auth")
 
 _MAX_AGE = re.compile(r'(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)', re.IGNORECASE)
+MAX_JWKS_BYTES = 256 * 1024  # MAX_KEYS (100) RSA-4096 keys fit in ~100 KB
 _NO_CACHE = re.compile(r"(?:^|,)\s*(no-store|no-cache)\s*(?:,|=|$)", re.IGNORECASE)
 
 
@@ -106,8 +107,9 @@ class JwksCache:
         self.fetches += 1
         try:
             response = await self._fetcher.fetch(self.url)
-            keys = parse_jwks(json.loads(response.body), sorted(self._algorithms))
-        except (JwksFetchError, JwkError, ValueError) as exc:  # ValueError: JSON or UTF-8
+            document = load_json(response.body, what="the JWKS", max_bytes=MAX_JWKS_BYTES)
+            keys = parse_jwks(document, sorted(self._algorithms))
+        except (JwksFetchError, JwkError, ValueError) as exc:  # ValueError: UntrustedInputError (size, depth, JSON)
             kept = "serving the stale keys" if self._keys else "no keys yet"
             log.error("JWKS %s: fetch failed (%s); %s", self.url, exc, kept)
             return False

@@ -7,12 +7,14 @@ come from config), duplicate JSON members (RFC 7515 §5.2 lets a parser refuse t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from portico.core.auth.errors import InvalidToken
 from portico.core.auth.keys import b64url_decode
+from portico.core.untrusted import load_json
+
+_BOM = b"\xef\xbb\xbf"
 
 MAX_TOKEN_BYTES = 8192
 KEY_CARRYING_HEADERS = ("jku", "jwk", "x5u", "x5c")
@@ -54,8 +56,14 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(b64url_decode(segment), object_pairs_hook=_unique_object)
-    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raw = b64url_decode(segment)
+    except ValueError:
+        raise InvalidToken(f"the {what} is not canonical base64url") from None
+    if raw.startswith(_BOM):  # RFC 8259 §8.1: JSON text exchanged between systems must not begin with a BOM
+        raise InvalidToken(f"the {what} starts with a byte-order mark")
+    try:
+        value = load_json(raw, what=f"the {what}", object_pairs_hook=_unique_object)
+    except ValueError:  # not base64url, or UntrustedInputError: malformed, too deep, duplicate members
         raise InvalidToken(f"the {what} is not base64url-encoded JSON without duplicate members") from None
     if not isinstance(value, dict):
         raise InvalidToken(f"the {what} is not a JSON object")
@@ -73,8 +81,8 @@ def _check_header(header: dict[str, Any]) -> None:
         raise InvalidToken(f"header parameter {carried[0]} is refused: keys come only from the issuer's config")
     if "enc" in header or "zip" in header:
         raise InvalidToken("encrypted tokens (JWE) are not accepted")
-    crit = header.get("crit")
-    if crit is not None:
+    if "crit" in header:  # RFC 7515 §4.1.11: when present, a non-empty array; `"crit": null` is refused too
+        crit = header["crit"]
         if not isinstance(crit, list) or not crit or not all(isinstance(c, str) for c in crit):
             raise InvalidToken("crit must be a non-empty array of names")
         unknown = [c for c in crit if c not in UNDERSTOOD_CRITICAL]

@@ -52,18 +52,33 @@ class KeySet:
     skipped: tuple[str, ...] = ()
 
     def candidates(self, kid: str | None, alg: str) -> list[VerificationKey]:
-        """Keys that may verify a token with this `kid` and `alg`; without a kid, every key bound to `alg`."""
-        return [k for k in self.keys if alg in k.algorithms and (kid is None or k.kid == kid)]
+        """Keys that may verify a token with this `kid` and `alg`; without a kid, every key bound to `alg`.
+
+        An issuer's HMAC secret is its only key: without a kid of its own it verifies tokens whatever kid they
+        carry; with one (`hmacKid`), the token's kid must match it when the token has one.
+        """
+        return [
+            k
+            for k in self.keys
+            if alg in k.algorithms and (kid is None or k.kid == kid or (k.kid is None and k.kty == "oct"))
+        ]
 
 
 def b64url_decode(text: str) -> bytes:
-    """Strict base64url without padding (RFC 7515 §2): other alphabets, padding and stray characters are refused."""
+    """Strict base64url without padding (RFC 7515 §2): other alphabets, padding and stray characters are refused.
+
+    So are non-zero unused bits in the last character (RFC 4648 §3.5): otherwise one token, or one signature, has
+    several spellings that all verify, and anything keyed on the token's text (a cache, a replay list) is fooled.
+    """
     if len(text) % 4 == 1 or not _B64URL.fullmatch(text):
         raise ValueError("not base64url")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error as exc:
         raise ValueError("not base64url") from exc
+    if base64.urlsafe_b64encode(raw).rstrip(b"=") != text.encode("ascii"):
+        raise ValueError("not canonical base64url: unused bits are set")
+    return raw
 
 
 def _member(jwk: Mapping[str, Any], name: str) -> bytes:
@@ -179,6 +194,6 @@ def parse_jwks(document: Any, allowed: Sequence[str] | None = None) -> KeySet:
     return KeySet(tuple(keys), tuple(skipped))
 
 
-def hmac_key(secret: str) -> KeySet:
+def hmac_key(secret: str, kid: str | None = None) -> KeySet:
     """The issuer's configured HS256 secret: the only way an HMAC key ever exists (config requires >= 32 bytes)."""
-    return KeySet((VerificationKey(kid=None, kty="oct", algorithms=frozenset({"HS256"}), key=secret.encode()),))
+    return KeySet((VerificationKey(kid=kid, kty="oct", algorithms=frozenset({"HS256"}), key=secret.encode()),))

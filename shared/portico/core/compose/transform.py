@@ -13,6 +13,8 @@ from portico.core.compose.merge import allow_fields
 from portico.core.config.compose import HeaderEdits, RequestTransform, ResponseHeaderEdits, ResponseTransform
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
+from portico.core.regex import UserRegex
+from portico.core.untrusted import UntrustedInputError, load_json
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -49,7 +51,7 @@ class RequestTransformer:
         self._spec = spec
         path = spec.path
         self._template = path.template if path is not None else None
-        self._regex = re.compile(path.regex) if path is not None and path.regex is not None else None
+        self._regex = UserRegex(path.regex) if path is not None and path.regex is not None else None
         self._substitution = (path.substitution or "") if path is not None else ""
         self._body = jmespath.compile(spec.body.jmespath) if spec.body is not None else None
 
@@ -73,9 +75,9 @@ class RequestTransformer:
             if not is_json(request.headers.get("content-type")):
                 raise TransformError(415, "this route takes a JSON body (Content-Type: application/json)")
             try:
-                document = json.loads(request.body)
-            except ValueError:
-                raise TransformError(400, "the request body is not valid JSON") from None
+                document = load_json(request.body, what="the request body")
+            except UntrustedInputError as exc:
+                raise TransformError(400, str(exc)) from None
             request.body = _dump(self._body.search(document))
 
 
@@ -97,9 +99,9 @@ class ResponseTransformer:
                 # An allowlist that cannot be applied must not let the unfiltered body through.
                 raise TransformError(502, "the upstream answer is not JSON, so the configured body transform fails")
             try:
-                document = json.loads(response.body)
-            except ValueError:
-                raise TransformError(502, "the upstream answered invalid JSON") from None
+                document = load_json(response.body, what="the upstream answer")
+            except UntrustedInputError as exc:
+                raise TransformError(502, str(exc)) from None
             response.body = _dump(self.body(document))
         return response
 

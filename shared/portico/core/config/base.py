@@ -16,6 +16,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from portico.core.regex import UserRegex
+
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
 _UNIT_SECONDS = {
     "ns": 1e-9,
@@ -106,7 +108,5 @@ def require_one_of(model: BaseModel, fields: tuple[str, ...], *, allow_none: boo
 
 
 def check_regex(pattern: str) -> None:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValueError(f"invalid regex {pattern!r}: {exc}") from exc
+    """Refuse at validation what RE2 cannot compile: user regexes run with RE2 semantics (portico.core.regex)."""
+    UserRegex(pattern)

@@ -29,6 +29,12 @@ class IssuerSpec(Model):
     typ: str | None = None
     forward_claims: list[str] = Field(default_factory=list)
     hmac_secret: str | None = Field(default=None, description="HS256 only: at least 32 bytes")
+    hmac_kid: str | None = Field(
+        default=None, description="HS256 only: the secret's key id; a token that carries a kid must then match it"
+    )
+    # OIDC endpoints for developer-portal sign-in (docs/portal.md): the authorization code flow with PKCE
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
 
     @field_validator("algorithms")
     @classmethod
@@ -39,23 +45,26 @@ class IssuerSpec(Model):
             raise ValueError(f"unsupported algorithm(s) {bad}; allowed: {', '.join(sorted(allowed))}")
         return value
 
-    @field_validator("jwks_uri")
+    @field_validator("jwks_uri", "authorization_endpoint", "token_endpoint")
     @classmethod
-    def _jwks_uri(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _endpoint(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
+        name = {"jwks_uri": "jwksUri", "authorization_endpoint": "authorizationEndpoint"}.get(
+            info.field_name or "", "tokenEndpoint"
+        )
         allow_loopback = settings_from(info).allow_loopback
         try:
             check_upstream_url(value, allow_loopback=allow_loopback)
         except ForbiddenDestination as exc:
-            raise ValueError(f"jwksUri refused: {exc}") from exc
+            raise ValueError(f"{name} refused: {exc}") from exc
         if urlsplit(value).scheme == "http":
-            # keys fetched in plaintext could be swapped on the way: only the local dev issuer on loopback may
+            # keys, codes and tokens in plaintext could be read or swapped: only the local dev issuer on loopback may
             try:
                 check_host(urlsplit(value).hostname or "", allow_loopback=False)
             except ForbiddenDestination:
                 return value  # a loopback host, and the loopback allowance is on (checked above)
-            raise ValueError("jwksUri must use https (plain http is accepted only for loopback in local development)")
+            raise ValueError(f"{name} must use https (plain http is accepted only for loopback in local development)")
         return value
 
     @model_validator(mode="after")
@@ -63,6 +72,8 @@ class IssuerSpec(Model):
         hmac = HMAC_ALGORITHMS & set(self.algorithms)
         if hmac and (self.hmac_secret is None or len(self.hmac_secret.encode()) < 32):
             raise ValueError("HS256 needs hmacSecret of at least 32 bytes")
+        if self.hmac_kid is not None and self.hmac_secret is None:
+            raise ValueError("hmacKid names the key id of hmacSecret; give hmacSecret too")
         if hmac and ASYMMETRIC_ALGORITHMS & set(self.algorithms):
             raise ValueError("an issuer uses HS256 or asymmetric algorithms, never both (keys are bound to algorithms)")
         if not hmac and (self.jwks_uri is None) == (self.jwks is None):
@@ -96,9 +107,14 @@ class ApiKeyRef(Model):
     id: str = Field(min_length=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     status: Literal["active", "revoked"] = "active"
+    label: str | None = Field(default=None, max_length=64, description="The holder's name for the key")
+    created: int | None = Field(default=None, ge=0, description="Unix seconds when the key was made")
 
 
 class ConsumerSpec(Model):
+    status: Literal["active", "pending"] = Field(
+        default="active", description="pending: signed up in the portal, keys refused until an operator approves"
+    )
     plan: str | None = None
     api_keys: list[ApiKeyRef] = Field(default_factory=list)
     limits: list[LimitOverride] | None = None

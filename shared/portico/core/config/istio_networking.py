@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from portico.core.config.base import Duration, Model, StringMatch
+from portico.core.upstream.retry import RetryOn
 
 
 class Percent(Model):
@@ -64,6 +65,13 @@ class HTTPRetry(Model):
     per_try_timeout: Duration | None = None
     retry_on: str | None = None
     retry_remote_localities: bool | None = None
+
+    @field_validator("retry_on")
+    @classmethod
+    def _known_conditions(cls, value: str | None) -> str | None:
+        if value is not None:
+            RetryOn.parse(value)  # Envoy's names or status codes; anything else is refused, naming it
+        return value
 
 
 class Delay(Model):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from portico.core.config.configset import ConfigSet
+from portico.core.config.configset import ConfigSet, DanglingReference
 from portico.core.config.documents import Document, to_mapping
 from portico.core.ports import StoredDocument
 
@@ -31,7 +31,10 @@ class Change:
 class Plan:
     changes: tuple[Change, ...]
     unchanged: int
-    reference_errors: tuple[str, ...]
+    reference_errors: tuple[str, ...]  # introduced by this change: it is refused
+    standing_errors: tuple[
+        DanglingReference, ...
+    ] = ()  # already in the stored config and untouched: reported, not refused
 
     @property
     def writes(self) -> list[StoredDocument]:
@@ -60,8 +63,28 @@ def plan_apply(current: Sequence[Document], incoming: Sequence[Document]) -> Pla
         changes.append(Change(new.kind, new.name, old, new))
     merged: dict[tuple[str, str], Document] = {(d.kind, d.metadata.name): d for d in current}
     merged.update({(d.kind, d.metadata.name): d for d in incoming})
-    errors = ConfigSet.of(merged.values()).reference_errors()
-    return Plan(tuple(changes), unchanged, tuple(errors))
+    touched: set[tuple[str, str]] = {(d.kind, d.metadata.name) for d in incoming}
+    introduced, standing = _split_errors(ConfigSet.of(current), ConfigSet.of(merged.values()), touched)
+    return Plan(tuple(changes), unchanged, introduced, standing)
+
+
+def _split_errors(
+    before: ConfigSet, after: ConfigSet, touched: set[tuple[str, str]]
+) -> tuple[tuple[str, ...], tuple[DanglingReference, ...]]:
+    """Dangling references the change introduces (or writes again), and those the stored config already had.
+
+    An apply is refused only for the first: a hand-edited item that is already broken must not block every
+    unrelated change; it is named instead, with how to remove it.
+    """
+    existing = {str(d) for d in before.dangling_references()}
+    introduced: list[str] = []
+    standing: list[DanglingReference] = []
+    for ref in after.dangling_references():
+        if (ref.kind, ref.name) in touched or str(ref) not in existing:
+            introduced.append(str(ref))
+        else:
+            standing.append(ref)
+    return tuple(introduced), tuple(standing)
 
 
 def plan_delete(current: Sequence[Document], kind: str, name: str) -> Plan:
@@ -69,8 +92,8 @@ def plan_delete(current: Sequence[Document], kind: str, name: str) -> Plan:
     target = existing.pop((kind, name), None)
     if target is None:
         return Plan((), 0, ())
-    errors = ConfigSet.of(existing.values()).reference_errors()
-    return Plan((Change(kind, name, stored(target), None),), 0, tuple(errors))
+    introduced, standing = _split_errors(ConfigSet.of(current), ConfigSet.of(existing.values()), set())
+    return Plan((Change(kind, name, stored(target), None),), 0, introduced, standing)
 
 
 def render_diff(plan: Plan) -> str:

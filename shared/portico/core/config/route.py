@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from portico.core.config.base import Duration, Model, check_regex, require_one_of
 from portico.core.config.compose import ApiVersion, CachePolicy, Deprecation, Transform
+from portico.core.config.protection import ClientCertAuth, ExternalAuth, Introspection, IpRules, Validation
 from portico.core.config.upstream import AggregatePart, Upstream
 
 _TEMPLATE = re.compile(r"^/([^{}/]*|\{[A-Za-z_][A-Za-z0-9_]*\+?\})(/([^{}/]*|\{[A-Za-z_][A-Za-z0-9_]*\+?\}))*$")
@@ -107,16 +108,26 @@ class NoAuth(Model):
 
 
 class RouteAuth(Model):
-    """Exactly one of jwt, apiKey or none. It is required on every route: a public route says `none: {}`."""
+    """Exactly one of jwt, apiKey, introspection, external or none; it is required on every route (a public route
+    says `none: {}`). `clientCert` is checked in addition, or alone."""
 
     jwt: JwtAuth | None = None
     api_key: ApiKeyAuth | None = None
+    introspection: Introspection | None = None
+    external: ExternalAuth | None = None
     none: NoAuth | None = None
+    client_cert: ClientCertAuth | None = None
 
     @model_validator(mode="after")
     def _one(self) -> RouteAuth:
-        require_one_of(self, ("jwt", "api_key", "none"))
+        primary = ("jwt", "api_key", "introspection", "external", "none")
+        require_one_of(self, primary, allow_none=self.client_cert is not None)
         return self
+
+    @property
+    def credential_free(self) -> bool:
+        """No credential for the authentication filter to verify (a client certificate is checked before it)."""
+        return self.jwt is None and self.api_key is None and self.introspection is None and self.external is None
 
 
 class CorsPolicy(Model):
@@ -149,6 +160,8 @@ class RouteSpec(Model):
     cache: CachePolicy | None = None
     version: ApiVersion | None = None
     deprecation: Deprecation | None = None
+    ip_rules: IpRules | None = None
+    validate_: Validation | None = Field(default=None, alias="validate")
 
     @property
     def deprecated(self) -> bool:

@@ -10,17 +10,34 @@ from portico.core.config.base import Duration, Model, check_regex, require_one_o
 from portico.core.config.context import settings_from
 from portico.core.config.grpc import GrpcUpstream
 from portico.core.netguard import ForbiddenDestination, check_upstream_url
+from portico.core.upstream.retry import RetryOn  # the one retryOn vocabulary of the edge and the mesh
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
+def checked_url(value: str, info: ValidationInfo, what: str) -> str:
+    """`value` when it passes the SSRF rules (loopback only with the local allowance); ValueError naming `what`."""
+    try:
+        check_upstream_url(value, allow_loopback=settings_from(info).allow_loopback)
+    except ForbiddenDestination as exc:
+        raise ValueError(f"{what} refused: {exc}") from exc
+    return value
+
+
 class RetryPolicy(Model):
-    """Retries for idempotent methods only, on connect failure and on the listed statuses, with backoff."""
+    """Retries for idempotent methods (unless `non-idempotent` is listed), always on a connect failure, and on the
+    `retryOn` conditions: Envoy's names (`5xx`, `gateway-error`, `reset`, ...) and status codes, as in the mesh."""
 
     attempts: int = Field(default=0, ge=0, le=10)
     per_try_timeout: Duration | None = None
-    retry_on: list[int] = Field(default_factory=lambda: [502, 503, 504])
+    retry_on: list[int | str] = Field(default_factory=lambda: list[int | str]([502, 503, 504]))
     backoff: Duration = 0.025
+
+    @field_validator("retry_on")
+    @classmethod
+    def _known(cls, value: list[int | str]) -> list[int | str]:
+        RetryOn.parse(value)  # raises UnknownRetryOn (a ValueError) naming the bad entry
+        return value
 
 
 class PathRewrite(Model):
@@ -57,11 +74,7 @@ class HttpUpstream(Model):
     @field_validator("url")
     @classmethod
     def _safe_url(cls, value: str, info: ValidationInfo) -> str:
-        try:
-            check_upstream_url(value, allow_loopback=settings_from(info).allow_loopback)
-        except ForbiddenDestination as exc:
-            raise ValueError(f"upstream refused: {exc}") from exc
-        return value
+        return checked_url(value, info, "upstream")
 
 
 class LambdaUpstream(Model):

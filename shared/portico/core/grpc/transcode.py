@@ -7,7 +7,6 @@ before any call is made.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from portico.core.grpc.descriptors import Binding, MethodInfo, resolve_field
+from portico.core.untrusted import UntrustedInputError, load_json
 
 if TYPE_CHECKING:
     from portico.core.grpc.descriptors import AnyFieldDescriptor, MessageDescriptor
@@ -121,15 +121,9 @@ class Transcoder:
         if not body.strip():
             return  # an empty body is the empty message, as grpc-gateway treats it
         try:
-            parsed = json.loads(body.decode("utf-8"))  # decoded first: json.loads would guess UTF-16/32 from bytes
-        except UnicodeDecodeError:
-            raise BadRequest("the request body is not UTF-8 text") from None
-        except json.JSONDecodeError as exc:
-            raise BadRequest(
-                f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-            ) from None
-        except RecursionError:
-            raise BadRequest("the request body is nested too deeply") from None
+            parsed = load_json(body, what="the request body")
+        except UntrustedInputError as exc:
+            raise BadRequest(str(exc)) from None
         if binding.body == "*":
             if not isinstance(parsed, dict):
                 raise BadRequest(f"the request body must be a JSON object ({_type_name(message.DESCRIPTOR)})")

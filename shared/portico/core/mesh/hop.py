@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from portico.core.headers import Headers
-from portico.core.hop import hop_by_hop_names
+from portico.core.hop import UnderscoreAction, forged_names, hop_by_hop_names
 
 
 def strip_hop_by_hop(headers: Headers) -> Headers:
     """A copy without hop-by-hop fields. Content-Length is dropped too: the sender recomputes it from the body."""
     drop = hop_by_hop_names(headers) | {"content-length"}
+    return Headers((k, v) for k, v in headers if k not in drop)
+
+
+def clean_request(headers: Headers, underscores: UnderscoreAction, *, internal_ok: frozenset[str]) -> Headers:
+    """A copy of a request's fields fit to cross a hop: without hop-by-hop fields, Content-Length, `_` names (when
+    dropped), and x-portico-* in any spelling except the exact names in `internal_ok` (what a sidecar set)."""
+    drop = forged_names(headers, underscores=underscores) - internal_ok
+    drop.add("content-length")
     return Headers((k, v) for k, v in headers if k not in drop)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -16,7 +15,8 @@ from portico.core.config.istio_networking import (
     HTTPRoute,
 )
 from portico.core.http import Request
-from portico.core.mesh.retry import RetryPolicy
+from portico.core.regex import UserRegex
+from portico.core.upstream.retry import ISTIO_DEFAULT_RETRY_ON, RetryOn, RetryRule
 
 Predicate = Callable[[Request], bool]
 
@@ -28,8 +28,8 @@ def _string(match: StringMatch, ignore_case: bool = False) -> Callable[[str | No
     if match.prefix is not None:
         pre = match.prefix.lower() if ignore_case else match.prefix
         return lambda v: v is not None and (v.lower() if ignore_case else v).startswith(pre)
-    pattern = re.compile(match.regex or "", re.IGNORECASE if ignore_case else 0)
-    return lambda v: v is not None and pattern.fullmatch(v) is not None  # Istio regexes are full-match (RE2)
+    pattern = UserRegex(match.regex or "", ignore_case=ignore_case)
+    return lambda v: v is not None and pattern.matches(v)  # Istio regexes are full-match (RE2)
 
 
 def compile_match(m: HTTPMatchRequest) -> Predicate:
@@ -64,7 +64,7 @@ class CompiledRoute:
     name: str
     predicates: tuple[Predicate, ...]
     destinations: tuple[tuple[Destination, int], ...]
-    retry: RetryPolicy
+    retry: RetryRule  # carries the route's timeout too: the engine bounds the whole call by it
     timeout: float | None = None
     rewrite: HTTPRewrite | None = None
     fault: HTTPFaultInjection | None = None
@@ -84,9 +84,14 @@ class CompiledRoute:
 
 
 def compile_route(route: HTTPRoute, index: int, vs_name: str) -> CompiledRoute:
-    retry = RetryPolicy()
+    retry = RetryRule(timeout=route.timeout)  # Istio's default retries when the route sets none
     if route.retries is not None:
-        retry = RetryPolicy.parse(route.retries.attempts, route.retries.per_try_timeout, route.retries.retry_on)
+        retry = RetryRule(
+            attempts=route.retries.attempts,
+            retry_on=RetryOn.parse(route.retries.retry_on or ISTIO_DEFAULT_RETRY_ON),
+            per_try_timeout=route.retries.per_try_timeout,
+            timeout=route.timeout,
+        )
     single = len(route.route) == 1
     return CompiledRoute(
         name=route.name or f"{vs_name}.{index}",
@@ -130,7 +135,7 @@ def default_route(service: str) -> CompiledRoute:
         name=f"{service}.default",
         predicates=(),
         destinations=((Destination(host=service), 100),),
-        retry=RetryPolicy(),
+        retry=RetryRule(),
     )
 
 

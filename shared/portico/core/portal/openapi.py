@@ -126,10 +126,13 @@ def _operation(
         info = spec.deprecation
         if info is not None and info.sunset is not None:
             lines.append(f"Deprecated; sunset on {info.sunset.date().isoformat()}.")
+            op["x-portico-sunset"] = info.sunset.date().isoformat()
         if info is not None and info.link is not None:
             op["externalDocs"] = {"description": "Migration guide", "url": info.link}
     if parameters:
         op["parameters"] = parameters
+    op["tags"] = [_tag(route)]
+    _contract(route, op, responses, lines)
     if security:
         responses["401"] = {"description": "Missing or invalid credentials", **_problem_content()}
         responses["403"] = {"description": "Insufficient scope", **_problem_content()}
@@ -138,6 +141,52 @@ def _operation(
     op["description"] = "\n\n".join(lines)
     op["responses"] = responses
     return op
+
+
+def _tag(route: Route) -> str:
+    """Operations group by API version when the route has one, else by the first path segment."""
+    if route.spec.version is not None:
+        return route.spec.version.name
+    match = route.spec.match
+    first = (match.path or match.path_prefix or "/").strip("/").split("/", 1)[0]
+    return "" if first.startswith("{") else first or "root"
+
+
+def _contract(route: Route, op: dict[str, Any], responses: dict[str, Any], lines: list[str]) -> None:
+    """What a consumer sends and gets back, where the route knows it: a mock's body as the example answer, and a
+    transcoded route's gRPC messages as JSON Schemas."""
+    upstream = route.spec.upstream
+    if upstream.mock is not None:
+        mock = upstream.mock
+        media = mock.headers.get("content-type", "application/json" if mock.json_body is not None else "text/plain")
+        example = mock.json_body if mock.json_body is not None else mock.body
+        if example is not None:
+            responses[str(mock.status)] = {
+                "description": "A fixed answer (mock upstream)",
+                "content": {media: {"example": example}},
+            }
+    grpc = upstream.grpc
+    if grpc is not None:
+        lines.append(f"Transcoded to the gRPC method `{grpc.service}/{grpc.method}`.")
+        schemas = _grpc_schemas(grpc)
+        if schemas is not None:
+            request, reply = schemas
+            if set(route.spec.match.methods or ()) & {"POST", "PUT", "PATCH"}:
+                op["requestBody"] = {"content": {"application/json": {"schema": request}}}
+            reply_content = {"application/json": {"schema": reply}}
+            responses["200"] = {"description": "The gRPC reply as JSON", "content": reply_content}
+
+
+def _grpc_schemas(grpc: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    from portico.core.config.grpc import method_info  # protobuf only when a grpc route exists
+    from portico.core.grpc.descriptors import DescriptorError
+    from portico.core.portal.grpc_schema import message_schema
+
+    try:
+        info = method_info(grpc)
+    except DescriptorError:
+        return None
+    return message_schema(info.descriptor.input_type), message_schema(info.descriptor.output_type)
 
 
 def _problem_content() -> dict[str, Any]:

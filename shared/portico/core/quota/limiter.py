@@ -10,9 +10,10 @@ refused requests' cost for the rest of the shorter window. It can never over-adm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from portico.core.ports import QuotaStore
+from portico.core.quota.failopen import FailOpenWarnings
 from portico.core.quota.headers import LimitStatus
 from portico.core.quota.keys import counter_key
 from portico.core.quota.lease import LeaseBook
@@ -37,6 +38,7 @@ class QuotaStats:
     store_failures: int = 0
     failed_open: int = 0
     failed_closed: int = 0
+    warnings: FailOpenWarnings = field(default_factory=FailOpenWarnings)  # when to log the next store failure
 
 
 class QuotaLimiter:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from portico.core.config.upstream import HttpUpstream
+from portico.core.regex import UserRegex
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\+?\}")
 
@@ -21,7 +22,7 @@ class UpstreamTarget:
     has_placeholders: bool
     prefix: str | None  # the route's pathPrefix, for a prefix rewrite
     rewrite_prefix: str | None
-    rewrite_regex: re.Pattern[str] | None
+    rewrite_regex: UserRegex | None
     substitution: str
 
     @classmethod
@@ -35,7 +36,7 @@ class UpstreamTarget:
             has_placeholders=bool(_PLACEHOLDER.search(parts.path)),
             prefix=route_prefix,
             rewrite_prefix=rewrite.prefix if rewrite else None,
-            rewrite_regex=re.compile(rewrite.regex) if rewrite and rewrite.regex else None,
+            rewrite_regex=UserRegex(rewrite.regex) if rewrite and rewrite.regex else None,
             substitution=(rewrite.substitution or "") if rewrite else "",
         )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from portico.core.config.route import RouteMatch, ValueMatch
+from portico.core.regex import UserRegex
 
 T = TypeVar("T")
 
@@ -31,12 +32,12 @@ class _ValueMatcher:
     name: str
     exact: str | None
     prefix: str | None
-    regex: re.Pattern[str] | None
+    regex: UserRegex | None
     present: bool | None
 
     @classmethod
     def of(cls, spec: ValueMatch) -> _ValueMatcher:
-        pattern = re.compile(spec.regex) if spec.regex is not None else None
+        pattern = UserRegex(spec.regex) if spec.regex is not None else None
         return cls(spec.name.lower(), spec.exact, spec.prefix, pattern, spec.present)
 
     def test(self, values: Sequence[str]) -> bool:
@@ -47,7 +48,7 @@ class _ValueMatcher:
                 return True
             if self.prefix is not None and value.startswith(self.prefix):
                 return True
-            if self.regex is not None and self.regex.fullmatch(value):
+            if self.regex is not None and self.regex.matches(value):
                 return True
         return False
 
@@ -62,7 +63,7 @@ class _Entry(Generic[T]):
     headers: tuple[_ValueMatcher, ...]
     query: tuple[_ValueMatcher, ...]
     param_names: tuple[str, ...]
-    regex: re.Pattern[str] | None
+    regex: UserRegex | None
     key: tuple[object, ...]
 
 
@@ -164,7 +165,7 @@ class RouteTable(Generic[T]):
             ranks.append(_OPEN)
         else:
             kind = _REGEX
-            regex = re.compile(match.path_regex or "")
+            regex = UserRegex(match.path_regex or "")
         specificity = len(match.headers) + len(match.query)
         key = (priority, _host_rank(match.host), tuple(ranks), kind, specificity, match.methods is not None)
         entry = _Entry(
@@ -212,7 +213,7 @@ class RouteTable(Generic[T]):
                 assert entry.regex is not None
                 found = entry.regex.fullmatch(path)
                 if found is not None:
-                    candidates.append((entry, list(found.groups(default=""))))
+                    candidates.append((entry, list(found)))
         best: tuple[_Entry[T], list[str]] | None = None
         allow: set[str] = set()
         for entry, values in candidates:

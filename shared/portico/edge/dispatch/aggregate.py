@@ -17,6 +17,7 @@ from portico.core.headers import Headers
 from portico.core.http import Request, Response
 from portico.core.ports import UpstreamConnectError, UpstreamRefused, UpstreamTimeout
 from portico.core.problem import problem
+from portico.core.untrusted import UntrustedInputError, load_json
 from portico.edge.filters.identity_view import identity_headers, identity_of
 
 log = logging.getLogger("portico.edge")
@@ -121,8 +122,8 @@ def _outcome(name: str, response: Response) -> PartOutcome:
     if not is_json(response.content_type):
         return PartOutcome(name, error="the upstream did not answer JSON", status=502)
     try:
-        return PartOutcome(name, value=json.loads(response.body), status=response.status)
-    except ValueError:
+        return PartOutcome(name, value=load_json(response.body, what="the upstream answer"), status=response.status)
+    except UntrustedInputError:
         return PartOutcome(name, error="the upstream answered invalid JSON", status=502)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,14 @@ from portico.core.config.documents import Route
 from portico.core.config.grpc import GrpcTls
 from portico.core.config.upstream import AggregatePart, Upstream
 from portico.core.http import Request, Response
-from portico.core.ports import Transport, UpstreamConnectError, UpstreamRefused, UpstreamTimeout
+from portico.core.ports import (
+    Transport,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamOverflow,
+    UpstreamRefused,
+    UpstreamTimeout,
+)
 from portico.core.problem import problem
 from portico.edge.dispatch.aggregate import AggregateRoute
 from portico.edge.dispatch.http import HttpRoute
@@ -47,6 +55,7 @@ class Dispatcher:
         self._jitter = jitter
         self._mesh = mesh  # the edge's mesh client, created on the first service call (cold start pays nothing)
         self._grpc = _LazyGrpc(grpc) if grpc is not None else None
+        self._monotonic = monotonic or time.monotonic  # tests without a Clock still get retry timing
         self._calls: dict[str, RouteCall] = {}
         for name, route in routes.items():
             upstream = route.spec.upstream
@@ -73,7 +82,14 @@ class Dispatcher:
 
             return mock
         if upstream.http is not None:
-            return HttpRoute(upstream.http, route_prefix, self._transport, self._jitter, fixed_path=fixed_path)
+            return HttpRoute(
+                upstream.http,
+                route_prefix,
+                self._transport,
+                self._jitter,
+                fixed_path=fixed_path,
+                monotonic=self._monotonic,
+            )
         if upstream.lambda_ is not None:
             return LambdaRoute(upstream.lambda_, self._invoker)
         if upstream.service is not None and self._mesh is not None:
@@ -103,9 +119,15 @@ class Dispatcher:
         except UpstreamRefused as exc:
             log.warning("upstream refused by policy for route %s: %s", name, exc)
             return problem(502, "the upstream address is refused by policy", request_id=ctx.request_id)
+        except UpstreamOverflow as exc:
+            log.warning("upstream overflow for route %s: %s", name, exc)
+            return problem(503, "too many requests in flight to the upstream", request_id=ctx.request_id)
         except UpstreamConnectError as exc:
             log.warning("upstream connect failure for route %s: %s", name, exc)
             return problem(502, "could not reach the upstream", request_id=ctx.request_id)
+        except UpstreamError as exc:  # a reset: the connection broke before a whole response
+            log.warning("upstream failure for route %s: %s", name, exc)
+            return problem(502, "the upstream connection failed", request_id=ctx.request_id)
 
 
 def _timed(call: RouteCall, monotonic: Callable[[], float]) -> RouteCall:
@@ -125,7 +147,7 @@ class _Lazy:
     def __init__(self, factory: Callable[[], Transport]) -> None:
         self._factory = factory
 
-    async def send(self, request: Request, url: str, timeout: float) -> Response:
+    async def send(self, request: Request, url: str, timeout: float | None) -> Response:
         return await self._factory().send(request, url, timeout)
 
 

@@ -1,8 +1,8 @@
-"""The http upstream: forwarding headers, the upstream path, and retries around one Transport."""
+"""The http upstream: forwarding headers and the upstream path; the engine's attempts around one Transport."""
 
 from __future__ import annotations
 
-import asyncio
+import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -11,9 +11,14 @@ from portico.core.chain import Context
 from portico.core.config.upstream import HttpUpstream
 from portico.core.hop import hop_by_hop_names
 from portico.core.http import Request, Response
-from portico.core.ports import Transport, UpstreamConnectError, UpstreamTimeout
-from portico.core.retry import Outcome, RetryRule, retry_delay
+from portico.core.mesh.policy import ClusterPolicy
+from portico.core.mesh.registry import Instance
+from portico.core.ports import Transport, UpstreamOverflow, UpstreamTimeout
 from portico.core.routing.rewrite import UpstreamTarget
+from portico.core.upstream.call import Send, UpstreamCall
+from portico.core.upstream.cluster import ClusterState
+from portico.core.upstream.retry import RetryOn, RetryRule
+from portico.upstream_loop import drive
 
 
 class HttpRoute:
@@ -27,19 +32,28 @@ class HttpRoute:
         jitter: Callable[[], float],
         *,
         fixed_path: bool = False,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._spec = spec
         self._target = UpstreamTarget.compile(spec, route_prefix)
         if fixed_path:  # the URL's own path, placeholders filled, whatever the client's path was (aggregate parts)
             self._target = replace(self._target, has_placeholders=True)
         self._transport = transport
-        self._jitter = jitter
+        self._rng = _Jitter(jitter)
+        self._monotonic = monotonic
+        retries = spec.retries
+        # a connect failure never reached the upstream: the edge always retries it (idempotent or not)
         self._rule = RetryRule(
-            attempts=spec.retries.attempts,
-            retry_on=frozenset(spec.retries.retry_on),
-            backoff=spec.retries.backoff,
-            deadline=spec.timeout,
+            attempts=retries.attempts,
+            retry_on=RetryOn.parse(["connect-failure", *retries.retry_on]),
+            per_try_timeout=retries.per_try_timeout,
+            timeout=spec.timeout,
+            backoff=retries.backoff,
         )
+        # one URL is a cluster of one host: the engine still counts its requests and retries (Envoy's defaults)
+        origin = self._target.origin
+        self._instance = Instance(service=origin, instance_id=origin, address=origin, port=0)
+        self._cluster = ClusterState(ClusterPolicy(service=origin, subset=None))
 
     def upstream_request(self, ctx: Context, params: dict[str, str]) -> tuple[Request, str]:
         req = ctx.request
@@ -59,32 +73,30 @@ class HttpRoute:
 
     async def __call__(self, ctx: Context, params: dict[str, str]) -> Response:
         request, url = self.upstream_request(ctx, params)
-        start = time.monotonic()
-        per_try = self._spec.retries.per_try_timeout
-        tries = 0
-        while True:
-            tries += 1
-            remaining = self._spec.timeout - (time.monotonic() - start)
-            budget = min(per_try, remaining) if per_try else remaining
-            outcome: Outcome
-            response: Response | None = None
-            try:
-                response = await self._transport.send(request, url, max(budget, 0.001))
-                outcome = response.status
-            except UpstreamTimeout:
-                if per_try is None or time.monotonic() - start >= self._spec.timeout:
-                    raise
-                outcome = "timeout"
-            except UpstreamConnectError:
-                outcome = "connect"
-            delay = retry_delay(self._rule, request.method, tries, outcome, time.monotonic() - start, self._jitter())
-            if delay is None:
-                if response is not None:
-                    return clean_response(response)
-                if outcome == "timeout":
-                    raise UpstreamTimeout(f"no answer within the per-try timeout after {tries} tries")
-                raise UpstreamConnectError(f"could not connect after {tries} tries")
-            await asyncio.sleep(delay)
+
+        async def attempt(send: Send) -> Response:
+            return await self._transport.send(request, url, send.timeout)
+
+        call = UpstreamCall(self._rule, request.method, self._cluster, (self._instance,), self._rng)
+        result = await drive(call, attempt, self._monotonic)
+        if result.response is not None:
+            return clean_response(result.response)
+        if result.finish.reason == "overflow":
+            raise UpstreamOverflow("too many requests in flight to this upstream")
+        if result.error is not None:
+            raise result.error
+        raise UpstreamTimeout(f"no answer within the route's timeout after {call.tries} tries")
+
+
+class _Jitter(random.Random):
+    """The engine's rng for a one-host cluster: only `random()` (the backoff jitter) is ever drawn."""
+
+    def __init__(self, draw: Callable[[], float]) -> None:
+        super().__init__(0)
+        self._draw = draw
+
+    def random(self) -> float:
+        return self._draw()
 
 
 def clean_response(response: Response) -> Response:

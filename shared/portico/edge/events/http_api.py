@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from portico.core.http import Request, Response
+from portico.core.http import ClientCert, Request, Response
 from portico.edge.events.common import (
     Inbound,
     MalformedEvent,
@@ -39,8 +39,22 @@ def parse(event: Mapping[str, Any]) -> Inbound:
         host=str(ctx.get("domainName") or headers.get("host") or ""),
         cookies=cookies,
         raw_query=raw_query,
+        client_cert=client_cert(ctx.get("authentication")),
     )
     return Inbound(request, str(ctx.get("requestId") or ""), serialize)
+
+
+def client_cert(authentication: Any) -> ClientCert | None:
+    """API Gateway's mutual TLS: the verified certificate in `authentication.clientCert` (HTTP API and REST)."""
+    cert = authentication.get("clientCert") if isinstance(authentication, Mapping) else None
+    if not isinstance(cert, Mapping) or not isinstance(cert.get("clientCertPem"), str):
+        return None
+    return ClientCert(
+        pem=cert["clientCertPem"],
+        subject_dn=str(cert.get("subjectDN") or ""),
+        issuer_dn=str(cert.get("issuerDN") or ""),
+        serial=str(cert.get("serialNumber") or ""),
+    )
 
 
 def serialize(response: Response) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from portico.edge.events.common import (
     multi_headers,
     single_headers,
 )
+from portico.edge.events.http_api import client_cert
 
 
 def query_pairs(event: Mapping[str, Any], *, decoded: bool) -> list[tuple[str, str]]:
@@ -58,6 +59,7 @@ def parse(event: Mapping[str, Any]) -> Inbound:
         host=str(ctx.get("domainName") or headers.get("host") or ""),
         cookies=[],
         raw_query=urlencode(query),
+        client_cert=client_cert(identity),  # REST APIs put it under requestContext.identity.clientCert
     )
     return Inbound(request, str(ctx.get("requestId") or ""), serialize)
 

@@ -32,6 +32,7 @@ UNITS = {
     "5xx": "Count",
     "AuthFailed": "Count",
     "RateLimited": "Count",
+    "RateLimitFailedOpen": "Count",
     "CacheHit": "Count",
 }
 
@@ -101,6 +102,8 @@ class AccessLogFilter:
                 "5xx": 1 if status >= 500 else 0,
                 "AuthFailed": 1 if auth_failed else 0,
                 "RateLimited": 1 if limited == "limited" else 0,
+                # the quota store did not answer in time and the policy let the request through uncounted
+                "RateLimitFailedOpen": 1 if limited == "failed-open" else 0,
                 "CacheHit": 1 if cache_hit else 0,
             }
             if upstream_ms is not None:

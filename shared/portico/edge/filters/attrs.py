@@ -5,6 +5,8 @@ ROUTE_NAME = "route_name"  # str: metadata.name of the matched route
 PATH_PARAMS = "path_params"  # dict[str, str]: template parameters, as they appear in the normalised path
 TRACE = "trace"  # portico.core.telemetry.traceparent.TraceContext: trace id, our span id, flags, tracestate
 IDENTITY = "identity"  # set by the auth filters (JWT / API key); read by rate limit and forwarding
+CLIENT_IP = "client_ip"  # IPv4Address | IPv6Address | None: the address IP rules judge (trusted proxies honoured)
+CLIENT_CERT = "client_cert"  # portico.core.auth.clientcert.CertIdentity: the verified client certificate's identity
 
 # Observability: set by the filter that knows, read by the access-log/metrics filter (portico.edge.filters.access_log)
 UPSTREAM_LATENCY_MS = "upstream_latency_ms"  # float: time spent in the upstream call (all tries); set by the dispatcher

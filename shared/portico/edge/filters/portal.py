@@ -6,6 +6,7 @@ It runs before route match, so no route can shadow it (config validation also re
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from portico.core.chain import Context, Handler
@@ -14,6 +15,7 @@ from portico.core.http import Response
 from portico.core.problem import problem
 
 PREFIX = "/_portico/"
+ACCOUNT_PREFIX = "/_portico/portal/"  # sign-in and self-service keys: a separate module, loaded on first use
 # The page loads only its own script, style and document: nothing from elsewhere, not even inline code.
 _DOCS_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
@@ -24,8 +26,16 @@ _DOCS_CSP = (
 class PortalFilter:
     """GET/HEAD /_portico/openapi.json, /_portico/docs and /_portico/static/*; the rest of /_portico/ is 404."""
 
-    def __init__(self, document: dict[str, Any], assets: dict[str, tuple[bytes, str]], enabled: bool = True) -> None:
+    def __init__(
+        self,
+        document: dict[str, Any],
+        assets: dict[str, tuple[bytes, str]],
+        enabled: bool = True,
+        account: Callable[[], Handler] | None = None,
+    ) -> None:
         self._enabled = enabled
+        self._make_account = account
+        self._account: Handler | None = None
         spec = json.dumps(document, separators=(",", ":")).encode()
         docs_html, html_type = assets["docs.html"]
         self._pages: dict[str, tuple[bytes, list[tuple[str, str]]]] = {
@@ -44,6 +54,10 @@ class PortalFilter:
         path = ctx.request.route_path
         if not path.startswith(PREFIX) and path != PREFIX.rstrip("/"):
             return await next(ctx)
+        if self._enabled and self._make_account is not None and path.startswith(ACCOUNT_PREFIX):
+            if self._account is None:
+                self._account = self._make_account()
+            return await self._account(ctx)
         page = self._pages.get(path[len(PREFIX) :].rstrip("/")) if self._enabled else None
         if page is None:
             return problem(404, "no such portal resource", request_id=ctx.request_id)

@@ -75,12 +75,17 @@ class RateLimitFilter:
     ) -> Response:
         stats = limiter.stats if isinstance(limiter, QuotaLimiter) else limiter
         stats.store_failures += 1
-        reason = str(exc) or f"no answer within {policy.timeout * 1000:g}ms"
-        log.warning(
-            "quota store unavailable; failing %s",
-            policy.failure_mode,
-            extra={"policy": policy.name, "reason": reason, "requestId": ctx.request_id, "count": stats.store_failures},
-        )
+        reason = str(exc) or f"no answer within {policy.timeout * 1000:g}ms (the policy's timeout)"
+        unsaid = stats.warnings.due(policy.name, ctx.now)
+        if unsaid is not None:  # rate-limited: one line per policy per interval, counting the ones in between
+            log.warning(
+                "rate limit failed %s: policy %s: quota store: %s; %d request(s) since the last warning",
+                policy.failure_mode,
+                policy.name,
+                reason,
+                unsaid,
+                extra={"policy": policy.name, "reason": reason, "requestId": ctx.request_id, "count": unsaid},
+            )
         if policy.failure_mode == "open":
             stats.failed_open += 1
             ctx.attrs[attrs.RATE_LIMIT] = "failed-open"

@@ -7,6 +7,7 @@ from importlib.resources import files
 ASSET_TYPES = {
     "docs.html": "text/html; charset=utf-8",
     "portal.js": "text/javascript; charset=utf-8",
+    "account.js": "text/javascript; charset=utf-8",
     "portal.css": "text/css; charset=utf-8",
 }
 

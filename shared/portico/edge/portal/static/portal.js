@@ -3,6 +3,7 @@
 "use strict";
 
 const METHODS = ["get", "head", "post", "put", "patch", "delete", "options", "trace"];
+const WITH_BODY = new Set(["post", "put", "patch"]);
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -16,6 +17,10 @@ function el(tag, attrs, ...children) {
   }
   return node;
 }
+
+// Shared with account.js: the element builder, and the key a signed-in consumer just created, which "Try it" uses
+// (memory only, never stored).
+window.porticoPortal = { el, apiKey: "" };
 
 // Backtick spans in descriptions become <code>; everything else stays plain text.
 function prose(text) {
@@ -35,9 +40,108 @@ function securityText(op, doc) {
   }).join(" and ")).join(", or ");
 }
 
+function credentialOf(op, doc) {
+  const schemes = (doc.components || {}).securitySchemes || {};
+  for (const req of op.security || []) {
+    for (const name of Object.keys(req)) {
+      const s = schemes[name] || {};
+      if (s.type === "apiKey") return { kind: "apiKey", header: s.name };
+      if (s.type === "http") return { kind: "bearer", header: "authorization" };
+    }
+  }
+  return null;
+}
+
+function samples(path, method, op, doc) {
+  const cred = credentialOf(op, doc);
+  const url = location.origin + path;
+  const verb = method.toUpperCase();
+  const head = cred ? (cred.kind === "apiKey" ? [cred.header, "$API_KEY"] : ["authorization", "Bearer $TOKEN"]) : null;
+  const body = WITH_BODY.has(method);
+  const curl = ["curl -i" + (verb === "GET" ? "" : ` -X ${verb}`) + ` '${url}'`];
+  if (head) curl.push(`  -H '${head[0]}: ${head[1]}'`);
+  if (body) curl.push("  -H 'content-type: application/json' -d '{}'");
+  const pyHeaders = head ? `{"${head[0]}": os.environ["${head[1].replace(/^Bearer /, "").slice(1)}"]}` : "{}";
+  const python = [
+    "import os, requests",
+    `r = requests.request("${verb}", "${url}",`,
+    `                     headers=${pyHeaders}${body ? ", json={}" : ""})`,
+    "print(r.status_code, r.headers.get(\"ratelimit\"), r.text)",
+  ];
+  const jsHeaders = head ? `{ "${head[0]}": ${head[1].startsWith("Bearer") ? "`Bearer ${TOKEN}`" : "API_KEY"} }` : "{}";
+  const js = [
+    `const r = await fetch("${url}", {`,
+    `  method: "${verb}", headers: ${jsHeaders}${body ? ", body: JSON.stringify({})" : ""},`,
+    "});",
+    "console.log(r.status, r.headers.get(\"ratelimit\"), await r.text());",
+  ];
+  const box = el("div", { class: "samples" }, el("h4", {}, "Code samples"));
+  for (const [name, lines] of [["curl", curl.join(" \\\n")], ["Python (requests)", python.join("\n")],
+    ["JavaScript (fetch)", js.join("\n")]]) {
+    box.append(el("details", { class: "sample" }, el("summary", {}, name), el("pre", {}, lines)));
+  }
+  return box;
+}
+
+function tryIt(path, method, op, doc) {
+  const cred = credentialOf(op, doc);
+  const form = el("form", { class: "try", "data-path": path, "data-method": method });
+  form.append(el("h4", {}, "Try it"));
+  for (const p of op.parameters || []) {
+    if (p.in !== "path") continue;
+    form.append(el("label", {}, `${p.name} `, el("input", { name: `path:${p.name}`, required: "", size: "18" })));
+  }
+  form.append(el("label", {}, "query ", el("input", { name: "query", placeholder: "a=1&b=2", size: "24" })));
+  if (cred) {
+    const hint = cred.kind === "apiKey" ? `API key (${cred.header}); empty: your new key` : "Bearer token";
+    form.append(el("label", {}, `${hint} `, el("input", { name: "credential", type: "password", size: "30",
+      autocomplete: "off" })));
+  }
+  if (WITH_BODY.has(method)) form.append(el("label", { class: "wide" }, "JSON body ",
+    el("textarea", { name: "body", rows: "3", cols: "60" }, "{}")));
+  form.append(el("button", { type: "submit", class: "send" }, "Send"));
+  const out = el("pre", { class: "result", hidden: "" });
+  form.append(out);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send(form, path, method, cred, out);
+  });
+  return form;
+}
+
+function send(form, path, method, cred, out) {
+  const data = new FormData(form);
+  let url = path.replace(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name) => encodeURIComponent(data.get(`path:${name}`) || ""));
+  const query = String(data.get("query") || "").trim();
+  if (query) url += "?" + query.replace(/^\?/, "");
+  const headers = {};
+  if (cred) {
+    const typed = String(data.get("credential") || "");
+    const value = typed || (cred.kind === "apiKey" ? window.porticoPortal.apiKey : "");
+    if (value) headers[cred.header] = cred.kind === "apiKey" ? value : `Bearer ${value}`;
+  }
+  const init = { method: method.toUpperCase(), headers, credentials: "omit", redirect: "manual", cache: "no-store" };
+  if (WITH_BODY.has(method)) {
+    headers["content-type"] = "application/json";
+    init.body = String(data.get("body") || "");
+  }
+  out.hidden = false;
+  out.textContent = "…";
+  // same origin only: the URL is a path on this host, and the page's CSP (connect-src 'self') enforces it
+  fetch(url, init).then(async (r) => {
+    const lines = [`HTTP ${r.status} ${r.statusText}`];
+    r.headers.forEach((value, name) => lines.push(`${name}: ${value}`));
+    lines.push("", await r.text());
+    out.textContent = lines.join("\n");
+    out.dataset.status = String(r.status);
+    document.dispatchEvent(new CustomEvent("portico:called"));
+  }).catch((err) => { out.textContent = `request failed: ${err.message}`; out.dataset.status = "error"; });
+}
+
 function operation(path, method, op, doc) {
   const badges = [];
   if (op.deprecated) badges.push(el("span", { class: "badge warn" }, "deprecated"));
+  if (op["x-portico-sunset"]) badges.push(el("span", { class: "badge warn" }, `sunset ${op["x-portico-sunset"]}`));
   const secured = (op.security || []).length > 0;
   badges.push(el("span", { class: "badge" }, secured ? "auth" : "public"));
   const body = el("div", { class: "body" }, prose(op.description), el("p", {}, securityText(op, doc)));
@@ -52,6 +156,19 @@ function operation(path, method, op, doc) {
     el("td", {}, r.description || "")));
   body.append(el("table", {}, el("tr", {}, el("th", {}, "status"), el("th", {}, "meaning")), ...codes));
   if (op.externalDocs) body.append(el("p", {}, el("a", { href: op.externalDocs.url }, op.externalDocs.description)));
+  const reqSchema = (((op.requestBody || {}).content || {})["application/json"] || {}).schema;
+  if (reqSchema) body.append(el("h4", {}, "Request body schema"), el("pre", { class: "schema" },
+    JSON.stringify(reqSchema, null, 2)));
+  for (const [code, r] of Object.entries(op.responses || {})) {
+    for (const [media, c] of Object.entries(r.content || {})) {
+      if (media.startsWith("application/problem")) continue;
+      if (c.schema) body.append(el("h4", {}, `${code} response schema (${media})`),
+        el("pre", { class: "schema" }, JSON.stringify(c.schema, null, 2)));
+      if (c.example !== undefined) body.append(el("h4", {}, `${code} example (${media})`),
+        el("pre", { class: "schema" }, typeof c.example === "string" ? c.example : JSON.stringify(c.example, null, 2)));
+    }
+  }
+  if (!path.startsWith("~")) body.append(samples(path, method, op, doc), tryIt(path, method, op, doc));
   const routes = (op["x-portico-routes"] || []).join(" ");
   const node = el("details", { class: "op" + (op.deprecated ? " deprecated" : ""), "data-route": routes,
     "data-search": `${method} ${path} ${routes}`.toLowerCase() },
@@ -67,11 +184,17 @@ function render(doc) {
   document.getElementById("meta").textContent = `OpenAPI ${doc.openapi} · config version ${doc.info.version}`;
   const main = document.getElementById("operations");
   main.replaceChildren();
+  const groups = new Map();  // tag (API version or first path segment) -> its operations, in document order
   for (const [path, item] of Object.entries(doc.paths || {})) {
     for (const method of METHODS) {
-      if (item[method]) main.append(operation(path, method, item[method], doc));
+      if (!item[method]) continue;
+      const tag = (item[method].tags || [""])[0] || "other";
+      if (!groups.has(tag)) groups.set(tag, []);
+      groups.get(tag).push(operation(path, method, item[method], doc));
     }
   }
+  for (const [tag, ops] of groups) main.append(el("section", { class: "group", "data-tag": tag },
+    el("h2", {}, tag), ...ops));
   for (const r of doc["x-portico-regex-routes"] || []) {
     const op = { description: `Route \`${r.route}\` matches the regular expression \`${r.pathRegex}\`.`,
       "x-portico-routes": [r.route], responses: {} };

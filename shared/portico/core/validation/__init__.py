@@ -1,0 +1,1 @@
+"""Request validation against JSON Schema: schema compilation, OpenAPI operations, and request checking."""
