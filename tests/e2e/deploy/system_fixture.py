@@ -8,6 +8,7 @@ are attributed to the role that made them whatever client library made them.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -114,6 +115,7 @@ class System:
     frontdoor: str
     orders_instance: str
     orders_admin: int
+    orders_app: int
     payments_outbound: int
     container: subprocess.Popen[bytes]
     logs: Path
@@ -121,6 +123,10 @@ class System:
 
     def via_payments(self, host: str, path: str) -> tuple[int, bytes]:
         return http_get(f"http://127.0.0.1:{self.payments_outbound}{path}", {"Host": host})
+
+    def app_hits(self, path: str) -> int:
+        """How many requests for `path` the orders app has seen (the demo app counts them)."""
+        return int(json.loads(http_get(f"http://127.0.0.1:{self.orders_app}/hits")[1]).get(path, 0))
 
     def container_log(self) -> str:
         return (self.logs / "orders-sidecar.log").read_text()[-4000:]
@@ -263,6 +269,7 @@ def running_system(local_aws: str, pca_arn: str, tmp: Path) -> Iterator[System]:
                 frontdoor=frontdoor,
                 orders_instance="orders-container",
                 orders_admin=ports["orders_admin"],
+                orders_app=ports["orders_app"],
                 payments_outbound=ports["pay_out"],
                 container=container,
                 logs=tmp,

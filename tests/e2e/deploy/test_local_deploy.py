@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from localdev.deploy import contract
 from localdev.deploy.invoke import invoke_built
 from localdev.deploy.stack import LocalDeployment
@@ -262,34 +264,23 @@ def test_every_portico_variable_of_the_sidecar_reaches_the_code_that_reads_it(
 
 
 def test_the_deployed_edge_issues_its_own_mesh_certificate_from_the_stacks_ca(
-    local_deployment: LocalDeployment,
+    local_deployment: LocalDeployment, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The edge's lazy mesh client, given the deployed environment, gets a certificate for the stack's SPIFFE ID."""
     import asyncio
+    import logging
 
     from portico.edge.mesh_client import LazyMeshClient
 
     env = {**os.environ, **_edge_env(local_deployment)}
 
-    async def identity() -> str:
+    async def first_call() -> None:
         mesh = LazyMeshClient(env)
-        caller = await mesh.get()
-        ident = str(caller._identity.identity)  # type: ignore[attr-defined]
+        await mesh.get()
         if mesh._renewal is not None:
             mesh._renewal.cancel()
-        return ident
 
-    assert asyncio.run(identity()) == local_deployment.outputs["EdgeSpiffeId"]
-
-
-def test_mesh_disabled_deploys_the_edge_alone_outside_any_vpc(edge_only_deployment: LocalDeployment) -> None:
-    assert edge_only_deployment.status == "CREATE_COMPLETE" and edge_only_deployment.unfilled == []
-    cfn = client("cloudformation")
-    summaries = cfn.list_stack_resources(StackName=edge_only_deployment.stack_name)["StackResourceSummaries"]
-    kinds = {s["ResourceType"] for s in summaries}
-    assert "AWS::CloudFormation::Stack" not in kinds and "AWS::EC2::SecurityGroup" not in kinds
-    assert not {"CertificateAuthorityArn", "MeshClusterName", "EdgeSecurityGroupId"} & set(edge_only_deployment.outputs)
-    name = edge_only_deployment.outputs["EdgeFunctionName"]
-    config = client("lambda").get_function_configuration(FunctionName=name)
-    assert not config.get("VpcConfig", {}).get("SubnetIds")
-    assert "PORTICO_PCA_ARN" not in config["Environment"]["Variables"]
+    with caplog.at_level(logging.INFO, logger="portico.edge"):
+        asyncio.run(first_call())
+    ready = [r.getMessage() for r in caplog.records if r.getMessage().startswith("edge mesh identity ")]
+    assert ready == [f"edge mesh identity {local_deployment.outputs['EdgeSpiffeId']} ready"], caplog.text

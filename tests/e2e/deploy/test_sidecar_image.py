@@ -78,7 +78,10 @@ def test_sigterm_drains_in_flight_and_leaves_the_registry(system: System) -> Non
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.6)  # the 1.5 s request is now in flight through the container
+    deadline = time.monotonic() + 15
+    while system.app_hits("/slow") == 0 and time.monotonic() < deadline:  # until it is in flight at the app
+        time.sleep(0.05)
+    assert system.app_hits("/slow") == 1, "the slow request never reached the app"
     assert system.container.poll() is None
     system.container.send_signal(signal.SIGTERM)  # podman proxies it to the entry command
     code = system.container.wait(30)
