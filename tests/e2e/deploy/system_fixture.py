@@ -26,6 +26,7 @@ from typing import IO
 from localdev.deploy import image
 from localdev.deploy.calls import CallRecorder
 from localdev.deploy.tools import REPO
+from tests.e2e.conftest import wait_listening
 
 EDGE, SIDECAR, OPERATOR = "AKIAPORTICOEDGE", "AKIAPORTICOSIDECAR", "AKIAPORTICOOPERATOR"
 UPSTREAM_FUNCTION_PREFIX = "portico-upstream-"  # template.yaml's UpstreamFunctionPrefix default
@@ -41,11 +42,11 @@ spec:
 ---
 apiVersion: portico/v1
 kind: Route
-metadata: {{name: shop-slow}}
+metadata: {{name: slow}}
 spec:
-  match: {{methods: [GET], path: /shop/slow}}
+  match: {{methods: [GET], path: /slow}}
   auth: {{none: {{}}}}
-  upstream: {{service: {{name: orders, path: /slow, timeout: 10s}}}}
+  upstream: {{service: {{name: orders, timeout: 10s}}}}  # no path: the request's path and query go as they are
 ---
 apiVersion: portico/v1
 kind: RateLimitPolicy
@@ -260,7 +261,7 @@ def running_system(local_aws: str, pca_arn: str, tmp: Path) -> Iterator[System]:
 
         edge_env = {**base, **portico, **_aws_env(recorder, EDGE), "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"}
         front = start("frontdoor", [py, "-m", "localdev.frontdoor", "--port", "0"], edge_env)
-        frontdoor = _listening(front, tmp / "frontdoor.log")
+        frontdoor = wait_listening(front, tmp / "frontdoor.log", "front door")
         try:
             yield System(
                 image=report,
@@ -304,15 +305,3 @@ def running_system(local_aws: str, pca_arn: str, tmp: Path) -> Iterator[System]:
             for name in tables.values():
                 with contextlib.suppress(Exception):
                     ddb.delete_table(TableName=name)
-
-
-def _listening(proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            if line.startswith("listening on "):
-                return line.split()[-1]
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"front door did not start: {log.read_text()[-3000:]}")

@@ -72,20 +72,21 @@ def test_edge_counts_quota_and_invokes_lambda_upstreams(system: System) -> None:
 def test_sigterm_drains_in_flight_and_leaves_the_registry(system: System) -> None:
     from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
 
-    fetch = f"import urllib.request; print(urllib.request.urlopen('{system.frontdoor}/shop/slow?ms=1500').status)"
-    slow = subprocess.Popen(
-        [sys.executable, "-c", fetch],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 15
-    while system.app_hits("/slow") == 0 and time.monotonic() < deadline:  # until it is in flight at the app
-        time.sleep(0.05)
-    assert system.app_hits("/slow") == 1, "the slow request never reached the app"
-    assert system.container.poll() is None
-    system.container.send_signal(signal.SIGTERM)  # podman proxies it to the entry command
-    code = system.container.wait(30)
-    out, _ = slow.communicate(timeout=20)
+    fetch = f"import urllib.request; print(urllib.request.urlopen('{system.frontdoor}/slow?ms=1500').status)"
+    slow = subprocess.Popen([sys.executable, "-c", fetch], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while system.app_hits("/slow") == 0 and time.monotonic() < deadline:  # until it is in flight at the app
+            time.sleep(0.05)
+        assert system.app_hits("/slow") == 1, "the slow request never reached the app"
+        assert system.container.poll() is None
+        system.container.send_signal(signal.SIGTERM)  # podman proxies it to the entry command
+        code = system.container.wait(30)
+        out, _ = slow.communicate(timeout=20)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+        slow.communicate(timeout=10)
     assert out.strip() == "200", out
     assert code == 0, system.container_log()
     assert DynamoDbRegistryStore(system.tables["registry"]).instances("orders") == []
