@@ -102,10 +102,11 @@ def build(settings: SidecarSettings, identity: MeshIdentity | None) -> Sidecar:
     baseline, so that the two differ in nothing else; the command never builds one."""
     from portico.adapters import aws_env
     from portico.adapters.aws_json import client as aws_json_client
+    from portico.adapters.clock import SystemClock
     from portico.adapters.dynamodb.config_store import DynamoDbConfigStore
     from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
     from portico.adapters.file_config_store import FileConfigStore
-    from portico.adapters.telemetry import json_lines
+    from portico.adapters.telemetry import BatchedJsonLines
     from portico.core.ports import ConfigStore
     from portico.mesh.sidecar import Sidecar
 
@@ -124,8 +125,9 @@ def build(settings: SidecarSettings, identity: MeshIdentity | None) -> Sidecar:
         config,
         rng=rng,
         identity=identity,
-        access_log=json_lines() if settings.access_log else None,  # one JSON line per request on stdout
+        access_log=BatchedJsonLines() if settings.access_log else None,  # one JSON line per request on stdout
         emf_write=print_line if settings.emf_namespace else None,
+        clock=SystemClock(),  # the data path reads time only through the Clock port
     )
 
 

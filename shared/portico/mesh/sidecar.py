@@ -71,11 +71,12 @@ class Sidecar:
         self.identity = identity
         # one registry for /stats: the telemetry filters and the data path (retries, ejections, overflow) share it
         self.stats = Registry()
-        # span ids must differ between sidecars even when PORTICO_SEED fixes routing choices, so not self._rng
+        # span ids must differ between sidecars even when PORTICO_SEED fixes routing choices, so not self._rng; a
+        # generator seeded from the OS (ids need uniqueness, not secrecy) spares a getrandom call per request
         self.telemetry = MeshTelemetry(
             settings.service,
             self.clock,
-            os.urandom,
+            random.Random(os.urandom(32)).randbytes,
             registry=self.stats,
             access_log=access_log,
             emf_namespace=settings.emf_namespace,
@@ -313,6 +314,9 @@ class Sidecar:
         for task in self._tasks:
             task.cancel()
         self._flush_emf()  # the last period's figures are not lost at shutdown
+        flush_log = getattr(self.telemetry.access_log, "flush", None)
+        if callable(flush_log):
+            flush_log()  # a batched access log writes what the last turn produced
         for listener in self.listeners.values():
             listener.server.close()
             listener.tracker.start_draining()
