@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from portico.core.headers import Headers
 from portico.core.hop import UnderscoreAction, forged_names, hop_by_hop_names
 
@@ -20,10 +22,17 @@ def clean_request(headers: Headers, underscores: UnderscoreAction, *, internal_o
     return Headers((k, v) for k, v in headers if k not in drop)
 
 
+_BAD_NAME = re.compile(rb"[\r\n\x00 \t:]")
+_BAD_VALUE = re.compile(rb"[\r\n\x00]")
+
+
 def invalid_field(name: bytes, value: bytes) -> str | None:
-    """Why a header field is unacceptable, or None. llhttp already rejects most; this is the belt to its braces."""
-    if not name or any(c in name for c in b"\r\n\x00 \t:"):
+    """Why a header field is unacceptable, or None. llhttp already rejects most; this is the belt to its braces.
+
+    Runs for every header of every request, so the scans are compiled (a Python loop per byte class cost ~2 us).
+    """
+    if not name or _BAD_NAME.search(name):
         return "invalid header name"
-    if any(c in value for c in b"\r\n\x00"):
+    if _BAD_VALUE.search(value):
         return "CR, LF or NUL in a header value"
     return None
