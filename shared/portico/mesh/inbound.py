@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, identity_from_cert
 from portico.core.chain import Context, Handler
 from portico.core.headers import Headers
 from portico.core.hop import INTERNAL_PREFIX, UnderscoreAction, underscore_refusal
 from portico.core.http import Response
 from portico.core.mesh.hop import clean_request, strip_hop_by_hop
+from portico.core.mtls.spiffe import SpiffeId
 from portico.core.ports import (
     Transport,
     UpstreamConnectError,
@@ -20,6 +23,7 @@ from portico.core.problem import problem
 from portico.mesh.attrs import CONN, PEER, SPIFFE_ID
 from portico.mesh.http1 import ConnInfo
 
+MAX_VERDICTS = 1024  # distinct peer certificates remembered; bounded by the mesh's size, never by traffic
 PEER_HEADER = "x-portico-peer"  # the verified peer identity as the app sees it; never taken from the wire
 
 
@@ -50,15 +54,31 @@ class PeerIdentityFilter:
 
     def __init__(self, policy: PeerPolicy | None = None) -> None:
         self._policy = policy
+        # verdicts by the certificate's SANs: every request on a connection (and every connection of one peer)
+        # presents the same verified certificate, so it is read once, not per request
+        self._verdicts: dict[object, SpiffeId | PeerRejected] = {}
+
+    def _verdict(self, cert: dict[str, Any] | None, policy: PeerPolicy) -> SpiffeId | PeerRejected:
+        key = cert.get("subjectAltName") if cert else None
+        found = self._verdicts.get(key) if key is not None else None
+        if found is None:
+            try:
+                found = identity_from_cert(cert, policy)
+            except PeerRejected as exc:
+                found = exc
+            if key is not None:
+                if len(self._verdicts) >= MAX_VERDICTS:
+                    self._verdicts.clear()
+                self._verdicts[key] = found
+        return found
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
         info: ConnInfo = ctx.attrs[CONN]
         peer: str | None
         if self._policy is not None:
-            try:
-                spiffe = identity_from_cert(info.peer_cert, self._policy)
-            except PeerRejected as exc:
-                return problem(403, f"peer identity not accepted: {exc}", request_id=ctx.request_id)
+            spiffe = self._verdict(info.peer_cert, self._policy)
+            if isinstance(spiffe, PeerRejected):
+                return problem(403, f"peer identity not accepted: {spiffe}", request_id=ctx.request_id)
             ctx.attrs[SPIFFE_ID] = spiffe
             peer = str(spiffe)
         else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from portico.core.headers import Headers
 from portico.core.hop import UnderscoreAction, forged_names, hop_by_hop_names
 
@@ -22,17 +20,18 @@ def clean_request(headers: Headers, underscores: UnderscoreAction, *, internal_o
     return Headers((k, v) for k, v in headers if k not in drop)
 
 
-_BAD_NAME = re.compile(rb"[\r\n\x00 \t:]")
-_BAD_VALUE = re.compile(rb"[\r\n\x00]")
+_BAD_NAME = b"\r\n\x00 \t:"
+_BAD_VALUE = b"\r\n\x00"
 
 
 def invalid_field(name: bytes, value: bytes) -> str | None:
     """Why a header field is unacceptable, or None. llhttp already rejects most; this is the belt to its braces.
 
-    Runs for every header of every request, so the scans are compiled (a Python loop per byte class cost ~2 us).
+    Runs for every header of every request, so each scan is one C pass (bytes.translate deleting the bad bytes
+    changes the length when any is there) instead of a Python loop per byte class (~2 us per field).
     """
-    if not name or _BAD_NAME.search(name):
+    if not name or len(name.translate(None, _BAD_NAME)) != len(name):
         return "invalid header name"
-    if _BAD_VALUE.search(value):
+    if len(value.translate(None, _BAD_VALUE)) != len(value):
         return "CR, LF or NUL in a header value"
     return None
