@@ -17,6 +17,7 @@ import random
 import ssl
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +101,9 @@ class AwsJsonClient:
         self._authority = url.netloc
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        # Idle keep-alive connections close with the client, as urllib3's pools do for boto3: a client dropped
+        # without close() must not leak its sockets (the local endpoint keeps connections alive, as AWS does).
+        weakref.finalize(self, _close_all, self._idle)
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
         if name.startswith("_"):
@@ -125,9 +129,9 @@ class AwsJsonClient:
 
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+            idle = list(self._idle)
+            self._idle.clear()  # in place: the finalizer holds this list
+        _close_all(idle)
 
     # --- one attempt
     def _send(self, operation: str, body: bytes) -> dict[str, Any]:
@@ -232,3 +236,8 @@ def _retryable(exc: Exception) -> bool:
         return True  # transport failures: nothing was answered
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return status >= 500 or exc.response.get("Error", {}).get("Code") in RETRYABLE_CODES
+
+
+def _close_all(connections: list[http.client.HTTPConnection]) -> None:
+    for conn in connections:
+        conn.close()

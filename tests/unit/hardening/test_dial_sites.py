@@ -61,6 +61,7 @@ SITES = {
     "shared/portico/adapters/secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,
+    "shared/portico/adapters/caller.py": AWS_SDK,  # STS GetCallerIdentity: who made a config change (history)
     # the sidecar's SigV4 JSON client: the same endpoint rules as the SDK (adapters/aws_env.py)
     "shared/portico/adapters/aws_json.py": AWS_SDK,
     "shared/portico/adapters/ecs_metadata.py": (

@@ -8,7 +8,7 @@ call whose pattern is not a literal in the code fails it, so a new regex entry p
 from __future__ import annotations
 
 import ast
-import time
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from portico.core.http import Request
 from portico.core.mesh.vsmatch import compile_match
 from portico.core.routing.rewrite import UpstreamTarget
 from portico.core.routing.table import RouteTable
+from tests.unit.hardening.timing import best_of
 
 ROOT = Path(__file__).resolve().parents[3]
 EVIL = r"(a+)+b"
@@ -51,16 +52,6 @@ def test_no_regex_outside_the_re2_module_takes_a_runtime_pattern() -> None:
                 if not (isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
                     found[rel] = node.lineno
     assert set(found) - TRUSTED.keys() == set(), f"user regexes go through portico.core.regex.UserRegex: {found}"
-
-
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    """The fastest of a few runs: the matcher's cost, not the scheduler's on a machine shared by many tests."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _route_table(field: str) -> Callable[[], object]:
@@ -111,6 +102,20 @@ def _transform_path() -> Callable[[], object]:
     return lambda: transformer.apply(Request("GET", "/" + SUBJECT), {})
 
 
+def _validation(keyword: str) -> Callable[[], object]:
+    from portico.core.config.protection import Validation
+    from portico.core.validation.request import RequestValidator
+
+    schema: dict[str, Any] = (
+        {"type": "object", "properties": {"a": {"type": "string", "pattern": "^" + EVIL + "$"}}}
+        if keyword == "pattern"
+        else {"type": "object", "patternProperties": {"^" + EVIL + "$": {"type": "string"}}}
+    )
+    validator = RequestValidator(Validation.model_validate({"body": {"schema": schema}}))
+    body = json.dumps({"a": SUBJECT} if keyword == "pattern" else {SUBJECT: "x"}).encode()
+    return lambda: validator.check({}, [], [("content-type", "application/json")], body)
+
+
 ENTRY_POINTS: dict[str, Callable[[], Callable[[], object]]] = {
     "Route match.pathRegex": lambda: _route_table("path"),
     "Route match.headers[].regex": lambda: _route_table("headers"),
@@ -119,6 +124,8 @@ ENTRY_POINTS: dict[str, Callable[[], Callable[[], object]]] = {
        for f in ("uri", "uri ignoring case", "authority", "headers", "queryParams", "withoutHeaders")},
     "Route upstream.http.rewrite.regex": _upstream_rewrite,
     "Route transform.request.path.regex": _transform_path,
+    "Route validate.body JSON Schema pattern": lambda: _validation("pattern"),
+    "Route validate.body JSON Schema patternProperties": lambda: _validation("patternProperties"),
 }  # fmt: skip
 
 
