@@ -129,6 +129,7 @@ def _source_matches(source: Source, facts: RequestFacts) -> bool:
         and _field(source.namespaces, source.not_namespaces, lambda n: string_matches(n, peer.namespace))
         and _field(source.service_accounts, source.not_service_accounts, lambda a: _service_account(a, peer))
         and _field(source.ip_blocks, source.not_ip_blocks, lambda b: ip_in_block(facts.source_ip, b))
+        and _field(source.trust_domains, source.not_trust_domains, lambda t: string_matches(t, peer.trust_domain))
     )
 
 
