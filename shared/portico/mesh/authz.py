@@ -68,8 +68,8 @@ class AuthorizationFilter:
         if peer is None:  # unreachable behind mTLS; policies are never evaluated on an unverified caller
             return problem(403, "RBAC: access denied (no verified peer identity)", request_id=ctx.request_id)
         policies = self.policies()
-        if not policies.deny and not policies.allow and policies.dry_run is None:
-            return await next(ctx)  # no policy applies to this workload: Istio allows, with nothing to evaluate
+        if policies.allows_all:  # no policy for this workload: nothing to match the request against
+            return await next(ctx)
         req = ctx.request
         facts = RequestFacts(
             peer,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, identity_from_cert
 from portico.core.chain import Context, Handler
@@ -23,7 +23,6 @@ from portico.core.problem import problem
 from portico.mesh.attrs import CONN, PEER, SPIFFE_ID
 from portico.mesh.http1 import ConnInfo
 
-MAX_VERDICTS = 1024  # distinct peer certificates remembered; bounded by the mesh's size, never by traffic
 PEER_HEADER = "x-portico-peer"  # the verified peer identity as the app sees it; never taken from the wire
 
 
@@ -45,48 +44,48 @@ class InboundHygieneFilter:
         return resp
 
 
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """The peer identity of one connection: the SPIFFE ID (mTLS), its text, or why the certificate was refused."""
+
+    spiffe: SpiffeId | None
+    peer: str | None
+    refused: str | None = None
+
+
 class PeerIdentityFilter:
     """Surfaces who is calling: ctx.attrs["peer"] (the SPIFFE ID as text) and ctx.attrs["spiffe_id"].
 
     With mTLS (`policy` given) the identity comes only from the certificate OpenSSL verified; a certificate that
     names no acceptable identity (none, several, another trust domain) is answered 403 before anything else runs.
+    The certificate is read once per connection (ConnInfo.peer_identity): it is the same for every request on it.
     """
 
     def __init__(self, policy: PeerPolicy | None = None) -> None:
         self._policy = policy
-        # verdicts by the certificate's SANs: every request on a connection (and every connection of one peer)
-        # presents the same verified certificate, so it is read once, not per request
-        self._verdicts: dict[object, SpiffeId | PeerRejected] = {}
-
-    def _verdict(self, cert: dict[str, Any] | None, policy: PeerPolicy) -> SpiffeId | PeerRejected:
-        key = cert.get("subjectAltName") if cert else None
-        found = self._verdicts.get(key) if key is not None else None
-        if found is None:
-            try:
-                found = identity_from_cert(cert, policy)
-            except PeerRejected as exc:
-                found = exc
-            if key is not None:
-                if len(self._verdicts) >= MAX_VERDICTS:
-                    self._verdicts.clear()
-                self._verdicts[key] = found
-        return found
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
         info: ConnInfo = ctx.attrs[CONN]
-        peer: str | None
-        if self._policy is not None:
-            spiffe = self._verdict(info.peer_cert, self._policy)
-            if isinstance(spiffe, PeerRejected):
-                return problem(403, f"peer identity not accepted: {spiffe}", request_id=ctx.request_id)
-            ctx.attrs[SPIFFE_ID] = spiffe
-            peer = str(spiffe)
-        else:
-            peer = identity_of(info)
-        ctx.attrs[PEER] = peer
-        if peer is not None:
-            ctx.request.headers.set(PEER_HEADER, peer)
+        verdict: _Verdict | None = info.peer_identity
+        if verdict is None:
+            verdict = info.peer_identity = self._verdict(info)
+        if verdict.refused is not None:
+            return problem(403, f"peer identity not accepted: {verdict.refused}", request_id=ctx.request_id)
+        if verdict.spiffe is not None:
+            ctx.attrs[SPIFFE_ID] = verdict.spiffe
+        ctx.attrs[PEER] = verdict.peer
+        if verdict.peer is not None:
+            ctx.request.headers.set(PEER_HEADER, verdict.peer)
         return await next(ctx)
+
+    def _verdict(self, info: ConnInfo) -> _Verdict:
+        if self._policy is None:
+            return _Verdict(None, identity_of(info))
+        try:
+            spiffe = identity_from_cert(info.peer_cert, self._policy)
+        except PeerRejected as exc:
+            return _Verdict(None, None, str(exc))
+        return _Verdict(spiffe, str(spiffe))
 
 
 def identity_of(info: ConnInfo) -> str | None:
