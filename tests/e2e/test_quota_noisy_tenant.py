@@ -123,7 +123,7 @@ def test_a_timed_out_check_in_closed_mode_charges_nothing(
     """30 requests retried on 503 against a store slower than the quota timeout: every 503 charged nothing, so the
     counter equals the requests served and a 20-request limit admits 20 (before: 11 served, counter at 20)."""
     config = tmp_path / "edge.yaml"
-    config.write_text(CONFIG.format(mode="closed", timeout="5ms", limit=20))
+    config.write_text(CONFIG.format(mode="closed", timeout="1ms", limit=20))
     _stay_in_one_hour_window(120)
     door = urlsplit(spawn("localdev.frontdoor", "--config", str(config), env={"PORTICO_ACCESS_LOG": "false"}))
     conn = http.client.HTTPConnection(door.hostname, door.port, timeout=30)
@@ -149,6 +149,6 @@ def test_a_timed_out_check_in_closed_mode_charges_nothing(
     key = f"per-tenant|3600|header:x-tenant:c|{window}"
     item = client("dynamodb").get_item(TableName=tables["quota"], Key={"pk": {"S": key}}, ConsistentRead=True)
     counter = int(item.get("Item", {}).get("n", {}).get("N", "0"))
-    assert unavailable > 0, "the 5ms timeout never fired: the test did not exercise a timed-out check"
+    assert unavailable > 0, "the 1ms timeout never fired: the test did not exercise a timed-out check"
     assert served == statuses.count(200) == 20 and statuses.count(429) == 10, statuses
     assert counter == 20, f"counter {counter} after {served} served and {unavailable} 503s"

@@ -94,6 +94,9 @@ class ConnInfo:
     peer: tuple[str, int] | None
     tls: bool = False
     peer_cert: dict[str, Any] | None = None
+    # what the inbound PeerIdentityFilter concluded from peer_cert: worked out on the connection's first request
+    # and kept, since a connection's certificate cannot change
+    peer_identity: Any = None
 
 
 class _Reject(Exception):

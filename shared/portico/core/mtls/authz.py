@@ -81,6 +81,12 @@ class PolicySet:
             else None,
         )
 
+    @property
+    def allows_all(self) -> bool:
+        """No policy applies to the workload (none enforced, none in dry-run): every verified caller is allowed,
+        as in Istio, and nothing needs evaluating or reporting."""
+        return not self.deny and not self.allow and self.dry_run is None
+
     def evaluate(self, facts: RequestFacts) -> Decision:
         decision = self._decide(facts)
         if self.dry_run is None:
