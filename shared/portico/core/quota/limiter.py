@@ -59,6 +59,7 @@ class _Abandoned(Exception):
     """The caller gave up on this check before its next write; nothing more is charged."""
 
 
+CONGESTED_TURN = 0.002  # seconds: a loop turn shorter than this is not congestion, whatever the budget
 CONGESTION_ALLOWANCE = 10  # budgets a check may wait in all when the loop, not the store, is slow
 _NO_CEILING = 2**62  # a refund lowers the counter; no condition should stop it
 PER_PARTITION_IN_FLIGHT = 8  # store calls of one counter at once: a quarter of the DynamoDB store's 32 threads
@@ -159,11 +160,12 @@ class QuotaLimiter:
         await asyncio.wait({task}, timeout=timeout)
         # Time spent waiting for this process's own event loop is not the store being slow: a busy loop (one
         # tenant's many connections) delays every hop of the answer back to us. While a turn of the loop takes
-        # longer than a tenth of the budget, give the check more turns, up to CONGESTION_ALLOWANCE budgets in all.
+        # longer than a tenth of the budget (and 2 ms), give the check more turns, up to CONGESTION_ALLOWANCE
+        # budgets in all.
         while not task.done() and loop.time() < hard_end:
             turn_started = loop.time()
             await asyncio.sleep(0)
-            if loop.time() - turn_started < timeout / 10:
+            if loop.time() - turn_started < max(timeout / 10, CONGESTED_TURN):
                 break  # the loop turns quickly, so the store itself is late
             self.stats.congestion_waits += 1
         if task.done():
