@@ -15,6 +15,10 @@ import re2
 MAX_PATTERN_LENGTH = 4096
 
 
+# the binding's span matcher (google-re2 1.x); without it, `search` takes the public path
+_SPAN_MATCH = all(hasattr(re2, name) for name in ("_Anchor", "_NULL_SPAN"))
+
+
 class RegexError(ValueError):
     """A pattern RE2 does not accept; the message is RE2's reason."""
 
@@ -53,8 +57,16 @@ class UserRegex:
         return tuple(g.decode("utf-8", "surrogateescape") for g in found.groups(default=b""))
 
     def search(self, text: str) -> bool:
-        """True when the pattern matches anywhere in `text` (JSON Schema's `pattern` is unanchored, as ECMA-262)."""
-        return self._compiled.search(text.encode("utf-8", "surrogateescape")) is not None
+        """True when the pattern matches anywhere in `text` (JSON Schema's `pattern` is unanchored, as ECMA-262).
+
+        Runs once per string a schema checks, so it asks RE2 for the match span directly: the binding's `search`
+        builds a generator and a Match object per call, which costs twice the match itself.
+        """
+        data = text.encode("utf-8", "surrogateescape")
+        if _SPAN_MATCH:
+            spans = self._compiled._regexp.Match(re2._Anchor.UNANCHORED, data, 0, len(data))
+            return bool(spans[0] != re2._NULL_SPAN)
+        return self._compiled.search(data) is not None
 
     def matches(self, text: str) -> bool:
         return self._compiled.fullmatch(text.encode("utf-8", "surrogateescape")) is not None

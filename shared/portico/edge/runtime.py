@@ -25,9 +25,9 @@ from portico.edge.dispatch.service import MeshCallerFactory
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
+    from portico.edge.introspect import CredentialSource
     from portico.edge.portal.backend import PortalBackend
 from portico.edge.events import MalformedEvent, http_api, parse_event
-from portico.edge.introspect import CredentialSource
 from portico.edge.pipeline import EdgeDeps, PipelineCache
 from portico.edge.settings import EdgeSettings, SettingsError
 from portico.edge.telemetry import EdgeTelemetry

@@ -9,7 +9,6 @@ from portico.core.config.base import format_duration
 from portico.core.config.configset import ConfigSet
 from portico.core.config.documents import Route
 from portico.core.config.route import HTTP_METHODS
-from portico.core.portal.validated import apply_validation
 
 OPENAPI_VERSION = "3.1.0"
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(\+?)\}")
@@ -45,7 +44,12 @@ def openapi_document(config: ConfigSet, *, title: str = "Portico API", version: 
                 item[key]["description"] += f"\n\nAlso served by route `{name}`" + _host_note(route) + "."
                 continue
             item[key] = _operation(name, method, route, params, config, schemes)
-            apply_validation(route, item[key], item[key]["responses"], components)  # the schemas the edge enforces
+            if (
+                route.spec.validate_ is not None
+            ):  # the schemas the edge enforces (imported only when some route has them)
+                from portico.core.portal.validated import apply_validation
+
+                apply_validation(route, item[key], item[key]["responses"], components)
     document: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
