@@ -28,7 +28,7 @@ from portico.core.config.snapshot import LoadedConfig
 from portico.core.headers import Headers
 from portico.core.http import Request
 from portico.edge.pipeline import Pipeline, build_pipeline
-from portico.edge.runtime import default_deps
+from portico.edge.root import default_deps
 from portico.edge.settings import EdgeSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -42,7 +42,8 @@ def _plain_sidecar(service: str, app_port: int, inbound: int, outbound: int, adm
     """A sidecar exactly as the CLI builds it, minus the identity (benchmark baseline only)."""
     import uvloop
 
-    from portico.adapters.aws import table_names
+    from portico.adapters.aws_env import table_names
+    from portico.adapters.aws_json import client
     from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
     from portico.adapters.file_config_store import FileConfigStore
     from portico.mesh.settings import resolve
@@ -52,7 +53,8 @@ def _plain_sidecar(service: str, app_port: int, inbound: int, outbound: int, adm
         service=service, app_port=app_port, inbound_port=inbound, outbound_port=outbound, admin_port=admin,
         instance_id=f"{service}-{inbound}", config_file=config,
     )  # fmt: skip
-    side = Sidecar(settings, DynamoDbRegistryStore(table_names()["registry"]), FileConfigStore([Path(config)]))
+    registry = DynamoDbRegistryStore(table_names()["registry"], client=client("dynamodb", timeout=2.0, retries=2))
+    side = Sidecar(settings, registry, FileConfigStore([Path(config)]))
 
     async def main() -> None:
         await side.start()

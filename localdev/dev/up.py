@@ -32,7 +32,9 @@ def run_up(root: Path, *, detach: bool) -> int:
         down_first = json.loads((state / "state.json").read_text()).get("processes", [])
         stop_pids([p["pid"] for p in down_first])
     env = {**os.environ, "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true", "PYTHONUNBUFFERED": "1"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+    # The checkout's own package first: every process of the stack runs this checkout's code, whichever `portico`
+    # started it (an installed copy would otherwise drift from the checkout's localdev/).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root / "shared"), str(root), env.get("PYTHONPATH")]))
     run = DevRun(root=root, env=env, state_dir=state)
     # Ctrl-C, SIGTERM and a closed terminal all stop the stack through the `finally` below, never around it. SIGINT
     # is set explicitly: a shell starting us in the background leaves it ignored, and `kill -INT` must still work.

@@ -1,5 +1,5 @@
 """`python -m portico`: the CLI, for environments without the console script (subprocesses in tests, benchmarks)."""
 
-from portico.cli.main import run
+from portico.cli.launch import run
 
 run()

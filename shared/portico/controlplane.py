@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import yaml
 from pydantic import Field, TypeAdapter
 
 from portico.adapters.config_files import with_file_reader
@@ -22,11 +23,13 @@ from portico.core.config.documents import (
     RateLimitPolicy,
     Route,
     VirtualService,
+    to_mapping,
 )
+from portico.core.config.history import ChangeRecord, HistoryError, diff_plan, record_for, state_at
 from portico.core.config.loader import ConfigError, ConfigIssue, parse_documents
 from portico.core.config.plan import Change, Plan, plan_apply, plan_delete
 from portico.core.config.snapshot import LoadedConfig, load_snapshot
-from portico.core.ports import ConfigStore, StoredDocument
+from portico.core.ports import ConfigStore, HistoryStore, StoredDocument
 
 
 def read_files(paths: Sequence[Path], settings: ValidationSettings) -> list[Document]:
@@ -88,7 +91,35 @@ def broken_items(result: ApplyResult) -> list[str]:
     ]
 
 
-def apply_documents(store: ConfigStore, docs: Sequence[Document], *, dry_run: bool = False) -> ApplyResult:
+@dataclass(frozen=True, slots=True)
+class Audit:
+    """Who makes a change and when (read by the caller: the core reads no clock and calls no STS), and how many
+    history records to keep afterwards."""
+
+    who: str
+    at: float
+    keep: int = 100
+
+
+def _write(
+    store: ConfigStore, plan: Plan, loaded: LoadedConfig, audit: Audit | None, action: str, note: str = ""
+) -> int:
+    """Apply `plan` with its history record in the same transaction, then trim the history to `audit.keep`."""
+    record: ChangeRecord | None = None
+    if audit is not None:
+        current = [StoredDocument(d.kind, d.metadata.name, to_mapping(d)) for d in loaded.config.documents()]
+        record = record_for(
+            plan.changes, current, version=loaded.version + 1, at=audit.at, who=audit.who, action=action, note=note
+        )
+    version = store.apply(plan.writes, plan.deletes, expected_version=loaded.version, record=record)
+    if audit is not None and isinstance(store, HistoryStore):
+        store.prune_history(audit.keep)
+    return version
+
+
+def apply_documents(
+    store: ConfigStore, docs: Sequence[Document], *, dry_run: bool = False, audit: Audit | None = None
+) -> ApplyResult:
     """Plan against the stored config and, unless `dry_run`, write the changes with one version bump.
 
     The stored config is read with the loopback allowance: what is already stored is not re-judged here.
@@ -99,11 +130,52 @@ def apply_documents(store: ConfigStore, docs: Sequence[Document], *, dry_run: bo
         raise ConfigError([ConfigIssue("<apply>", 0, "", e) for e in plan.reference_errors])
     if dry_run or not plan.changes:
         return ApplyResult(plan, loaded.version, loaded.version, loaded)
-    version = store.apply(plan.writes, plan.deletes, expected_version=loaded.version)
+    version = _write(store, plan, loaded, audit, "apply")
     return ApplyResult(plan, loaded.version, version, loaded)
 
 
-def delete_document(store: ConfigStore, kind: str, name: str) -> ApplyResult:
+def rollback_to(
+    store: ConfigStore, target: int, settings: ValidationSettings, *, dry_run: bool = False, audit: Audit | None = None
+) -> ApplyResult:
+    """Make the config what it was at version `target`: an ordinary apply (validated, one transaction, its own
+    history record) that writes the documents that differ and deletes those that did not exist then."""
+    if not isinstance(store, HistoryStore):
+        raise HistoryError("this config store keeps no history")
+    snapshot = store.snapshot()
+    loaded = load_snapshot(snapshot, ValidationSettings(allow_loopback=True))
+    state = state_at(snapshot.documents, snapshot.version, store.history(), target)
+    text = yaml.safe_dump_all([dict(body) for body in state.values()], sort_keys=False)
+    docs, issues = parse_documents(text, file=f"<version {target}>", settings=settings)
+    if issues:
+        raise ConfigError(list(issues))
+    check_references(docs, f"<version {target}>")
+    current = loaded.config.documents()
+    applied = plan_apply(current, docs)
+    removed = [
+        Change(d.kind, d.metadata.name, StoredDocument(d.kind, d.metadata.name, to_mapping(d)), None)
+        for d in current
+        if (d.kind, d.metadata.name) not in state
+    ]
+    plan = Plan(applied.changes + tuple(removed), applied.unchanged, ())
+    if dry_run or not plan.changes:
+        return ApplyResult(plan, loaded.version, loaded.version, loaded)
+    version = _write(store, plan, loaded, audit, "rollback", note=f"to version {target}")
+    return ApplyResult(plan, loaded.version, version, loaded)
+
+
+def diff_versions(store: ConfigStore, old: int, new: int) -> Plan:
+    """The changes from version `old` to version `new`, rebuilt from the history."""
+    if not isinstance(store, HistoryStore):
+        raise HistoryError("this config store keeps no history")
+    snapshot = store.snapshot()
+    history = store.history()
+    return diff_plan(
+        state_at(snapshot.documents, snapshot.version, history, old),
+        state_at(snapshot.documents, snapshot.version, history, new),
+    )
+
+
+def delete_document(store: ConfigStore, kind: str, name: str, *, audit: Audit | None = None) -> ApplyResult:
     loaded = load_snapshot(store.snapshot(), ValidationSettings(allow_loopback=True))
     plan = plan_delete(loaded.config.documents(), kind, name)
     if not plan.changes and any((s.kind, s.name) == (kind, name) for s in loaded.skipped):
@@ -113,7 +185,7 @@ def delete_document(store: ConfigStore, kind: str, name: str) -> ApplyResult:
         raise LookupError(f"{kind} {name!r} does not exist")
     if plan.reference_errors:
         raise ConfigError([ConfigIssue("<delete>", 0, "", e) for e in plan.reference_errors])
-    version = store.apply([], plan.deletes, expected_version=loaded.version)
+    version = _write(store, plan, loaded, audit, "delete")
     return ApplyResult(plan, loaded.version, version, loaded)
 
 
@@ -126,8 +198,13 @@ _ANY_DOCUMENT: TypeAdapter[Any] = TypeAdapter(
 
 
 def json_schema() -> str:
-    """The JSON Schema of a config document of any kind, for editors (yaml-language-server and the like)."""
+    """The JSON Schema of a config document of any kind, for editors (yaml-language-server and the like).
+
+    The top level (what a document is: one of the kinds, told apart by `kind`) comes first and the definitions
+    last, so a reader sees the shape before 80-odd `$defs`.
+    """
     schema = _ANY_DOCUMENT.json_schema(by_alias=True, mode="validation")
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "Portico config document"
-    return json.dumps(schema, indent=2)
+    top = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Portico config document"}
+    top.update({k: v for k, v in schema.items() if k != "$defs"})
+    top["$defs"] = schema.get("$defs", {})
+    return json.dumps(top, indent=2)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portico.core.ports import SkippedItem, Snapshot, StoredDocument
 from portico.core.untrusted import UntrustedInputError, load_yaml_all
+
+if TYPE_CHECKING:
+    from portico.core.config.history import ChangeRecord
 
 
 class FileConfigStore:
@@ -50,5 +54,6 @@ class FileConfigStore:
         deletes: Sequence[tuple[str, str]] = (),
         *,
         expected_version: int | None = None,
+        record: ChangeRecord | None = None,
     ) -> int:
         raise NotImplementedError("a file config store is read-only; edit the YAML file instead")

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from portico.core.ports import ConcurrentChange, Snapshot, StoredDocument
+
+if TYPE_CHECKING:  # the audit trail's types only: readers of this store never load the history code
+    from portico.core.config.history import ChangeRecord, History
 
 
 class InMemoryConfigStore:
     def __init__(self, documents: Sequence[StoredDocument] = ()) -> None:
         self._docs = {(d.kind, d.name): d for d in documents}
         self._version = 1 if documents else 0
+        self.records: list[ChangeRecord] = []
 
     def version(self) -> int:
         return self._version
@@ -24,6 +30,7 @@ class InMemoryConfigStore:
         deletes: Sequence[tuple[str, str]] = (),
         *,
         expected_version: int | None = None,
+        record: ChangeRecord | None = None,
     ) -> int:
         if expected_version is not None and expected_version != self._version:
             raise ConcurrentChange(f"expected version {expected_version}, found {self._version}")
@@ -33,7 +40,19 @@ class InMemoryConfigStore:
             self._docs.pop(key, None)
         if documents or deletes:
             self._version += 1
+            if record is not None:
+                self.records.append(replace(record, version=self._version))
         return self._version
+
+    def history(self) -> History:
+        from portico.core.config.history import History
+
+        return History(tuple(reversed(self.records)))
+
+    def prune_history(self, keep: int) -> int:
+        dropped = max(0, len(self.records) - keep)
+        del self.records[:dropped]
+        return dropped
 
 
 class InMemoryQuotaStore:

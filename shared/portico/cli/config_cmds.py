@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from enum import StrEnum
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from portico.cli.output import EXIT_UNAVAILABLE, err, fail, out
 from portico.controlplane import (
+    Audit,
     apply_documents,
     broken_items,
     check_references,
@@ -45,7 +47,40 @@ _KIND_ALIASES = {
     "ap": "AuthorizationPolicy",
 }
 
-FileOpt = Annotated[list[Path], typer.Option("-f", "--file", help="A YAML file; repeat for several.")]
+FileOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "-f",
+        "--file",
+        help="YAML files or globs: -f a.yaml b.yaml, -f 'config/*.yaml', or -f a.yaml -f b.yaml.",
+        show_default=False,
+    ),
+]
+MoreFiles = Annotated[
+    list[Path] | None, typer.Argument(help="More files, after -f.", metavar="FILE", show_default=False)
+]
+
+
+def expand_files(files: list[Path] | None, more: list[Path] | None) -> list[Path]:
+    """Every file named after -f (repeated or not), with quoted globs expanded in sorted order.
+
+    Click gives one value per -f, so `-f a.yaml b.yaml` arrives as an option and an argument: both are files. A
+    pattern the shell did not expand (quoted, or matching nothing) is expanded here; one that matches nothing is an
+    error, never a silent no-op.
+    """
+    found: list[Path] = []
+    for path in [*(files or []), *(more or [])]:
+        text = str(path)
+        if glob.has_magic(text):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True))
+            if not matches:
+                fail(f"no file matches {text!r}")
+            found.extend(matches)
+        else:
+            found.append(path)
+    if not found:
+        fail("no files given: use -f FILE [FILE...] (globs such as -f 'config/*.yaml' work too)")
+    return list(dict.fromkeys(found))
 
 
 class Format(StrEnum):
@@ -77,19 +112,27 @@ def open_store() -> ConfigStore:
     return DynamoDbConfigStore(table_names()["config"])
 
 
+def _audit() -> Audit:
+    from portico.cli.history_cmds import audit_now  # STS is asked only when something will be written
+
+    return audit_now()
+
+
 def _report(exc: ConfigError) -> None:
     for issue in exc.issues:
         err.print(f"[red]✗[/red] {escape(str(issue))}", soft_wrap=True)
 
 
 def validate(
-    files: FileOpt,
+    files: FileOpt = None,
+    more: MoreFiles = None,
     against_store: Annotated[
         bool,
         typer.Option("--against-store", help="Check references against the live config table, not only these files."),
     ] = False,
 ) -> None:
     """Validate files: schema, field paths with suggestions, and references (missing subsets, issuers, policies)."""
+    files = expand_files(files, more)
     try:
         docs = read_files(files, settings_from_env())
         if against_store:  # the files over the stored config, as an apply would leave it; nothing is written
@@ -107,13 +150,15 @@ def validate(
 
 
 def apply(
-    files: FileOpt,
+    files: FileOpt = None,
+    more: MoreFiles = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff and write nothing.")] = False,
 ) -> None:
     """Apply files to the config table: changed documents and a version bump in one transaction."""
+    files = expand_files(files, more)
     try:
         docs = read_files(files, settings_from_env())
-        result = apply_documents(open_store(), docs, dry_run=dry_run)
+        result = apply_documents(open_store(), docs, dry_run=dry_run, audit=None if dry_run else _audit())
     except ConfigError as exc:
         _report(exc)
         err.print("nothing was written")
@@ -191,7 +236,7 @@ def delete(kind: Annotated[str, typer.Argument()], name: Annotated[str, typer.Ar
     """Delete one document; refused while other documents still reference it."""
     resolved = resolve_kind(kind)
     try:
-        result = delete_document(open_store(), resolved, name)
+        result = delete_document(open_store(), resolved, name, audit=_audit())
     except LookupError as exc:
         fail(str(exc))
     except ConfigError as exc:

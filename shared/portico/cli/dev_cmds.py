@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from portico.cli.output import fail
+from portico.cli.output import err, fail
 
 dev = typer.Typer(help="Local development: embedded AWS, front door, demo services.", no_args_is_help=True)
 
@@ -20,12 +20,25 @@ def repo_root() -> Path:
         for candidate in (start, *start.parents):
             if (candidate / "localdev" / "dev").is_dir() and (candidate / "template.yaml").is_file():
                 return candidate
-    fail("`portico dev` runs from a Portico checkout (a folder with localdev/ and template.yaml)")
+    fail(
+        "`portico dev` runs the local stack from a Portico checkout (a folder with localdev/ and template.yaml) and "
+        "is not part of the installed package: clone the repository and run `make dev` in it (see its README)"
+    )
 
 
 def _localdev(root: Path) -> None:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    installed = Path(__file__).resolve().parents[1]
+    checkout = (root / "shared" / "portico").resolve()
+    if installed != checkout:
+        # The stack's processes run the checkout's package (dev up puts root/shared first on their PYTHONPATH);
+        # this process is another copy, so say so instead of letting the two drift apart silently.
+        err.print(
+            f"[yellow]warning:[/yellow] this `portico` runs {installed}, not the checkout's {checkout}; "
+            f"use {root / '.venv' / 'bin' / 'portico'} (`make dev`) to run one copy",
+            soft_wrap=True,
+        )
 
 
 def add_localdev_path() -> Path:

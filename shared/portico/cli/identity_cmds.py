@@ -40,7 +40,9 @@ def _current(store: ConfigStore, name: str) -> Consumer | None:
 
 def _save(store: ConfigStore, doc: Consumer) -> int:
     try:
-        return apply_documents(store, [doc]).version_after
+        from portico.cli.history_cmds import audit_now  # key changes are config changes: recorded like apply
+
+        return apply_documents(store, [doc], audit=audit_now()).version_after
     except ConcurrentChange as exc:
         fail(f"{exc}; nothing was written, run the command again")
     except StoreUnavailable as exc:

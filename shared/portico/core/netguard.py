@@ -74,6 +74,9 @@ def parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return addr
 
 
+LOOPBACK_HINT = "local development allows it with PORTICO_ALLOW_LOOPBACK_UPSTREAMS=true"
+
+
 def check_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_loopback: bool = False) -> None:
     """Raise ForbiddenDestination for metadata, link-local, unspecified or (unless allowed) loopback addresses."""
     for net in _ALWAYS_BLOCKED:
@@ -82,7 +85,7 @@ def check_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_
     if not allow_loopback:
         for net in _LOOPBACK:
             if addr.version == net.version and addr in net:
-                raise ForbiddenDestination(f"{addr} is a loopback address")
+                raise ForbiddenDestination(f"{addr} is a loopback address; {LOOPBACK_HINT}")
 
 
 def check_host(host: str, *, allow_loopback: bool = False) -> None:
@@ -99,7 +102,7 @@ def check_host(host: str, *, allow_loopback: bool = False) -> None:
     if name in _BLOCKED_NAMES:
         raise ForbiddenDestination(f"{host} is a cloud metadata host name")
     if not allow_loopback and (name in _LOOPBACK_NAMES or name.endswith(".localhost")):
-        raise ForbiddenDestination(f"{host} names the loopback interface")
+        raise ForbiddenDestination(f"{host} names the loopback interface; {LOOPBACK_HINT}")
 
 
 def check_upstream_url(url: str, *, allow_loopback: bool = False, schemes: tuple[str, ...] = ("http", "https")) -> None:

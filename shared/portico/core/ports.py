@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from portico.core.http import Request, Response
+
+if TYPE_CHECKING:
+    from portico.core.config.history import ChangeRecord, History
 
 
 class Clock(Protocol):
@@ -58,11 +61,26 @@ class ConfigStore(Protocol):
         deletes: Sequence[tuple[str, str]] = (),
         *,
         expected_version: int | None = None,
+        record: ChangeRecord | None = None,
     ) -> int:
         """Write documents, delete the named ones and bump the version in one atomic step; return the new version.
 
-        With `expected_version`, raise ConcurrentChange if another writer bumped the version first.
+        With `expected_version`, raise ConcurrentChange if another writer bumped the version first. A `record` (the
+        audit trail's entry for this change) is written in the same atomic step, or the change is not made.
         """
+        ...
+
+
+@runtime_checkable
+class HistoryStore(Protocol):
+    """The control plane's audit trail, kept beside the config (see core/config/history.py)."""
+
+    def history(self) -> History:
+        """Every kept record, newest first; unreadable items are named in `skipped`, never raised."""
+        ...
+
+    def prune_history(self, keep: int) -> int:
+        """Delete all but the newest `keep` records; return how many were deleted."""
         ...
 
 

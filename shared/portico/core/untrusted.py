@@ -25,6 +25,11 @@ MAX_YAML_NODES = 200_000  # after alias expansion; a 500-route file is ~15,000 n
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or a low one alone (not after an escaped backslash)
+_LONE_SURROGATE = re.compile(
+    r"(?<!\\)(?:\\\\)*\\u[dD][89aAbB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<![\\]u[dD][89aAbB][0-9a-fA-F]{2})(?<!\\)(?:\\\\)*\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 _DEPTH_STEPS = bytes.maketrans(b"[{]}", b"\x02\x02\x00\x00")
 
 
@@ -48,6 +53,18 @@ def json_depth_exceeds(text: str, max_depth: int) -> bool:
     return max(map(operator.sub, accumulate(steps), range(1, len(steps) + 1)), default=0) > max_depth
 
 
+def _sized_text(data: str | bytes, what: str, max_bytes: int) -> str:
+    """The input as text, refused first when it is larger than `max_bytes` or, as bytes, not UTF-8."""
+    if len(data) > max_bytes:
+        raise UntrustedInputError(f"{what} is larger than {max_bytes} bytes")
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UntrustedInputError(f"{what} is not UTF-8") from None
+
+
 def _refuse_constant(name: str) -> Any:
     raise UntrustedInputError(f"{name} is not a JSON number")
 
@@ -61,18 +78,11 @@ def load_json(
     object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None,
 ) -> Any:
     """Parse untrusted JSON (RFC 8259: UTF-8, no NaN/Infinity) after checking its size and nesting."""
-    if len(data) > max_bytes:
-        raise UntrustedInputError(f"{what} is larger than {max_bytes} bytes")
-    if isinstance(data, bytes):
-        try:
-            # decoded here: json.loads would guess UTF-16/32 from bytes
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UntrustedInputError(f"{what} is not UTF-8") from None
-    else:
-        text = data
+    text = _sized_text(data, what, max_bytes)  # decoded here: json.loads would guess UTF-16/32 from bytes
     if json_depth_exceeds(text, max_depth):
         raise UntrustedInputError(f"{what} nests deeper than {max_depth} levels, or its brackets do not balance")
+    if "\\u" in text and _LONE_SURROGATE.search(text):  # RFC 7493 (I-JSON) 2.1: no text can carry it onward
+        raise UntrustedInputError(f"{what} is not valid JSON: it escapes a lone UTF-16 surrogate")
     try:
         return json.loads(text, object_pairs_hook=object_pairs_hook, parse_constant=_refuse_constant)
     except UntrustedInputError as exc:
@@ -147,13 +157,7 @@ def load_yaml_all(
     max_nodes: int = MAX_YAML_NODES,
 ) -> list[Any]:
     """Every document of an untrusted multi-document YAML text, safely constructed, bounded in size and shape."""
-    if len(text) > max_bytes:
-        raise UntrustedInputError(f"the YAML is larger than {max_bytes} bytes")
-    if isinstance(text, bytes):
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UntrustedInputError("the YAML is not UTF-8") from None
+    text = _sized_text(text, "the YAML", max_bytes)
     loader: _BoundedSafeLoader | None = None
     try:
         loader = _BoundedSafeLoader(text, max_depth, max_nodes)  # the reader refuses control characters here

@@ -9,7 +9,6 @@ Issuer and Consumer documents read from the config table. Every failure is a den
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -31,6 +30,7 @@ from portico.core.config.snapshot import LoadedConfig
 from portico.core.headers import Headers
 from portico.core.http import Request
 from portico.core.ports import ConfigStore
+from portico.core.untrusted import load_json
 
 log = logging.getLogger("portico.authorizer")
 
@@ -44,7 +44,7 @@ def policy_from_env(env: Mapping[str, str]) -> RouteAuth:
     if not raw:
         raise AuthorizerSettingsError('set PORTICO_AUTHORIZER_AUTH, e.g. {"jwt": {"issuers": ["corp"]}}')
     try:
-        return RouteAuth.model_validate(json.loads(raw))
+        return RouteAuth.model_validate(load_json(raw, what="PORTICO_AUTHORIZER_AUTH"))
     except (ValueError, ValidationError) as exc:
         raise AuthorizerSettingsError(f"PORTICO_AUTHORIZER_AUTH is invalid: {exc}") from None
 

@@ -10,6 +10,8 @@ from portico.core.ports import Clock
 
 log = logging.getLogger("portico.mesh.discovery")
 
+LIVE_RECHECK = 0.5  # seconds a computed live view is reused while the stored list is unchanged
+
 
 class Discovery:
     """Readers get the last good list; a registry outage keeps serving it (the data path never waits on DynamoDB
@@ -22,6 +24,7 @@ class Discovery:
         self.refresh_interval = refresh_interval
         self._stored: dict[str, list[Instance]] = {}
         self._inflight: dict[str, asyncio.Task[None]] = {}
+        self._live: dict[str, tuple[float, list[Instance], list[Instance]]] = {}
 
     def known(self) -> list[str]:
         return sorted(self._stored)
@@ -31,9 +34,17 @@ class Discovery:
 
     async def instances(self, service: str) -> list[Instance]:
         """Live instances (healthy, fresh heartbeat) of `service`."""
-        if service not in self._stored:
+        stored = self._stored.get(service)
+        if stored is None:
             await self._fetch(service)
-        return live(self._stored.get(service, []), self._clock.now(), self.stale_after)
+            stored = self._stored.get(service, [])
+        now = self._clock.now()
+        cached = self._live.get(service)
+        # the live view is recomputed when the list changes and at most every LIVE_RECHECK seconds otherwise (a
+        # heartbeat turns stale at a resolution of seconds), not on every request
+        if cached is None or cached[1] is not stored or now - cached[0] >= LIVE_RECHECK:
+            cached = self._live[service] = (now, stored, live(stored, now, self.stale_after))
+        return cached[2]
 
     async def _fetch(self, service: str) -> None:
         task = self._inflight.get(service)

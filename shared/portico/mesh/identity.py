@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from portico.adapters.tls.contexts import TlsSettings
 from portico.adapters.tls.identity import MeshIdentity
@@ -14,6 +15,9 @@ from portico.core.mtls.spiffe import DEFAULT_NAMESPACE, DEFAULT_TRUST_DOMAIN, Sp
 from portico.core.ports import CertSource
 
 SOURCES = ("pca", "acm", "file")
+
+# service name ("acm-pca", "acm") -> a client with boto3's method names; None = boto3 clients (portico.adapters.aws)
+ClientFactory = Callable[[str], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,7 @@ def resolve_identity(service: str, env: Mapping[str, str] | None = None) -> Iden
     return settings
 
 
-def cert_source(settings: IdentitySettings) -> CertSource:
+def cert_source(settings: IdentitySettings, clients: ClientFactory | None = None) -> CertSource:
     """The CertSource the settings select (only entry points call this)."""
     ident = settings.spiffe_id
     if settings.source == "file":
@@ -100,16 +104,30 @@ def cert_source(settings: IdentitySettings) -> CertSource:
         from portico.adapters.certs.acm_export import AcmExportCertSource
 
         assert settings.acm_cert_arn
-        return AcmExportCertSource(settings.acm_cert_arn, ident, trust_ca_arns=settings.trust_ca_arns)
+        return AcmExportCertSource(
+            settings.acm_cert_arn,
+            ident,
+            trust_ca_arns=settings.trust_ca_arns,
+            client=clients("acm") if clients else None,
+            pca_client=clients("acm-pca") if clients and settings.trust_ca_arns else None,
+        )
     from portico.adapters.certs.pca import AcmPcaCertSource
 
     assert settings.pca_arn
-    return AcmPcaCertSource(settings.pca_arn, ident, validity=settings.validity, trust_ca_arns=settings.trust_ca_arns)
+    return AcmPcaCertSource(
+        settings.pca_arn,
+        ident,
+        validity=settings.validity,
+        trust_ca_arns=settings.trust_ca_arns,
+        client=clients("acm-pca") if clients else None,
+    )
 
 
-def mesh_identity(settings: IdentitySettings, source: CertSource | None = None) -> MeshIdentity:
+def mesh_identity(
+    settings: IdentitySettings, source: CertSource | None = None, *, clients: ClientFactory | None = None
+) -> MeshIdentity:
     return MeshIdentity(
-        source or cert_source(settings),
+        source or cert_source(settings, clients),
         settings.spiffe_id,
         tls=TlsSettings(settings.tls_min_version),
         rotation=RotationSettings(renew_fraction=settings.renew_fraction, max_interval=settings.renew_every),

@@ -16,6 +16,7 @@ from portico.adapters.clock import SystemClock
 from portico.adapters.http1_client import ClientSettings, Http1Client
 from portico.adapters.tls.identity import MeshIdentity
 from portico.core.chain import Context, Filter, Handler, build_chain
+from portico.core.config.mesh_documents import MESH_KINDS
 from portico.core.config.refresh import ConfigCache
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
@@ -62,18 +63,20 @@ class Sidecar:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self._registry = registry
-        self._config = ConfigCache(config, interval=settings.config_refresh)
+        # the sidecar validates and keeps only the kinds it serves; the edge's Routes are not its to check
+        self._config = ConfigCache(config, interval=settings.config_refresh, kinds=MESH_KINDS)
         self._inbound_ssl = inbound_ssl
         # mTLS: the identity's contexts rotate; pools take the current client context for each new connection
         # and check that the server proves the destination service's SPIFFE ID.
         self.identity = identity
         # one registry for /stats: the telemetry filters and the data path (retries, ejections, overflow) share it
         self.stats = Registry()
-        # span ids must differ between sidecars even when PORTICO_SEED fixes routing choices, so not self._rng
+        # span ids must differ between sidecars even when PORTICO_SEED fixes routing choices, so not self._rng; a
+        # generator seeded from the OS (ids need uniqueness, not secrecy) spares a getrandom call per request
         self.telemetry = MeshTelemetry(
             settings.service,
             self.clock,
-            os.urandom,
+            random.Random(os.urandom(32)).randbytes,
             registry=self.stats,
             access_log=access_log,
             emf_namespace=settings.emf_namespace,
@@ -311,6 +314,9 @@ class Sidecar:
         for task in self._tasks:
             task.cancel()
         self._flush_emf()  # the last period's figures are not lost at shutdown
+        flush_log = getattr(self.telemetry.access_log, "flush", None)
+        if callable(flush_log):
+            flush_log()  # a batched access log writes what the last turn produced
         for listener in self.listeners.values():
             listener.server.close()
             listener.tracker.start_draining()

@@ -184,7 +184,7 @@ def test_more_documents_than_one_transaction_get_one_clear_line(cli: CliRunner, 
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1 and "120 changes exceed the 99" in lines[0] and "nothing was written" in lines[0]
+    assert len(lines) == 1 and "120 changes exceed the 98" in lines[0] and "nothing was written" in lines[0]
 
 
 def test_a_deeply_nested_file_gets_one_clear_line(cli: CliRunner, tmp_path: Path) -> None:
@@ -196,3 +196,65 @@ def test_a_deeply_nested_file_gets_one_clear_line(cli: CliRunner, tmp_path: Path
         assert result.exception is None or isinstance(result.exception, SystemExit)
         assert "Traceback" not in result.output and "RecursionError" not in result.output
         assert "the YAML nests deeper than 64 levels" in result.output
+
+
+REVIEWS_VS = """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  http:
+  - route:
+    - {destination: {host: reviews, subset: v1}, weight: 80}
+    - {destination: {host: reviews, subset: v2}, weight: 20}
+"""
+REVIEWS_DR = """
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+"""
+
+
+def test_validate_against_the_store_finds_subsets_in_the_live_table(cli: CliRunner, tmp_path: Path) -> None:
+    vs, dr = tmp_path / "vs.yaml", tmp_path / "dr.yaml"
+    vs.write_text(REVIEWS_VS)
+    dr.write_text(REVIEWS_DR)
+    alone = cli.invoke(app, ["validate", "-f", str(vs)])  # as istioctl analyze: the DestinationRule is missing
+    assert alone.exit_code == 1 and "uses subset 'v1' of 'reviews', which no DestinationRule defines" in " ".join(
+        alone.output.split()
+    )
+    before = cli.invoke(app, ["validate", "--against-store", "-f", str(vs)])
+    assert before.exit_code == 1 and "subset 'v1'" in before.output  # the table does not have it either
+    assert cli.invoke(app, ["apply", "-f", str(dr)]).exit_code == 0
+    after = cli.invoke(app, ["validate", "--against-store", "-f", str(vs)])
+    assert after.exit_code == 0 and "against the stored config" in after.output, after.output
+    assert cli.invoke(app, ["validate", "-f", str(vs)]).exit_code == 1  # without the flag: only the files given
+
+
+def test_a_sidecar_reading_the_table_skips_a_deep_mesh_item_and_keeps_taking_versions(
+    cli: CliRunner, tables: dict[str, str], dynamodb: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The sidecar's reader: the same store and cache, with the mesh kinds only (portico.mesh.sidecar)."""
+    from portico.adapters.dynamodb.config_store import DynamoDbConfigStore
+    from portico.core.config.mesh_documents import MESH_KINDS
+    from portico.core.config.refresh import ConfigCache
+
+    dr = tmp_path / "dr.yaml"
+    dr.write_text(REVIEWS_DR)
+    assert cli.invoke(app, ["apply", "-f", str(dr)]).exit_code == 0
+    cache = ConfigCache(DynamoDbConfigStore(tables["config"]), interval=0.0, kinds=MESH_KINDS)
+    assert set(cache.current(0.0).config.destination_rules) == {"reviews"}
+    _put(dynamodb, tables["config"], "VirtualService", "deep", '{"a":' * 5000 + "1" + "}" * 5000)
+    with caplog.at_level(logging.ERROR, logger="portico.config"):
+        loaded = cache.current(1.0)
+    assert "VirtualService/deep" in " ".join(map(str, loaded.skipped)) and "config refresh failed" not in caplog.text
+    assert set(loaded.config.destination_rules) == {"reviews"}
+    vs = tmp_path / "vs.yaml"
+    vs.write_text(REVIEWS_VS)
+    assert cli.invoke(app, ["apply", "-f", str(vs)]).exit_code == 0
+    later = cache.current(2.0)
+    assert later.version > loaded.version and set(later.config.virtual_services) == {"reviews"}

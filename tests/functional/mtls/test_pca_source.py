@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -96,3 +97,54 @@ def test_acm_export_path_maps_the_dns_name_but_does_not_chain_locally(local_aws:
     wrong = AcmExportCertSource(arn, build("cluster.local", "default", "payments"))
     with pytest.raises(CertSourceError, match=r"not spiffe://cluster\.local/ns/default/sa/payments"):
         wrong.issue()
+
+
+def test_the_sidecars_json_clients_issue_and_export_as_boto3_does(local_aws: str, root_ca: str) -> None:
+    """The sidecar signs its Private CA and ACM calls itself (portico.adapters.aws_json), without boto3's models:
+    a CSR and a passphrase travel as base64 blobs, and GetCertificate is polled until the certificate is issued."""
+    from portico.adapters import aws_json
+
+    source = AcmPcaCertSource(root_ca, ORDERS, client=aws_json.client("acm-pca"), wait_delay=0.1)
+    issued = source.issue()
+    leaf = x509.load_pem_x509_certificates(issued.chain_pem)[0]
+    (root,) = x509.load_pem_x509_certificates(source.trust_bundle())
+    assert leaf.issuer == root.subject and issued.identity == str(ORDERS)
+
+    from portico.adapters.aws import client
+
+    arn = client("acm").request_certificate(DomainName=ORDERS.dns_name, CertificateAuthorityArn=root_ca)[
+        "CertificateArn"
+    ]
+    exported = AcmExportCertSource(arn, ORDERS, client=aws_json.client("acm")).issue()
+    assert exported.identity == str(ORDERS)  # the private key opened with the passphrase sent as a blob
+
+
+def test_a_certificate_still_in_progress_is_polled_until_issued(root_ca: str) -> None:
+    """AWS answers RequestInProgressException until IssueCertificate has finished; the local CA never does, so a
+    client that delays the certificate twice stands in for it."""
+    from portico.adapters import aws_json
+
+    class Slow:
+        def __init__(self) -> None:
+            self.inner = aws_json.client("acm-pca")
+            self.pending = 2
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def get_certificate(self, **kw: Any) -> dict[str, Any]:
+            if self.pending:
+                self.pending -= 1
+                raise ClientError(
+                    {"Error": {"Code": "RequestInProgressException", "Message": "wait"}}, "GetCertificate"
+                )
+            return self.inner.get_certificate(**kw)
+
+    slept: list[float] = []
+    slow = Slow()
+    issued = AcmPcaCertSource(root_ca, ORDERS, client=slow, wait_delay=0.5, sleep=slept.append).issue()
+    assert issued.identity == str(ORDERS) and slept == [0.5, 0.5] and slow.pending == 0
+    never = Slow()
+    never.pending = 10
+    with pytest.raises(CertSourceError, match="did not issue"):
+        AcmPcaCertSource(root_ca, ORDERS, client=never, wait_attempts=3, sleep=slept.append).issue()

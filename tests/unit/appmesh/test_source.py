@@ -84,3 +84,13 @@ def test_untrusted_json_is_bounded() -> None:
 )
 def test_cloudformation_keys_become_api_keys(key: str, expected: str) -> None:
     assert camel(key) == expected
+
+
+def test_no_value_removes_the_property_and_known_conditions_choose_the_branch() -> None:
+    scope = Scope(parameters={"Path": ""}, conditions={"HasPath": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Path"}, ""]}]}})
+    value = {
+        "tls": {"Fn::If": ["HasPath", {"enforce": True}, {"Ref": "AWS::NoValue"}]},
+        "list": [{"Ref": "AWS::NoValue"}, 1],
+    }
+    assert resolve(value, scope) == {"list": [1]}
+    assert not scope.symbols

@@ -61,7 +61,9 @@ SITES = {
     "shared/portico/adapters/secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,
-    "shared/portico/cli/mesh_cmds.py": AWS_SDK,
+    "shared/portico/adapters/caller.py": AWS_SDK,  # STS GetCallerIdentity: who made a config change (history)
+    # the sidecar's SigV4 JSON client: the same endpoint rules as the SDK (adapters/aws_env.py)
+    "shared/portico/adapters/aws_json.py": AWS_SDK,
     "shared/portico/adapters/ecs_metadata.py": (
         "ECS task metadata: the URL is ECS_CONTAINER_METADATA_URI_V4, set by the ECS agent; reading 169.254.170.2 is "
         "its purpose, and nothing a user or request writes reaches it"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from portico.core.regex import RegexError, UserRegex
+from tests.unit.hardening.timing import best_of
 
 
 @pytest.mark.parametrize("pattern", [r"(a+)+b", r"(a|aa)+b", r"(a*)*b", r"(.*a){20}b", r"^(([a-z])+.)+[A-Z]([a-z])+$"])
@@ -16,17 +14,6 @@ def test_catastrophic_patterns_run_in_linear_time(pattern: str) -> None:
     subject = "a" * 10_000 + "!"
     assert not regex.matches(subject)
     assert best_of(5, lambda: regex.matches(subject)) < 0.010
-
-
-def best_of(runs: int, work: Callable[[], object]) -> float:
-    """The fastest of a few runs: the matcher's own cost, not the scheduler's on a machine shared by many tests
-    (a backtracking engine takes about a second on these inputs, so no run of it comes near the bound)."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 @pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=a)b", r"(?<!a)b", r"a++", "[", r"\Z"])

@@ -33,12 +33,13 @@ def _depth(value: object) -> int:
 
 
 @given(json_values)
+@settings(deadline=None)  # a machine shared by many test runs: the bound is the work, not the clock
 def test_every_shallow_document_round_trips(value: object) -> None:
     assert load_json(json.dumps(value)) == value
 
 
 @given(st.integers(min_value=1, max_value=200), st.sampled_from(["[", '{"a":']), st.booleans())
-@settings(max_examples=60)
+@settings(max_examples=60, deadline=None)
 def test_the_depth_scan_agrees_with_the_real_depth(depth: int, opener: str, closed: bool) -> None:
     closer = "]" if opener == "[" else "}"
     text = opener * depth + "1" + (closer * depth if closed else "")
@@ -132,7 +133,7 @@ yaml_values = st.recursive(
 
 
 @given(st.lists(yaml_values, max_size=3))
-@settings(max_examples=50)
+@settings(max_examples=50, deadline=None)
 def test_yaml_reads_what_json_writes(values: list[object]) -> None:
     # JSON is YAML 1.2; escaped (ensure_ascii) so that YAML's refusal of raw control characters does not apply
     text = "\n---\n".join(json.dumps(v) for v in values)

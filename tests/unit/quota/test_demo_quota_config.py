@@ -13,7 +13,8 @@ from portico.core.config.context import ValidationSettings
 from portico.core.config.documents import Document, to_mapping
 from portico.core.ports import StoredDocument
 from portico.core.quota.limiter import QuotaLimiter
-from portico.edge.runtime import Edge, default_deps
+from portico.edge.root import default_deps
+from portico.edge.runtime import Edge
 from portico.edge.settings import EdgeSettings
 from portico.edge.telemetry import EdgeTelemetry
 

@@ -22,7 +22,8 @@ from portico.core.config.documents import to_mapping
 from portico.core.config.loader import parse_documents
 from portico.core.ports import StoredDocument
 from portico.core.quota.limiter import QuotaLimiter
-from portico.edge.runtime import Edge, default_deps
+from portico.edge.root import default_deps
+from portico.edge.runtime import Edge
 from portico.edge.settings import EdgeSettings
 from portico.edge.telemetry import EdgeTelemetry
 from tests.auth_support import AUDIENCE, ISSUER, RFC7515_A2_RSA, RecordingTransport, b64, claims, public, sign

@@ -15,7 +15,8 @@ from portico.core.headers import Headers
 from portico.core.http import Request, Response
 from portico.core.ports import StoredDocument
 from portico.core.quota.limiter import QuotaLimiter
-from portico.edge.runtime import Edge, default_deps
+from portico.edge.root import default_deps
+from portico.edge.runtime import Edge
 from portico.edge.settings import EdgeSettings
 from portico.edge.telemetry import EdgeTelemetry
 

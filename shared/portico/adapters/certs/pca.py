@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from portico.adapters import aws
 from portico.adapters.certs import x509util
@@ -32,9 +32,10 @@ class AcmPcaCertSource:
         template_arn: str = END_ENTITY_TEMPLATE,
         trust_ca_arns: Sequence[str] = (),
         client: Any = None,
-        wait_delay: int = 1,
+        wait_delay: float = 1.0,
         wait_attempts: int = 30,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if validity < 60:
             raise ValueError("certificate validity must be at least 60 seconds")
@@ -44,8 +45,10 @@ class AcmPcaCertSource:
         self.template_arn = template_arn
         self.trust_ca_arns = [ca_arn, *(a for a in trust_ca_arns if a != ca_arn)]
         self._client = client
-        self._wait = {"Delay": wait_delay, "MaxAttempts": wait_attempts}
+        self._wait_delay = wait_delay
+        self._wait_attempts = wait_attempts
         self._clock = clock
+        self._sleep = sleep
         self._signing: str | None = None
 
     @property
@@ -65,14 +68,28 @@ class AcmPcaCertSource:
                 TemplateArn=self.template_arn,
                 Validity=self._validity(),
             )["CertificateArn"]
-            # IssueCertificate is asynchronous on AWS: GetCertificate answers RequestInProgress until it is ready.
-            ids = {"CertificateAuthorityArn": self.ca_arn, "CertificateArn": arn}
-            self.client.get_waiter("certificate_issued").wait(**ids, WaiterConfig=self._wait)
-            got = self.client.get_certificate(**ids)
-        except (ClientError, BotoCoreError, WaiterError) as exc:
+            got = self._issued(arn)
+        except (ClientError, BotoCoreError) as exc:
             raise CertSourceError(f"AWS Private CA {self.ca_arn} did not issue a certificate: {exc}") from exc
         chain = x509util.join_pem(got["Certificate"], got.get("CertificateChain"))
         return x509util.issued(chain, x509util.key_pem(key), self.identity)
+
+    def _issued(self, arn: str) -> dict[str, Any]:
+        """IssueCertificate is asynchronous on AWS: GetCertificate answers RequestInProgressException until the
+        certificate is ready. Polled here as botocore's `certificate_issued` waiter does, without its waiter model
+        (the sidecar's client has no service models)."""
+        for attempt in range(1, self._wait_attempts + 1):
+            try:
+                got: dict[str, Any] = self.client.get_certificate(
+                    CertificateAuthorityArn=self.ca_arn, CertificateArn=arn
+                )
+                return got
+            except ClientError as exc:
+                pending = exc.response.get("Error", {}).get("Code") == "RequestInProgressException"
+                if not pending or attempt == self._wait_attempts:
+                    raise
+            self._sleep(self._wait_delay)
+        raise CertSourceError(f"certificate {arn} was not issued")  # only when wait_attempts < 1
 
     def trust_bundle(self) -> bytes:
         blobs: list[bytes] = []

@@ -187,6 +187,8 @@ def _template(file: str, data: dict[str, Any], parameters: Mapping[str, str]) ->
             raise ImportFailure(file, "Properties must be an object", resource=f"{kind} {logical}", field="Properties")
         local = Scope(scope.parameters, scope.resources, scope.mappings, scope.conditions)
         body = camel_tree(resolve(props, local, f"Resources.{logical}.Properties"))
+        if not isinstance(body, dict):  # also a Properties that resolved to AWS::NoValue
+            raise ImportFailure(file, "Properties must be an object", resource=f"{kind} {logical}", field="Properties")
         res_out = _cli(file, kind, body, f"Resources.{logical}")
         if res_out.name_from_file:
             raise ImportFailure(

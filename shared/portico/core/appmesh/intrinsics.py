@@ -13,6 +13,7 @@ from typing import Any
 
 _SUB_VAR = re.compile(r"\$\{(!?)([^}]*)\}")
 _UNKNOWN = object()
+NO_VALUE = object()  # `Ref AWS::NoValue`: the property is removed, as CloudFormation does
 
 
 @dataclass
@@ -35,7 +36,8 @@ def resolve(value: Any, scope: Scope, path: str = "", depth: int = 0) -> Any:
     if depth > 64:
         return scope.keep(path, "too deeply nested")
     if isinstance(value, list):
-        return [resolve(v, scope, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+        items = [resolve(v, scope, f"{path}[{i}]", depth + 1) for i, v in enumerate(value)]
+        return [v for v in items if v is not NO_VALUE]
     if not isinstance(value, dict):
         return value
     if len(value) == 1:
@@ -43,13 +45,16 @@ def resolve(value: Any, scope: Scope, path: str = "", depth: int = 0) -> Any:
         fn = _FUNCTIONS.get(name)
         if fn is not None:
             return fn(arg, scope, path, depth + 1)
-    return {k: resolve(v, scope, f"{path}.{k}" if path else str(k), depth + 1) for k, v in value.items()}
+    out = {k: resolve(v, scope, f"{path}.{k}" if path else str(k), depth + 1) for k, v in value.items()}
+    return {k: v for k, v in out.items() if v is not NO_VALUE}
 
 
 def _ref(arg: Any, scope: Scope, path: str, depth: int) -> Any:
     name = resolve(arg, scope, path, depth)
     if not isinstance(name, str):
         return scope.keep(path, f"Ref {name!r}")
+    if name == "AWS::NoValue":
+        return NO_VALUE
     if name in scope.parameters:
         return scope.parameters[name]
     return scope.keep(path, name)  # pseudo parameters, parameters without a value, resource ARNs
@@ -79,6 +84,8 @@ def _attribute(scope: Scope, logical: str, attribute: str, depth: int) -> Any:
 
 
 def _sub(arg: Any, scope: Scope, path: str, depth: int) -> Any:
+    if isinstance(arg, list) and not arg:
+        return scope.keep(path, "Fn::Sub with an unexpected shape")
     template, variables = (arg, {}) if not isinstance(arg, list) else (arg[0], arg[1] if len(arg) > 1 else {})
     if not isinstance(template, str) or not isinstance(variables, dict):
         return scope.keep(path, "Fn::Sub with an unexpected shape")

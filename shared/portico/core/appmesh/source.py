@@ -55,8 +55,9 @@ def _check_size(file: str, text: str) -> None:
 
 def load_yaml(file: str, text: str) -> Any:
     _check_size(file, text)
-    loader = _CfnLoader(text, MAX_DEPTH, MAX_YAML_NODES)
+    loader: _CfnLoader | None = None
     try:
+        loader = _CfnLoader(text, MAX_DEPTH, MAX_YAML_NODES)  # the reader refuses control characters here
         return loader.get_single_data()
     except UntrustedInputError as exc:
         line = re.search(r"line (\d+)", str(exc))
@@ -73,7 +74,8 @@ def load_yaml(file: str, text: str) -> Any:
     except (ValueError, TypeError, RecursionError) as exc:  # a constructor's refusal (a huge int, a bad date)
         raise ImportFailure(file, f"the YAML could not be read: {exc}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 _KEY_LINE = re.compile(r"^(\s*)(?:- )?([A-Za-z0-9_:.-]+):")

@@ -24,6 +24,7 @@ from portico.core.appmesh.nodes import (
 from portico.core.appmesh.policies import callers_by_service, policies
 from portico.core.appmesh.report import Report
 from portico.core.appmesh.routes import http_entry, order_key, route_kind
+from portico.core.appmesh.shape import check_shape
 from portico.core.appmesh.values import APPMESH_TIMEOUT, DEFAULT_RETRIES, duration, service_of, slug
 from portico.core.appmesh.verdicts import cover_resource, protocol_verdict
 from portico.core.config.configset import ConfigSet
@@ -66,6 +67,7 @@ def translate(
     out = Translation()
     index = _Index()
     for res in resources:
+        check_shape(res)
         index.add(res, out.report)
     routes = _routes_by_router(index, out.report)
     nodes = {n.name: n for n in index.of("VirtualNode")}

@@ -92,7 +92,7 @@ def retry_on(policy: dict[str, Any], file: str, resource: str, field: str) -> st
         if not isinstance(events, list):
             raise ImportFailure(file, f"{key} must be a list", resource=resource, field=f"{field}.{key}")
         for event in events:
-            if event not in table:
+            if not isinstance(event, str) or event not in table:
                 known = ", ".join(table)
                 raise ImportFailure(
                     file,

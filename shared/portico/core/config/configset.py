@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from portico.core.config.documents import (
-    AuthorizationPolicy,
-    Consumer,
-    DestinationRule,
-    Document,
-    Issuer,
-    Portal,
-    RateLimitPolicy,
-    Route,
-    VirtualService,
-)
+if TYPE_CHECKING:  # annotations only: a sidecar's ConfigSet holds mesh kinds and never imports the edge's models
+    from portico.core.config.documents import (
+        AuthorizationPolicy,
+        Consumer,
+        DestinationRule,
+        Document,
+        Issuer,
+        Portal,
+        RateLimitPolicy,
+        Route,
+        VirtualService,
+    )
 
 
 def service_name(host: str) -> str:

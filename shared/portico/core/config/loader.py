@@ -5,16 +5,21 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from portico.core.config.context import ValidationSettings
-from portico.core.config.documents import API_VERSIONS, KINDS, Document
 from portico.core.config.unsupported import unsupported
 from portico.core.untrusted import UntrustedInputError, load_yaml_all
+
+if TYPE_CHECKING:
+    from portico.core.config.documents import Document
+
+# kind name -> its document model; the accepted apiVersions are the model's `api_version` Literal
+Kinds = Mapping[str, type[BaseModel]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +112,29 @@ def _issues_from(err: ValidationError, model: type[BaseModel], file: str, index:
     return issues
 
 
+def all_kinds() -> Kinds:
+    """Every kind Portico knows. Imported on first use: the sidecar passes only the mesh kinds (MESH_KINDS) and
+    never loads the edge's models."""
+    from portico.core.config.documents import KINDS
+
+    return KINDS
+
+
+def api_versions(model: type[BaseModel]) -> tuple[str, ...]:
+    return typing.get_args(model.model_fields["api_version"].annotation)
+
+
 def validate_document(
-    raw: Any, *, file: str = "<input>", index: int = 0, settings: ValidationSettings | None = None
+    raw: Any,
+    *,
+    file: str = "<input>",
+    index: int = 0,
+    settings: ValidationSettings | None = None,
+    kinds: Kinds | None = None,
 ) -> tuple[Document | None, list[ConfigIssue]]:
-    """Validate one already-parsed document. Returns the typed document, or None with the issues."""
+    """Validate one already-parsed document against `kinds` (default: all). The typed document, or None with the
+    issues."""
+    known = all_kinds() if kinds is None else kinds
     if not isinstance(raw, dict):
         return None, [
             ConfigIssue(file, index, "", "a document must be a mapping with apiVersion, kind, metadata, spec")
@@ -119,20 +143,20 @@ def validate_document(
     if gaps:  # before the models: an Istio feature Portico lacks is named, never "unknown field"
         return None, [ConfigIssue(file, index, path, message) for path, message in gaps]
     kind = raw.get("kind")
-    if not isinstance(kind, str) or kind not in KINDS:
-        close = difflib.get_close_matches(str(kind), list(KINDS), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known kinds: {', '.join(KINDS)}"
+    if not isinstance(kind, str) or kind not in known:
+        close = difflib.get_close_matches(str(kind), list(known), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known kinds: {', '.join(known)}"
         return None, [ConfigIssue(file, index, "kind", f"unknown kind {kind!r}{hint}")]
+    model = known[kind]
     version = raw.get("apiVersion")
-    if version not in API_VERSIONS[kind]:
-        accepted = ", ".join(API_VERSIONS[kind])
+    if version not in api_versions(model):
+        accepted = ", ".join(api_versions(model))
         return None, [ConfigIssue(file, index, "apiVersion", f"{version!r} is not accepted for {kind}; use {accepted}")]
-    model = KINDS[kind]
     try:
         doc = model.model_validate(raw, context={"settings": settings or ValidationSettings()})
     except ValidationError as err:
         return None, _issues_from(err, model, file, index)
-    return typing.cast(Document, doc), []
+    return typing.cast("Document", doc), []
 
 
 def parse_documents(

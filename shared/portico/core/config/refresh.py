@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from portico.core.config.context import ValidationSettings
+from portico.core.config.loader import Kinds
 from portico.core.config.snapshot import LoadedConfig, load_snapshot
 from portico.core.ports import ConfigStore
 
@@ -19,17 +20,23 @@ class ConfigCache:
     """
 
     def __init__(
-        self, store: ConfigStore, *, interval: float = 5.0, settings: ValidationSettings | None = None
+        self,
+        store: ConfigStore,
+        *,
+        interval: float = 5.0,
+        settings: ValidationSettings | None = None,
+        kinds: Kinds | None = None,
     ) -> None:
         self._store = store
         self._interval = interval
         self._settings = settings
+        self._kinds = kinds  # only these kinds are validated and kept (the sidecar: the mesh kinds)
         self._loaded: LoadedConfig | None = None
         self._checked_at = float("-inf")
 
     def current(self, now: float) -> LoadedConfig:
         if self._loaded is None:
-            self._loaded = load_snapshot(self._store.snapshot(), self._settings)
+            self._loaded = load_snapshot(self._store.snapshot(), self._settings, self._kinds)
             self._checked_at = now
         elif now - self._checked_at >= self._interval:
             self._checked_at = now
@@ -41,6 +48,6 @@ class ConfigCache:
             version = self._store.version()
             if self._loaded is not None and version == self._loaded.version:
                 return
-            self._loaded = load_snapshot(self._store.snapshot(), self._settings)
+            self._loaded = load_snapshot(self._store.snapshot(), self._settings, self._kinds)
         except Exception:  # the store's failure modes are many (throttling, network); keep serving the last snapshot
             log.exception("config refresh failed; serving version %s", self._loaded.version if self._loaded else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -130,6 +131,7 @@ class RouteTable:
         return default_route(service)
 
 
+@functools.lru_cache(maxsize=4096)  # per request otherwise; pure and immutable, so shared
 def default_route(service: str) -> CompiledRoute:
     return CompiledRoute(
         name=f"{service}.default",

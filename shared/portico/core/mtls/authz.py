@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from portico.core.config.documents import AuthorizationPolicy
 from portico.core.config.istio_security import Condition, Operation, Rule, Source
+from portico.core.config.mesh_documents import AuthorizationPolicy
 from portico.core.mtls.spiffe import SpiffeId, principal_matches, string_matches
 
 

@@ -101,6 +101,9 @@ class RetryOn:
         return status in self.codes and "retriable-status-codes" in c
 
 
+ISTIO_DEFAULT = RetryOn.parse(ISTIO_DEFAULT_RETRY_ON)
+
+
 @dataclass(frozen=True, slots=True)
 class RetryRule:
     """`attempts` counts retries after the first try (Istio's meaning): attempts=2 sends at most 3 requests.
@@ -109,7 +112,7 @@ class RetryRule:
     """
 
     attempts: int = 2
-    retry_on: RetryOn = field(default_factory=lambda: RetryOn.parse(ISTIO_DEFAULT_RETRY_ON))
+    retry_on: RetryOn = field(default_factory=lambda: ISTIO_DEFAULT)
     per_try_timeout: float | None = None
     timeout: float | None = None
     backoff: float = DEFAULT_BACKOFF

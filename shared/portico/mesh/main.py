@@ -1,0 +1,169 @@
+"""`portico sidecar`: the sidecar's composition root, started without the CLI's typer/rich stack.
+
+The `portico` console script hands `sidecar` straight here (portico.cli.launch), so what the process imports is
+what it runs: argparse for the flags, the mesh, and the small AWS JSON client. Everything heavy that is only
+needed at start-up (parsing flags, reading ECS metadata) is freed before the process settles (gc.freeze,
+malloc_trim).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import logging
+import os
+import random
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from portico.mesh.settings import SidecarSettings, resolve
+
+EXIT_INVALID = 1  # the CLI's exit codes (portico.cli.output)
+EXIT_UNAVAILABLE = 3
+
+
+class StartError(Exception):
+    """The sidecar cannot start; the message says why, the code is the process's exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_INVALID) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="portico sidecar",
+        description="Run the mesh sidecar for one app instance (PORTICO_* environment variables mirror every flag).",
+    )
+    p.add_argument("--service", help="This instance's service name.")
+    p.add_argument("--app-port", type=int, help="The local app's port on 127.0.0.1.")
+    p.add_argument("--labels", help="k=v,k2=v2 (subsets select on these).")
+    p.add_argument("--inbound-port", type=int, help="Default 15443.")
+    p.add_argument("--outbound-port", type=int, help="Default 15001.")
+    p.add_argument("--admin-port", type=int, help="Default 15000.")
+    p.add_argument("--address", help="Address peers dial (ECS metadata wins).")
+    p.add_argument("--instance-id", help="Default: ECS task id, or generated.")
+    p.add_argument("--config-file", help="Read VirtualService/DestinationRule YAML instead of the table.")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the flags, run the sidecar until SIGTERM has drained it; the exit code (errors go to stderr)."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("PORTICO_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+    try:
+        settings = resolve(
+            service=args.service,
+            app_port=args.app_port,
+            labels=args.labels,
+            inbound_port=args.inbound_port,
+            outbound_port=args.outbound_port,
+            admin_port=args.admin_port,
+            address=args.address,
+            instance_id=args.instance_id,
+            config_file=args.config_file,
+        )
+    except ValueError as exc:
+        return _error(str(exc), EXIT_INVALID)
+    try:
+        run(settings)
+    except StartError as exc:
+        return _error(str(exc), exc.code)
+    return 0
+
+
+def _error(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def run(settings: SidecarSettings) -> None:
+    """Build the sidecar from its settings and serve until drained. Raises StartError when it cannot start."""
+    from portico.adapters import aws_env
+    from portico.adapters.aws_json import client as aws_json_client
+    from portico.adapters.clock import SystemClock
+    from portico.adapters.dynamodb.config_store import DynamoDbConfigStore
+    from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
+    from portico.adapters.file_config_store import FileConfigStore
+    from portico.adapters.telemetry import BatchedJsonLines
+    from portico.core.ports import CertSourceError, ConfigStore
+    from portico.mesh.identity import mesh_identity, resolve_identity
+    from portico.mesh.sidecar import Sidecar
+
+    settings = _with_task_metadata(settings)
+    names = aws_env.table_names()
+    ddb = aws_json_client("dynamodb", timeout=2.0, retries=2)  # one client for both tables
+    config: ConfigStore = (
+        FileConfigStore([Path(settings.config_file)])
+        if settings.config_file
+        else DynamoDbConfigStore(names["config"], client=ddb)
+    )
+    seed = os.environ.get("PORTICO_SEED")  # reproducible weighted/fault/balancer choices for tests and benchmarks
+    rng = random.Random(int(seed)) if seed else random.Random()
+    try:  # inbound mTLS is not optional: without a certificate source the sidecar does not start
+        identity_settings = resolve_identity(settings.service)
+    except ValueError as exc:
+        raise StartError(str(exc)) from exc
+    identity = mesh_identity(identity_settings, clients=aws_json_clients)
+    side = Sidecar(
+        settings,
+        DynamoDbRegistryStore(names["registry"], client=ddb),
+        config,
+        rng=rng,
+        identity=identity,
+        access_log=BatchedJsonLines() if settings.access_log else None,  # one JSON line per request on stdout
+        emf_write=print_line if settings.emf_namespace else None,
+        clock=SystemClock(),  # the data path reads time only through the Clock port
+    )
+
+    async def serve() -> None:
+        await side.start()
+        # Start-up objects (config models, parsed flags) live for the whole process: moving them out of the
+        # collector's view keeps full collections short, which keeps latency tails short.
+        gc.collect()
+        gc.freeze()
+        return_free_memory()
+        await side.serve_until_signal()
+
+    import uvloop
+
+    try:
+        uvloop.run(serve())
+    except (OSError, CertSourceError) as exc:
+        raise StartError(f"sidecar could not start: {exc}", EXIT_UNAVAILABLE) from exc
+
+
+def _with_task_metadata(settings: SidecarSettings) -> SidecarSettings:
+    """On ECS the task metadata endpoint decides address, zone and instance id; unreadable means do not start."""
+    metadata_uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if not metadata_uri:
+        return settings
+    from portico.adapters.ecs_metadata import read_task_metadata
+
+    try:
+        meta = read_task_metadata(metadata_uri)
+    except (OSError, ValueError) as exc:
+        raise StartError(f"cannot read ECS task metadata from {metadata_uri}: {exc}", EXIT_UNAVAILABLE) from exc
+    return replace(settings, address=meta.address, zone=meta.zone, instance_id=meta.task_id)
+
+
+def aws_json_clients(service: str) -> object:
+    """The certificate sources' AWS clients (acm-pca, acm): SigV4 JSON calls without boto3's service models."""
+    from portico.adapters.aws_json import client
+
+    return client(service, timeout=10.0, retries=3)
+
+
+def print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def return_free_memory() -> None:
+    """Hand the heap that imports and config validation left free back to the OS (glibc keeps it otherwise)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):  # glibc only; musl has no malloc_trim and needs none
+        ctypes.CDLL(None).malloc_trim(0)
