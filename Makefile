@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-.PHONY: dev test lint typecheck unit functional e2e install tools deploy-local bench clean system-deps grpc-demo
+.PHONY: dev test lint typecheck unit functional e2e install tools deploy-local bench clean system-deps grpc-demo \
+	image-deps sidecar-image
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +40,22 @@ system-deps:
 		echo "installing chromium (portal e2e test) and wrk (mesh benchmark smoke test)"; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation wrk; }
 
+# The sidecar image without a Docker engine (docs/deploy.md, "The sidecar image"): Debian's debootstrap makes the
+# base, buildah builds infra/sidecar/Dockerfile.debian, podman (with runc) runs it in the e2e suite. Idempotent:
+# apt runs only when one is missing.
+IMAGE_TOOLS := debootstrap buildah podman runc
+image-deps:
+	@for tool in $(IMAGE_TOOLS); do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+		echo "installing$$missing (sidecar image build and run)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(IMAGE_TOOLS); \
+	fi
+
+# Builds localhost/portico-sidecar:VERSION in .portico/oci; a no-op (seconds) when nothing it is made of changed.
+sidecar-image: install image-deps
+	$(BIN)/python -m localdev.deploy.image build
+
 dev: install
 	$(BIN)/portico dev up
 
@@ -57,10 +74,10 @@ unit: install
 functional: install
 	$(BIN)/pytest tests/functional
 
-e2e: install system-deps tools
+e2e: install system-deps tools sidecar-image
 	$(BIN)/pytest tests/e2e
 
-test: system-deps lint typecheck tools
+test: system-deps lint typecheck tools sidecar-image
 	$(BIN)/pytest
 
 # The demo gRPC service's descriptor set (dev up, the tests and the benchmark also build it when missing or stale).
@@ -73,6 +90,7 @@ bench: install tools
 	$(BIN)/python -m localdev.bench $(BENCH)
 
 clean:
+	-[ -d .portico/oci/storage ] && podman --root .portico/oci/storage --runroot .portico/oci/run system reset --force
 	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .portico .pytest_cache .mypy_cache .ruff_cache
 
 # ---------------------------------------------------------------- sam build (BuildMethod: makefile)

@@ -21,6 +21,7 @@ import base64
 import contextlib
 import os
 import ssl
+import sys
 import time
 import uuid
 from typing import Any
@@ -102,6 +103,10 @@ def to_response(result: dict[str, Any]) -> Response:
 async def serve(host: str, port: int, limits: ServerLimits = LIMITS, tls: ssl.SSLContext | None = None) -> None:
     from functions.edge import app as edge_app  # reads PORTICO_* settings, as the Lambda runtime would
 
+    # Lambda gives each request its own instance; this process serves them all at once: open as many quota-store
+    # connections as a burst will use before the first request, not during it.
+    await asyncio.to_thread(edge_app.edge.warm, 32)
+
     server_port = 0
 
     async def handle(req: Request, info: ConnInfo) -> Response:
@@ -116,6 +121,10 @@ async def serve(host: str, port: int, limits: ServerLimits = LIMITS, tls: ssl.SS
 
 
 def cli() -> None:
+    # Many requests share this one process (Lambda would give each its own instance): quota calls run on threads
+    # beside the event loop, and with the default 5 ms GIL switch interval a loaded machine queued them past a
+    # policy's 100 ms timeout. A 1 ms interval lets each thread's short turn come sooner.
+    sys.setswitchinterval(0.001)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("PORTICO_FRONTDOOR_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORTICO_FRONTDOOR_PORT", "8080")))

@@ -22,7 +22,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from localdev.aws import pca_fidelity
+from localdev.aws import cfn_fidelity, pca_fidelity
 from localdev.aws.fastddb.handler import FastDynamoDb
 from localdev.aws.front import Front
 
@@ -104,6 +104,7 @@ class SerialisedDispatcher(DomainDispatcherApplication):
 def build_app(*, fast: bool = True) -> SerialisedDispatcher:
     """moto's dispatcher, serialised, with the DynamoDB fast path unless `fast` is False."""
     pca_fidelity.install()  # moto's Private CA ignores Validity/NotBefore; AWS does not (see the module)
+    cfn_fidelity.install()  # moto cannot read a nested stack's outputs (GetAtt Stack.Outputs.X); AWS can
     return SerialisedDispatcher(FastDynamoDb() if fast else None)
 
 

@@ -56,15 +56,18 @@ spec:
 
 async def _mirror(port: int) -> None:
     """The JSON http upstream: answers each request with its own body as application/json."""
-    from localdev.httpserver import Incoming, Outgoing, start
+    from portico.core.headers import Headers
+    from portico.core.http import Request, Response
+    from portico.mesh.http1 import ConnInfo
+    from portico.mesh.listener import listen
 
-    async def app(req: Incoming) -> Outgoing:
-        return 200, [("content-type", "application/json")], bytes(req.body)
+    async def app(req: Request, info: ConnInfo) -> Response:
+        return Response(200, Headers([("content-type", "application/json")]), req.body)
 
-    server = await start(app, "127.0.0.1", port)
-    print(f"listening on http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
-    async with server:
-        await server.serve_forever()
+    listener = await listen("mirror", app, "127.0.0.1", port)
+    print(f"listening on http://127.0.0.1:{listener.port}", flush=True)
+    async with listener.server:
+        await listener.server.serve_forever()
 
 
 def _spawn(argv: list[str], log: Path) -> tuple[subprocess.Popen[bytes], str]:

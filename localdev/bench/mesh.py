@@ -212,7 +212,7 @@ def ratios(r: dict[str, dict[str, Any]]) -> dict[str, float]:
         "throughput portico/envoy (target >= 0.4)": po["rps"] / en["rps"],
         "added p50 latency portico/envoy, c=1 (target <= 2.5)": added_po / added_en if added_en > 0 else float("inf"),
         "added p50 latency portico/envoy, loaded": (po["p50_ms"] - d["p50_ms"]) / max(en["p50_ms"] - d["p50_ms"], 1e-9),
-        "RSS per proxy portico/envoy (target <= 1)": max(po["rss_mib"]) / max(en["rss_mib"]),
+        "RSS per proxy portico/envoy (target <= 0.8)": max(po["rss_mib"]) / max(en["rss_mib"]),
         "CPU per request portico/envoy": po["cpu_us_per_req"] / en["cpu_us_per_req"],
     }
 

@@ -14,7 +14,10 @@ import json
 import re
 from collections import Counter
 
-from localdev.httpserver import Incoming, Outgoing, start
+from portico.core.headers import Headers
+from portico.core.http import Request, Response
+from portico.mesh.http1 import ConnInfo
+from portico.mesh.listener import listen
 
 _STATUS = re.compile(r"/status/(\d{3})$")
 _DELAY = re.compile(r"/delay/(\d+(?:\.\d+)?)$")
@@ -23,39 +26,39 @@ _DELAY = re.compile(r"/delay/(\d+(?:\.\d+)?)$")
 def make_app(name: str):  # type: ignore[no-untyped-def]
     counts: Counter[str] = Counter()
 
-    async def app(req: Incoming) -> Outgoing:
-        path = req.target.split("?", 1)[0]
+    async def app(req: Request, info: ConnInfo) -> Response:
+        path = req.path
+        target = path + (f"?{req.raw_query}" if req.raw_query else "")
         if path.endswith("/__stats"):
-            return 200, [("content-type", "application/json")], json.dumps(counts).encode()
+            return Response(200, Headers([("content-type", "application/json")]), json.dumps(counts).encode())
         counts[path] += 1
         delay = _DELAY.search(path)
         if delay:
             await asyncio.sleep(float(delay.group(1)))
         status = int(_STATUS.search(path).group(1)) if _STATUS.search(path) else 200  # type: ignore[union-attr]
-        headers = [("content-type", "application/json"), ("x-echo-service", name)]
+        headers = Headers([("content-type", "application/json"), ("x-echo-service", name)])
         if path.endswith("/redirect"):
             status = 302
-            headers.append(("location", "http://example.invalid/elsewhere"))
+            headers.add("location", "http://example.invalid/elsewhere")
         body = {
             "service": name,
             "method": req.method,
             "path": path,
-            "target": req.target,
-            "headers": dict(req.headers),
+            "target": target,
+            "headers": dict(req.headers.items()),
             "body": req.body.decode("utf-8", "replace"),
             "seen": counts[path],
         }
-        return status, headers, json.dumps(body).encode()
+        return Response(status, headers, json.dumps(body).encode())
 
     return app
 
 
 async def main(host: str, port: int, name: str) -> None:
-    server = await start(make_app(name), host, port)
-    bound = server.sockets[0].getsockname()[1]
-    print(f"listening on http://{host}:{bound}", flush=True)
-    async with server:
-        await server.serve_forever()
+    listener = await listen("echo", make_app(name), host, port)  # the product's HTTP/1 server, as the front door
+    print(f"listening on http://{host}:{listener.port}", flush=True)
+    async with listener.server:
+        await listener.server.serve_forever()
 
 
 def cli() -> None:

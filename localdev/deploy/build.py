@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import subprocess
 import zipfile
 from pathlib import Path
@@ -73,12 +74,22 @@ _ARTIFACT_PROPERTY = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::
 
 
 def package(built_template: Path, s3: Any, bucket: str) -> dict[str, Any]:
-    """Upload each built function and layer directory as a zip; return the template pointing at s3:// URIs."""
+    """Upload each built function and layer directory as a zip, and each nested stack's template (packaged the
+    same way first); return the template pointing at the uploads, as `sam package` does."""
     template = load_template(built_template)
     existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
     if bucket not in existing:
         s3.create_bucket(Bucket=bucket)
     for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") == "AWS::Serverless::Application":
+            location = resource["Properties"]["Location"]
+            if isinstance(location, str) and not location.startswith(("https://", "s3://")):
+                nested = package(built_template.parent / location, s3, bucket)
+                body = json.dumps(nested, sort_keys=True).encode()
+                key = f"{logical_id}-{hashlib.sha256(body).hexdigest()[:16]}.json"
+                s3.put_object(Bucket=bucket, Key=key, Body=body)
+                resource["Properties"]["Location"] = f"https://s3.amazonaws.com/{bucket}/{key}"
+            continue
         prop = _ARTIFACT_PROPERTY.get(resource.get("Type", ""))
         if prop is None:
             continue

@@ -47,6 +47,8 @@ class GapFiller:
             ("AWS::Lambda::Function", self._function),
             ("AWS::DynamoDB::Table", self._table),
             ("AWS::CloudWatch::Alarm", self._alarm),
+            ("AWS::EC2::SecurityGroupEgress", self._egress),
+            ("AWS::EC2::SecurityGroupIngress", self._ingress),
         ):
             for logical, _, props in (w for w in wanted if w[1] == kind):
                 step(logical, props)
@@ -182,6 +184,47 @@ class GapFiller:
                     TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
                 )
                 self.filled.append(f"{logical}: enabled point-in-time recovery")
+
+    def _egress(self, logical: str, props: dict[str, Any]) -> None:
+        """A standalone egress rule (moto's CloudFormation has no model for it; it has one for ingress)."""
+        if logical in self._r.refs:
+            return
+        rule = self._r.resolve(props)
+        permission: dict[str, Any] = {
+            "IpProtocol": str(rule["IpProtocol"]),
+            "FromPort": int(rule["FromPort"]),
+            "ToPort": int(rule["ToPort"]),
+        }
+        if "DestinationSecurityGroupId" in rule:
+            peer = {"GroupId": str(rule["DestinationSecurityGroupId"]), "Description": str(rule.get("Description", ""))}
+            permission["UserIdGroupPairs"] = [peer]
+        else:
+            permission["IpRanges"] = [{"CidrIp": str(rule["CidrIp"]), "Description": str(rule.get("Description", ""))}]
+        group = str(rule["GroupId"])
+        self._client("ec2").authorize_security_group_egress(GroupId=group, IpPermissions=[permission])
+        self._r.refs[logical] = f"{group}-egress-{logical}"
+        self.filled.append(f"{logical}: authorised egress {permission['FromPort']}/tcp on {group}")
+
+    def _ingress(self, logical: str, props: dict[str, Any]) -> None:
+        """A standalone ingress rule: moto applies it but reports no physical id; authorise it when it is absent."""
+        if logical in self._r.refs:
+            return
+        rule = self._r.resolve(props)
+        group, port, source = str(rule["GroupId"]), int(rule["FromPort"]), rule.get("SourceSecurityGroupId")
+        ec2 = self._client("ec2")
+        existing = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0].get("IpPermissions", [])
+        present = any(
+            p.get("FromPort") == port and any(pair.get("GroupId") == source for pair in p.get("UserIdGroupPairs", []))
+            for p in existing
+        )
+        if not present:
+            pair = {"GroupId": str(source), "Description": str(rule.get("Description", ""))}
+            permission = {"IpProtocol": str(rule["IpProtocol"]), "FromPort": port, "ToPort": int(rule["ToPort"])}
+            ec2.authorize_security_group_ingress(
+                GroupId=group, IpPermissions=[{**permission, "UserIdGroupPairs": [pair]}]
+            )
+            self.filled.append(f"{logical}: authorised ingress {port}/tcp on {group} from {source}")
+        self._r.refs[logical] = f"{group}-ingress-{logical}"
 
     def _alarm(self, logical: str, props: dict[str, Any]) -> None:
         if logical in self._r.refs:

@@ -30,8 +30,14 @@ class Resolver:
         attribute: Callable[[str, str], str],
     ) -> None:
         self._template = template
-        defaults = {k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}
-        self._names = {**defaults, **parameters, **pseudo}
+        declared = template.get("Parameters", {})
+        defaults = {k: str(v.get("Default", "")) for k, v in declared.items()}
+        names: dict[str, Any] = {**defaults, **parameters, **pseudo}
+        for name, spec in declared.items():  # list-typed parameters are lists, as CloudFormation passes them
+            kind = str(spec.get("Type", ""))
+            if (kind == "CommaDelimitedList" or kind.startswith("List<")) and isinstance(names.get(name), str):
+                names[name] = [item.strip() for item in names[name].split(",")]
+        self._names = names
         self.refs = refs  # logical id -> physical id; the gap filler adds the ones it creates
         self._attribute = attribute
         self._conditions: dict[str, bool] = {}
@@ -102,6 +108,8 @@ class Resolver:
                 return self._sub(arg)
             if key == "Fn::Join":
                 return str(arg[0]).join(str(v) for v in self.resolve(arg[1]))
+            if key == "Fn::Split":
+                return str(self.resolve(arg[1])).split(str(arg[0]))
             if key == "Fn::Select":
                 return self.resolve(arg[1])[int(self.resolve(arg[0]))]
             if key == "Fn::If":

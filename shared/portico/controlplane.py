@@ -117,6 +117,25 @@ def _write(
     return version
 
 
+def _refuse_duplicates(docs: Sequence[Document]) -> None:
+    """One apply writes each document once: two files defining the same one would leave the table to chance (and
+    one DynamoDB transaction cannot write an item twice), so the user is asked to choose."""
+    seen: set[tuple[str, str]] = set()
+    twice: dict[tuple[str, str], None] = {}
+    for doc in docs:
+        key = (doc.kind, doc.metadata.name)
+        if key in seen:
+            twice[key] = None
+        seen.add(key)
+    if twice:
+        raise ConfigError(
+            [
+                ConfigIssue("<apply>", 0, "", f"{kind} {name!r} is defined more than once; apply one of them")
+                for kind, name in twice
+            ]
+        )
+
+
 def apply_documents(
     store: ConfigStore, docs: Sequence[Document], *, dry_run: bool = False, audit: Audit | None = None
 ) -> ApplyResult:
@@ -124,6 +143,7 @@ def apply_documents(
 
     The stored config is read with the loopback allowance: what is already stored is not re-judged here.
     """
+    _refuse_duplicates(docs)
     loaded = load_snapshot(store.snapshot(), ValidationSettings(allow_loopback=True))
     plan = plan_apply(loaded.config.documents(), docs)
     if plan.reference_errors:

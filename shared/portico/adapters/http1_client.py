@@ -84,6 +84,7 @@ class _Connection(asyncio.Protocol):
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
+        self.loop = asyncio.get_running_loop()  # made by the loop's create_connection, inside it
         self.closed = False
         self.uses = 0
         self.idle_since = 0.0
@@ -141,7 +142,7 @@ class _Connection(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-            waiter.set_result(Response(self._parser.get_status_code(), Headers(self._headers), body))
+            waiter.set_result(Response(self._parser.get_status_code(), Headers.lowered(self._headers), body))
 
     def _fail(self, exc: Exception) -> None:
         if self._waiter is not None and not self._waiter.done():
@@ -162,7 +163,7 @@ class _Connection(asyncio.Protocol):
             self._headers, self._body, self._size, self._received = [], [], 0, 0
             self._headers_done = False
         self._head = head
-        self._waiter = asyncio.get_running_loop().create_future()
+        self._waiter = self.loop.create_future()
         self.uses += 1
         self.transport.write(data)
         return self._waiter
@@ -211,8 +212,10 @@ class Http1Client:
                 raise UpstreamReset("the upstream closed a fresh connection without answering") from None
 
     async def _exchange(self, host: _Host, data: bytes, head: bool, deadline: float | None, *, fresh: bool) -> Response:
-        conn = await self._acquire(host, deadline, fresh)
-        loop = asyncio.get_running_loop()
+        conn = None if fresh else self._idle(host)  # the common case, without another coroutine
+        if conn is None:
+            conn = await self._acquire(host, deadline, fresh)
+        loop = conn.loop
         reuse = False
         timer = None
         try:
@@ -234,14 +237,20 @@ class Http1Client:
         found = self._hosts[origin] = _Host(scheme, name, port)
         return found
 
+    def _idle(self, host: _Host) -> _Connection | None:
+        while host.idle:
+            conn = host.idle.pop()
+            if conn.reusable:
+                return conn
+            self._forget(host, conn)
+        return None
+
     async def _acquire(self, host: _Host, deadline: float | None, fresh: bool) -> _Connection:
         breaker = self.breaker
         while True:
-            while host.idle and not fresh:
-                conn = host.idle.pop()
-                if conn.reusable:
-                    return conn
-                self._forget(host, conn)
+            conn = None if fresh else self._idle(host)
+            if conn is not None:
+                return conn
             if breaker.connections < breaker.limits.max_connections or self._evict_idle():
                 return await self._connect(host, deadline)
             if not breaker.try_pending():
@@ -332,7 +341,7 @@ class Http1Client:
 
     def _release(self, host: _Host, conn: _Connection, *, reuse: bool) -> None:
         if reuse and len(host.idle) < self.settings.max_idle_per_host:
-            conn.idle_since = asyncio.get_running_loop().time()
+            conn.idle_since = conn.loop.time()
             host.idle.append(conn)
         else:
             self._forget(host, conn)

@@ -18,6 +18,13 @@ class Headers:
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items: _Pairs = [(k.lower(), v) for k, v in items]
 
+    @classmethod
+    def lowered(cls, items: _Pairs) -> Headers:
+        """Wrap pairs whose names are already lower-case (a parser lowered them), without a copy."""
+        made = cls()
+        made._items = items
+        return made
+
     def get(self, name: str, default: str | None = None) -> str | None:
         name = name.lower()
         for key, value in self._items:

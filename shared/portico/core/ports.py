@@ -104,6 +104,7 @@ class QuotaStore(Protocol):
 
         Returns the new count, or None when refused (the counter is unchanged). A new counter starts at 0 and
         expires (TTL) at `expires_at` epoch seconds. Raises StoreUnavailable when the store cannot answer.
+        A negative `amount` gives back an earlier charge (a timed-out check whose request was refused).
         """
         ...
 

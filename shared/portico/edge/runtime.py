@@ -42,8 +42,12 @@ class Edge:
         deps = default_deps(settings, store=store, **overrides)
         return cls(store, settings, deps)
 
-    def warm(self) -> None:
-        """Load config and build the pipeline now (Lambda init runs with more CPU); failures retry per request."""
+    def warm(self, connections: int = 1) -> None:
+        """Load config and build the pipeline now (Lambda init runs with more CPU); failures retry per request.
+
+        With rate-limit policies, the quota store opens `connections` connections too: one for a Lambda instance
+        (one request at a time), as many as it serves at once for a long-running process (the local front door).
+        """
         try:
             loaded = self._config.current(time.monotonic())
             self._pipelines.get(loaded)
@@ -54,7 +58,10 @@ class Edge:
             # Importing boto3 and building the quota client takes ~1 s cold; done inside the first requests, that
             # time counts against their policy's timeout (100 ms by default) and a burst fails open.
             try:
-                self._quota()
+                store = self._quota().store
+                warm = getattr(store, "warm", None)  # the DynamoDB store; in-memory ones need none
+                if warm is not None:
+                    warm(connections)
             except Exception:  # no store wired or reachable: the filter applies each policy's failure mode
                 log.warning("quota store not ready at init", exc_info=True)
 

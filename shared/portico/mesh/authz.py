@@ -67,6 +67,9 @@ class AuthorizationFilter:
         peer: SpiffeId | None = ctx.attrs.get(SPIFFE_ID)
         if peer is None:  # unreachable behind mTLS; policies are never evaluated on an unverified caller
             return problem(403, "RBAC: access denied (no verified peer identity)", request_id=ctx.request_id)
+        policies = self.policies()
+        if policies.allows_all:  # no policy for this workload: nothing to match the request against
+            return await next(ctx)
         req = ctx.request
         facts = RequestFacts(
             peer,
@@ -78,7 +81,7 @@ class AuthorizationFilter:
             headers=HeaderView(req.headers),
             claims=ctx.attrs.get("claims"),
         )
-        decision = self.policies().evaluate(facts)
+        decision = policies.evaluate(facts)
         if decision.shadow is not None:
             # istio.io/dry-run: reported, never enforced
             shadow = decision.shadow

@@ -95,6 +95,9 @@ class ConnInfo:
     tls: bool = False
     peer_cert: dict[str, Any] | None = None
     peer_der: bytes | None = None  # the verified peer certificate itself (the front door passes it on as PEM)
+    # what the inbound PeerIdentityFilter concluded from peer_cert: worked out on the connection's first request
+    # and kept, since a connection's certificate cannot change
+    peer_identity: Any = None
 
 
 class _Reject(Exception):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, identity_from_cert
 from portico.core.chain import Context, Handler
 from portico.core.headers import Headers
 from portico.core.hop import INTERNAL_PREFIX, UnderscoreAction, underscore_refusal
 from portico.core.http import Response
 from portico.core.mesh.hop import clean_request, strip_hop_by_hop
+from portico.core.mtls.spiffe import SpiffeId
 from portico.core.ports import (
     Transport,
     UpstreamConnectError,
@@ -41,11 +44,21 @@ class InboundHygieneFilter:
         return resp
 
 
+@dataclass(frozen=True, slots=True)
+class _Verdict:
+    """The peer identity of one connection: the SPIFFE ID (mTLS), its text, or why the certificate was refused."""
+
+    spiffe: SpiffeId | None
+    peer: str | None
+    refused: str | None = None
+
+
 class PeerIdentityFilter:
     """Surfaces who is calling: ctx.attrs["peer"] (the SPIFFE ID as text) and ctx.attrs["spiffe_id"].
 
     With mTLS (`policy` given) the identity comes only from the certificate OpenSSL verified; a certificate that
     names no acceptable identity (none, several, another trust domain) is answered 403 before anything else runs.
+    The certificate is read once per connection (ConnInfo.peer_identity): it is the same for every request on it.
     """
 
     def __init__(self, policy: PeerPolicy | None = None) -> None:
@@ -53,20 +66,26 @@ class PeerIdentityFilter:
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
         info: ConnInfo = ctx.attrs[CONN]
-        peer: str | None
-        if self._policy is not None:
-            try:
-                spiffe = identity_from_cert(info.peer_cert, self._policy)
-            except PeerRejected as exc:
-                return problem(403, f"peer identity not accepted: {exc}", request_id=ctx.request_id)
-            ctx.attrs[SPIFFE_ID] = spiffe
-            peer = str(spiffe)
-        else:
-            peer = identity_of(info)
-        ctx.attrs[PEER] = peer
-        if peer is not None:
-            ctx.request.headers.set(PEER_HEADER, peer)
+        verdict: _Verdict | None = info.peer_identity
+        if verdict is None:
+            verdict = info.peer_identity = self._verdict(info)
+        if verdict.refused is not None:
+            return problem(403, f"peer identity not accepted: {verdict.refused}", request_id=ctx.request_id)
+        if verdict.spiffe is not None:
+            ctx.attrs[SPIFFE_ID] = verdict.spiffe
+        ctx.attrs[PEER] = verdict.peer
+        if verdict.peer is not None:
+            ctx.request.headers.set(PEER_HEADER, verdict.peer)
         return await next(ctx)
+
+    def _verdict(self, info: ConnInfo) -> _Verdict:
+        if self._policy is None:
+            return _Verdict(None, identity_of(info))
+        try:
+            spiffe = identity_from_cert(info.peer_cert, self._policy)
+        except PeerRejected as exc:
+            return _Verdict(None, None, str(exc))
+        return _Verdict(spiffe, str(spiffe))
 
 
 def identity_of(info: ConnInfo) -> str | None:

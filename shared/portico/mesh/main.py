@@ -18,8 +18,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portico.mesh.settings import SidecarSettings, resolve
+
+if TYPE_CHECKING:
+    from portico.adapters.tls.identity import MeshIdentity
+    from portico.mesh.sidecar import Sidecar
 
 EXIT_INVALID = 1  # the CLI's exit codes (portico.cli.output)
 EXIT_UNAVAILABLE = 3
@@ -82,6 +87,19 @@ def _error(message: str, code: int) -> int:
 
 def run(settings: SidecarSettings) -> None:
     """Build the sidecar from its settings and serve until drained. Raises StartError when it cannot start."""
+    from portico.mesh.identity import mesh_identity, resolve_identity
+
+    settings = _with_task_metadata(settings)
+    try:  # inbound mTLS is not optional: without a certificate source the sidecar does not start
+        identity_settings = resolve_identity(settings.service)
+    except ValueError as exc:
+        raise StartError(str(exc)) from exc
+    serve(build(settings, mesh_identity(identity_settings, clients=aws_json_clients)))
+
+
+def build(settings: SidecarSettings, identity: MeshIdentity | None) -> Sidecar:
+    """The sidecar and its adapters. `identity=None` (no mTLS) exists only for the mTLS benchmark's plaintext
+    baseline, so that the two differ in nothing else; the command never builds one."""
     from portico.adapters import aws_env
     from portico.adapters.aws_json import client as aws_json_client
     from portico.adapters.clock import SystemClock
@@ -89,11 +107,9 @@ def run(settings: SidecarSettings) -> None:
     from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
     from portico.adapters.file_config_store import FileConfigStore
     from portico.adapters.telemetry import BatchedJsonLines
-    from portico.core.ports import CertSourceError, ConfigStore
-    from portico.mesh.identity import mesh_identity, resolve_identity
+    from portico.core.ports import ConfigStore
     from portico.mesh.sidecar import Sidecar
 
-    settings = _with_task_metadata(settings)
     names = aws_env.table_names()
     ddb = aws_json_client("dynamodb", timeout=2.0, retries=2)  # one client for both tables
     config: ConfigStore = (
@@ -103,12 +119,7 @@ def run(settings: SidecarSettings) -> None:
     )
     seed = os.environ.get("PORTICO_SEED")  # reproducible weighted/fault/balancer choices for tests and benchmarks
     rng = random.Random(int(seed)) if seed else random.Random()
-    try:  # inbound mTLS is not optional: without a certificate source the sidecar does not start
-        identity_settings = resolve_identity(settings.service)
-    except ValueError as exc:
-        raise StartError(str(exc)) from exc
-    identity = mesh_identity(identity_settings, clients=aws_json_clients)
-    side = Sidecar(
+    return Sidecar(
         settings,
         DynamoDbRegistryStore(names["registry"], client=ddb),
         config,
@@ -119,7 +130,14 @@ def run(settings: SidecarSettings) -> None:
         clock=SystemClock(),  # the data path reads time only through the Clock port
     )
 
-    async def serve() -> None:
+
+def serve(side: Sidecar) -> None:
+    """Start the sidecar and serve until SIGTERM has drained it; StartError when it cannot start."""
+    import uvloop
+
+    from portico.core.ports import CertSourceError
+
+    async def main() -> None:
         await side.start()
         # Start-up objects (config models, parsed flags) live for the whole process: moving them out of the
         # collector's view keeps full collections short, which keeps latency tails short.
@@ -128,10 +146,8 @@ def run(settings: SidecarSettings) -> None:
         return_free_memory()
         await side.serve_until_signal()
 
-    import uvloop
-
     try:
-        uvloop.run(serve())
+        uvloop.run(main())
     except (OSError, CertSourceError) as exc:
         raise StartError(f"sidecar could not start: {exc}", EXIT_UNAVAILABLE) from exc
 

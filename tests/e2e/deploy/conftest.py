@@ -43,3 +43,13 @@ def local_deployment(local_aws: str, tmp_path_factory: pytest.TempPathFactory) -
     """template.yaml deployed into the session's local endpoint under a unique stack name."""
     workdir = tmp_path_factory.mktemp("local-deploy")
     yield deploy_local(f"portico-test-{uuid.uuid4().hex[:8]}", workdir=workdir)
+
+
+@pytest.fixture(scope="session")
+def edge_only_deployment(
+    local_deployment: LocalDeployment, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalDeployment]:
+    """The same build deployed again with Mesh=disabled (the edge alone)."""
+    workdir = tmp_path_factory.mktemp("edge-only-deploy")
+    name = f"portico-edge-{uuid.uuid4().hex[:8]}"
+    yield deploy_local(name, workdir=workdir, parameters={"Mesh": "disabled"}, prebuilt=local_deployment.build_dir)

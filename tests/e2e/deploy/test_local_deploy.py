@@ -7,6 +7,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from localdev.deploy import contract
 from localdev.deploy.invoke import invoke_built
@@ -41,7 +44,7 @@ def test_stack_is_complete_and_nothing_was_left_unfilled(local_deployment: Local
     assert local_deployment.unfilled == []
     # What the local CloudFormation skipped was created by API (see localdev/deploy/gaps.py).
     filled = "\n".join(local_deployment.filled)
-    for expected in ("HTTP API", "route $default", "TTL on expiresAt", "Layers"):
+    for expected in ("HTTP API", "route $default", "TTL on expiresAt", "Layers", "EdgeToSidecars: authorised egress"):
         assert expected in filled, filled
 
 
@@ -131,3 +134,153 @@ def test_built_authorizer_denies_a_request_without_credentials(local_deployment:
     assert json.loads(env["PORTICO_AUTHORIZER_AUTH"]) == {"apiKey": {}}
     response = invoke_built(local_deployment.build_dir, "AuthorizerFunction", _http_api_event("/x"), env)
     assert response["isAuthorized"] is False, response
+
+
+# ---------------------------------------------------------------- the mesh and its wiring (Mesh=enabled)
+
+
+def _edge_env(deployment: LocalDeployment) -> dict[str, str]:
+    name = deployment.outputs["EdgeFunctionName"]
+    return dict(client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"])
+
+
+def _sidecar_container(deployment: LocalDeployment) -> dict[str, Any]:
+    ecs = client("ecs")
+    cluster = deployment.outputs["MeshClusterName"]
+    (service,) = ecs.describe_services(cluster=cluster, services=[deployment.outputs["MeshServiceName"]])["services"]
+    task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+    (sidecar,) = [c for c in task["containerDefinitions"] if c["name"] == "sidecar"]
+    return dict(sidecar)
+
+
+def _nested_outputs(deployment: LocalDeployment, logical: str) -> dict[str, str]:
+    cfn = client("cloudformation")
+    resources = cfn.list_stack_resources(StackName=deployment.stack_name)["StackResourceSummaries"]
+    (physical,) = [r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == logical]
+    stack = cfn.describe_stacks(StackName=physical)["Stacks"][0]
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def test_mesh_and_network_are_nested_stacks_of_the_one_deployment(local_deployment: LocalDeployment) -> None:
+    network = _nested_outputs(local_deployment, "NetworkStack")
+    mesh = _nested_outputs(local_deployment, "MeshStack")
+    assert network["VpcId"] == local_deployment.outputs["MeshVpcId"]
+    assert mesh["CertificateAuthorityArn"] == local_deployment.outputs["CertificateAuthorityArn"]
+    assert mesh["MeshSecurityGroupId"] == local_deployment.outputs["MeshSecurityGroupId"]
+    assert client("ecs").describe_clusters(clusters=[mesh["ClusterName"]])["clusters"][0]["status"] == "ACTIVE"
+
+
+def test_edge_function_joins_the_mesh_subnets_with_its_own_security_group(local_deployment: LocalDeployment) -> None:
+    name = local_deployment.outputs["EdgeFunctionName"]
+    vpc = client("lambda").get_function_configuration(FunctionName=name)["VpcConfig"]
+    private = _nested_outputs(local_deployment, "NetworkStack")["PrivateSubnetIds"].split(",")
+    assert sorted(vpc["SubnetIds"]) == sorted(private)
+    assert vpc["SecurityGroupIds"] == [local_deployment.outputs["EdgeSecurityGroupId"]]
+    subnets = client("ec2").describe_subnets(SubnetIds=private)["Subnets"]
+    assert {s["VpcId"] for s in subnets} == {local_deployment.outputs["MeshVpcId"]}
+
+
+def test_sidecars_admit_the_edge_on_their_inbound_port_and_nothing_else(local_deployment: LocalDeployment) -> None:
+    ec2 = client("ec2")
+    edge_sg, mesh_sg = local_deployment.outputs["EdgeSecurityGroupId"], local_deployment.outputs["MeshSecurityGroupId"]
+    (mesh,) = ec2.describe_security_groups(GroupIds=[mesh_sg])["SecurityGroups"]
+    sources = {
+        (p["FromPort"], p["ToPort"], pair["GroupId"]) for p in mesh["IpPermissions"] for pair in p["UserIdGroupPairs"]
+    }
+    assert sources == {(15443, 15443, edge_sg), (15443, 15443, mesh_sg)}
+    assert all(not p.get("IpRanges") for p in mesh["IpPermissions"]), mesh["IpPermissions"]
+    (edge,) = ec2.describe_security_groups(GroupIds=[edge_sg])["SecurityGroups"]
+    to_mesh = [p for p in edge["IpPermissionsEgress"] if any(g["GroupId"] == mesh_sg for g in p["UserIdGroupPairs"])]
+    assert [(p["FromPort"], p["ToPort"]) for p in to_mesh] == [(15443, 15443)]
+
+
+# Every PORTICO_* variable the deployed edge and sidecar get, followed to the code that reads it: the reader is
+# given the deployed environment and must yield the deployed value. A variable without a reader here fails.
+def _edge_readers() -> dict[str, Any]:
+    from portico.adapters.aws import table_names
+    from portico.edge.settings import EdgeSettings
+    from portico.mesh.identity import resolve_identity
+
+    def identity(env: dict[str, str]) -> Any:
+        return resolve_identity(env["PORTICO_EDGE_IDENTITY"], env)
+
+    return {
+        "PORTICO_CONFIG_TABLE": lambda env: EdgeSettings.from_env(env).config_table,
+        "PORTICO_QUOTA_TABLE": lambda env: table_names(env)["quota"],
+        "PORTICO_REGISTRY_TABLE": lambda env: table_names(env)["registry"],
+        "PORTICO_API_NAME": lambda env: EdgeSettings.from_env(env).api_name,
+        "PORTICO_METRICS_NAMESPACE": lambda env: EdgeSettings.from_env(env).metrics_namespace,
+        "PORTICO_PCA_ARN": lambda env: identity(env).pca_arn,
+        "PORTICO_TRUST_DOMAIN": lambda env: identity(env).trust_domain,
+        "PORTICO_NAMESPACE": lambda env: identity(env).namespace,
+        "PORTICO_EDGE_IDENTITY": lambda env: identity(env).service,
+    }
+
+
+def _sidecar_readers() -> dict[str, Any]:
+    from portico.adapters.aws import table_names
+    from portico.mesh.identity import resolve_identity
+
+    return {
+        "PORTICO_CONFIG_TABLE": lambda env: table_names(env)["config"],
+        "PORTICO_REGISTRY_TABLE": lambda env: table_names(env)["registry"],
+        "PORTICO_PCA_ARN": lambda env: resolve_identity("orders", env).pca_arn,
+        "PORTICO_TRUST_DOMAIN": lambda env: resolve_identity("orders", env).trust_domain,
+        "PORTICO_NAMESPACE": lambda env: resolve_identity("orders", env).namespace,
+    }
+
+
+def test_every_portico_variable_of_the_edge_reaches_the_code_that_reads_it(local_deployment: LocalDeployment) -> None:
+    env = _edge_env(local_deployment)
+    readers = _edge_readers()
+    assert {k for k in env if k.startswith("PORTICO_")} == set(readers)
+    for name, read in readers.items():
+        assert read(env) == env[name], name
+    outputs = local_deployment.outputs
+    assert env["PORTICO_PCA_ARN"] == outputs["CertificateAuthorityArn"]
+    assert env["PORTICO_REGISTRY_TABLE"] == outputs["RegistryTableName"]
+    spiffe = f"spiffe://{env['PORTICO_TRUST_DOMAIN']}/ns/{env['PORTICO_NAMESPACE']}/sa/{env['PORTICO_EDGE_IDENTITY']}"
+    assert spiffe == outputs["EdgeSpiffeId"]
+
+
+def test_every_portico_variable_of_the_sidecar_reaches_the_code_that_reads_it(
+    local_deployment: LocalDeployment,
+) -> None:
+    sidecar = _sidecar_container(local_deployment)
+    env = {e["name"]: e["value"] for e in sidecar["environment"]}
+    readers = _sidecar_readers()
+    assert {k for k in env if k.startswith("PORTICO_")} == set(readers)
+    for name, read in readers.items():
+        assert read(env) == env[name], name
+    edge = _edge_env(local_deployment)
+    # one CA, one registry, one trust domain for the edge and the sidecars: typed once, passed through
+    for shared in ("PORTICO_PCA_ARN", "PORTICO_REGISTRY_TABLE", "PORTICO_CONFIG_TABLE", "PORTICO_TRUST_DOMAIN"):
+        assert env[shared] == edge[shared], shared
+    assert sidecar["image"] == local_deployment.parameters["SidecarImage"]
+    ca = client("acm-pca").describe_certificate_authority(CertificateAuthorityArn=env["PORTICO_PCA_ARN"])
+    assert ca["CertificateAuthority"]["Status"] == "ACTIVE"
+    for table in (env["PORTICO_CONFIG_TABLE"], env["PORTICO_REGISTRY_TABLE"]):
+        assert client("dynamodb").describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
+
+
+def test_the_deployed_edge_issues_its_own_mesh_certificate_from_the_stacks_ca(
+    local_deployment: LocalDeployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The edge's lazy mesh client, given the deployed environment, gets a certificate for the stack's SPIFFE ID."""
+    import asyncio
+    import logging
+
+    from portico.edge.mesh_client import LazyMeshClient
+
+    env = {**os.environ, **_edge_env(local_deployment)}
+
+    async def first_call() -> None:
+        mesh = LazyMeshClient(env)
+        await mesh.get()
+        if mesh._renewal is not None:
+            mesh._renewal.cancel()
+
+    with caplog.at_level(logging.INFO, logger="portico.edge"):
+        asyncio.run(first_call())
+    ready = [r.getMessage() for r in caplog.records if r.getMessage().startswith("edge mesh identity ")]
+    assert ready == [f"edge mesh identity {local_deployment.outputs['EdgeSpiffeId']} ready"], caplog.text

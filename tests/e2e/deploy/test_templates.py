@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
+import pytest
 from deploy_checks import (
     assert_cfn_lint_clean,
     assert_checkov_clean,
@@ -17,6 +19,7 @@ from localdev.deploy.tools import REPO
 
 TEMPLATES = [REPO / "template.yaml", *sorted((REPO / "infra").glob("*.yaml"))]
 DOCKERFILE = REPO / "infra" / "sidecar" / "Dockerfile"
+DEBIAN_DOCKERFILE = REPO / "infra" / "sidecar" / "Dockerfile.debian"
 
 
 def test_cfn_lint_is_clean_on_every_template() -> None:
@@ -40,12 +43,31 @@ def test_checkov_passes_with_only_reasoned_in_template_suppressions() -> None:
     assert skipped == len(reasons) and all(len(reason) > 20 for reason in reasons), report
 
 
-def test_checkov_passes_on_the_sidecar_dockerfile() -> None:
-    assert_checkov_clean(DOCKERFILE, framework="dockerfile")
+@pytest.mark.parametrize("recipe", [DOCKERFILE, DEBIAN_DOCKERFILE], ids=lambda p: p.name)
+def test_checkov_passes_on_the_sidecar_recipes(recipe: Path) -> None:
+    assert_checkov_clean(recipe, framework="dockerfile")
 
 
-def test_hadolint_is_clean_on_the_sidecar_dockerfile() -> None:
-    assert_hadolint_clean(DOCKERFILE)
+@pytest.mark.parametrize("recipe", [DOCKERFILE, DEBIAN_DOCKERFILE], ids=lambda p: p.name)
+def test_hadolint_is_clean_on_the_sidecar_recipes(recipe: Path) -> None:
+    assert_hadolint_clean(recipe)
+
+
+def _runtime_lines(recipe: Path) -> dict[str, str]:
+    """The last stage's instructions that decide how the image runs, joined across continuation lines."""
+    text = recipe.read_text().split("\nFROM ")[-1].replace("\\\n", " ")
+    wanted = ("USER", "EXPOSE", "HEALTHCHECK", "ENTRYPOINT", "CMD")
+    return {
+        line.split()[0]: " ".join(line.split()[1:])
+        for line in text.splitlines()
+        if line.split()[:1] and line.split()[0] in wanted
+    }
+
+
+def test_both_sidecar_recipes_run_the_image_the_same_way() -> None:
+    docker, debian = _runtime_lines(DOCKERFILE), _runtime_lines(DEBIAN_DOCKERFILE)
+    assert set(docker) == {"USER", "EXPOSE", "HEALTHCHECK", "ENTRYPOINT", "CMD"}
+    assert docker == debian
 
 
 def test_layer_requirements_follow_the_package_dependencies() -> None:

@@ -258,3 +258,13 @@ def test_a_sidecar_reading_the_table_skips_a_deep_mesh_item_and_keeps_taking_ver
     assert cli.invoke(app, ["apply", "-f", str(vs)]).exit_code == 0
     later = cache.current(2.0)
     assert later.version > loaded.version and set(later.config.virtual_services) == {"reviews"}
+
+
+def test_one_document_in_two_files_of_one_apply_is_named(cli: CliRunner, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(REVIEWS_DR)
+    second.write_text(REVIEWS_DR.replace("name: v2", "name: v3"))
+    result = cli.invoke(app, ["apply", "-f", str(first), "-f", str(second)])
+    assert result.exit_code == 1 and "DestinationRule 'reviews' is defined more than once" in result.output
+    assert "nothing was written" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -72,7 +72,10 @@ def test_500_concurrent_charges_from_16_threads_admit_exactly_50(
             t.join(timeout=120)
         assert len(admitted) == 16
         assert sum(admitted) == 50
-        assert quota_store.writes - writes_before == 500  # one write per request, no read, no retry
+        # one write per request until a refusal; after that this instance knows the counter is spent for the rest
+        # of its window and refuses with no write (16 threads race, so several refusals may be written)
+        writes = quota_store.writes - writes_before
+        assert 51 <= writes < 500, writes
 
 
 def test_leasing_instances_never_over_admit_and_write_a_tenth_as_often(quota_store: DynamoDbQuotaStore) -> None:

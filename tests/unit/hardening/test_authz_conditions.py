@@ -148,6 +148,14 @@ def test_service_accounts() -> None:
     assert decide(deny, ORDERS) and not decide(deny, CATALOG)
 
 
+def test_trust_domains() -> None:
+    foreign = SpiffeId("partner.example", "default", "orders")
+    allow = [policy("ALLOW", {"from": [{"source": {"trustDomains": ["cluster.local"]}}]})]
+    assert decide(allow, ORDERS) and not decide(allow, foreign)
+    deny = [policy("DENY", {"from": [{"source": {"notTrustDomains": ["cluster.*"]}}]})]
+    assert decide(deny, ORDERS) and not decide(deny, foreign)
+
+
 def test_a_dry_run_deny_only_reports() -> None:
     """The defect as found: a DENY dry-run policy turned 200 into 403."""
     dry = policy("DENY", {"from": [{"source": {"principals": ["*"]}}]}, dry_run=True, name="shadow")

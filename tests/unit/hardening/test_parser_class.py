@@ -29,8 +29,10 @@ from portico.core.auth.jws import parse_token
 from portico.core.compose.transform import RequestTransformer, ResponseTransformer
 from portico.core.config.compose import RequestTransform, ResponseTransform
 from portico.core.config.loader import parse_documents
+from portico.core.config.protection import Validation
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
+from portico.core.validation.request import RequestValidator
 from portico.edge.dispatch.aggregate import _outcome
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -109,6 +111,9 @@ class _Lambda:
 
 JSON_REQUEST = Headers([("content-type", "application/json")])
 REQUEST_TRANSFORM = RequestTransformer(RequestTransform.model_validate({"body": {"jmespath": "a"}}))
+VALIDATOR = RequestValidator(
+    Validation.model_validate({"body": {"schema": {"type": "object", "properties": {"a": {"pattern": "^(a+)+$"}}}}})
+)
 RESPONSE_TRANSFORM = ResponseTransformer(ResponseTransform.model_validate({"body": {"jmespath": "a"}}))
 
 
@@ -131,6 +136,7 @@ ENTRY_POINTS: dict[str, Callable[[bytes, Path], object]] = {
         Request("POST", "/", headers=JSON_REQUEST, body=d), {}
     ),
     "upstream answers for transforms": lambda d, _: RESPONSE_TRANSFORM.apply(Response(200, JSON_REQUEST, d)),
+    "request bodies for validation": lambda d, _: VALIDATOR.check({}, [], [("content-type", "application/json")], d),
     "aggregate parts": lambda d, _: _outcome("part", Response(200, JSON_REQUEST, d)),
     "Lambda payloads": lambda d, _: BotoLambdaInvoker(_Lambda(d))._invoke_sync("fn", None, {}),
     "registry labels": lambda d, _: _from_item(

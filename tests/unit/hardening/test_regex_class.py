@@ -8,6 +8,7 @@ call whose pattern is not a literal in the code fails it, so a new regex entry p
 from __future__ import annotations
 
 import ast
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,20 @@ def _transform_path() -> Callable[[], object]:
     return lambda: transformer.apply(Request("GET", "/" + SUBJECT), {})
 
 
+def _validation(keyword: str) -> Callable[[], object]:
+    from portico.core.config.protection import Validation
+    from portico.core.validation.request import RequestValidator
+
+    schema: dict[str, Any] = (
+        {"type": "object", "properties": {"a": {"type": "string", "pattern": "^" + EVIL + "$"}}}
+        if keyword == "pattern"
+        else {"type": "object", "patternProperties": {"^" + EVIL + "$": {"type": "string"}}}
+    )
+    validator = RequestValidator(Validation.model_validate({"body": {"schema": schema}}))
+    body = json.dumps({"a": SUBJECT} if keyword == "pattern" else {SUBJECT: "x"}).encode()
+    return lambda: validator.check({}, [], [("content-type", "application/json")], body)
+
+
 ENTRY_POINTS: dict[str, Callable[[], Callable[[], object]]] = {
     "Route match.pathRegex": lambda: _route_table("path"),
     "Route match.headers[].regex": lambda: _route_table("headers"),
@@ -109,6 +124,8 @@ ENTRY_POINTS: dict[str, Callable[[], Callable[[], object]]] = {
        for f in ("uri", "uri ignoring case", "authority", "headers", "queryParams", "withoutHeaders")},
     "Route upstream.http.rewrite.regex": _upstream_rewrite,
     "Route transform.request.path.regex": _transform_path,
+    "Route validate.body JSON Schema pattern": lambda: _validation("pattern"),
+    "Route validate.body JSON Schema patternProperties": lambda: _validation("patternProperties"),
 }  # fmt: skip
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -193,3 +195,100 @@ def test_leasing_refunds_locally_when_a_later_limit_refuses_and_then_refuses_wit
     assert [d.admitted for d in decisions] == [True, True, True] + [False] * 7
     assert limiter.leases.unspent() == 7  # 10 leased, 3 spent by admitted requests; the 7 refused gave theirs back
     assert store.writes <= 6  # 1s lease + 60s: lease refused, 3 exact charges, 1 refused; then refusals are local
+
+
+# --- issue 20 defects 13 and 14: noisy tenants and timed-out checks
+
+
+class _SlowStore(InMemoryQuotaStore):
+    """Writes wait for `release`, and count how many are in flight per key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+
+    async def add(self, key: str, amount: int, ceiling: int, expires_at: int) -> int | None:
+        self.in_flight[key] += 1
+        self.peak[key] = max(self.peak[key], self.in_flight[key])
+        try:
+            if amount > 0:
+                await self.release.wait()
+            return await super().add(key, amount, ceiling, expires_at)
+        finally:
+            self.in_flight[key] -= 1
+
+
+def test_a_spent_counter_is_refused_locally_for_the_rest_of_its_window() -> None:
+    store = InMemoryQuotaStore()
+    limiter = QuotaLimiter(store)
+    decisions = _run(limiter, _policy((3, 60)), [T0 + i for i in range(10)])
+    assert [d.admitted for d in decisions] == [True] * 3 + [False] * 7
+    assert store.writes == 4 and limiter.stats.refused_locally == 6  # one refused write, then none
+    assert all(d.retry_after == 60 - i for i, d in enumerate(decisions) if i >= 3)
+    assert _run(limiter, _policy((3, 60)), [T0 + 60])[0].admitted  # the next window is a new counter
+    assert _run(limiter, _policy((3, 60)), [T0 + 11], who="other")[0].admitted  # other partitions are untouched
+
+
+def test_one_busy_counter_holds_at_most_its_share_of_store_calls() -> None:
+    async def go() -> tuple[int, bool]:
+        store = _SlowStore()
+        limiter = QuotaLimiter(store, per_partition=8)
+        noisy = [asyncio.ensure_future(limiter.check(_policy((1000, 60)), "a", T0)) for _ in range(50)]
+        await asyncio.sleep(0.01)
+        quiet = asyncio.ensure_future(limiter.check(_policy((1000, 60)), "b", T0))
+        await asyncio.sleep(0.01)
+        quiet_in_store = store.in_flight[f"p|60|b|{int(T0 // 60)}"] == 1  # b reached the store beside a's 8
+        store.release.set()
+        await asyncio.gather(*noisy, quiet)
+        return store.peak[f"p|60|a|{int(T0 // 60)}"], quiet_in_store
+
+    assert asyncio.run(go()) == (8, True)
+
+
+def test_a_timed_out_check_in_closed_mode_gives_its_charge_back() -> None:
+    async def go() -> tuple[int, int]:
+        store = _SlowStore()
+        limiter = QuotaLimiter(store)
+        policy = replace(_policy((5, 60)), failure_mode="closed")
+        with pytest.raises(TimeoutError):
+            await limiter.check_within(policy, "c", T0, 0.01)
+        store.release.set()  # the write that was already on its way commits now...
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return store.values[f"p|60|c|{int(T0 // 60)}"], limiter.stats.refunds  # ...and is given back
+
+    assert asyncio.run(go()) == (0, 1)
+
+
+def test_a_timed_out_check_in_open_mode_still_counts_the_served_request() -> None:
+    async def go() -> int:
+        store = _SlowStore()
+        limiter = QuotaLimiter(store)
+        with pytest.raises(TimeoutError):
+            await limiter.check_within(_policy((5, 60)), "o", T0, 0.01)  # open (the default): served uncounted...
+        store.release.set()
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return store.values[f"p|60|o|{int(T0 // 60)}"]  # ...and counted once its write lands
+
+    assert asyncio.run(go()) == 1
+
+
+def test_a_closed_check_abandoned_before_its_write_never_writes() -> None:
+    async def go() -> int:
+        store = _SlowStore()
+        limiter = QuotaLimiter(store, per_partition=1)
+        policy = replace(_policy((5, 60)), failure_mode="closed")
+        first = asyncio.ensure_future(limiter.check(policy, "w", T0))  # holds the only slot
+        await asyncio.sleep(0)
+        with pytest.raises(TimeoutError):
+            await limiter.check_within(policy, "w", T0, 0.01)  # waits for the slot, gives up
+        store.release.set()
+        await first
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return store.writes
+
+    assert asyncio.run(go()) == 1

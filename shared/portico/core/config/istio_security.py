@@ -43,6 +43,8 @@ class Source(Model):
     not_service_accounts: list[str] = Field(default_factory=list)
     ip_blocks: list[str] = Field(default_factory=list)
     not_ip_blocks: list[str] = Field(default_factory=list)
+    trust_domains: list[str] = Field(default_factory=list)
+    not_trust_domains: list[str] = Field(default_factory=list)
 
     @field_validator("ip_blocks", "not_ip_blocks")
     @classmethod

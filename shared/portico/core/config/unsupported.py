@@ -71,8 +71,6 @@ FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
         ),
         ("spec.rules.*.from.*.source.remoteIpBlocks", "original client addresses (source.remoteIpBlocks)"),
         ("spec.rules.*.from.*.source.notRemoteIpBlocks", "original client addresses (source.notRemoteIpBlocks)"),
-        ("spec.rules.*.from.*.source.trustDomains", "trust domain matching (source.trustDomains)"),
-        ("spec.rules.*.from.*.source.notTrustDomains", "trust domain matching (source.notTrustDomains)"),
         ("spec.rules.*.to.*.operation.notHosts", "operation.notHosts"),
     ),
 }

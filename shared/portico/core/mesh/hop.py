@@ -20,10 +20,18 @@ def clean_request(headers: Headers, underscores: UnderscoreAction, *, internal_o
     return Headers((k, v) for k, v in headers if k not in drop)
 
 
+_BAD_NAME = b"\r\n\x00 \t:"
+_BAD_VALUE = b"\r\n\x00"
+
+
 def invalid_field(name: bytes, value: bytes) -> str | None:
-    """Why a header field is unacceptable, or None. llhttp already rejects most; this is the belt to its braces."""
-    if not name or any(c in name for c in b"\r\n\x00 \t:"):
+    """Why a header field is unacceptable, or None. llhttp already rejects most; this is the belt to its braces.
+
+    Runs for every header of every request, so each scan is one C pass (bytes.translate deleting the bad bytes
+    changes the length when any is there) instead of a Python loop per byte class (~2 us per field).
+    """
+    if not name or len(name.translate(None, _BAD_NAME)) != len(name):
         return "invalid header name"
-    if any(c in value for c in b"\r\n\x00"):
+    if len(value.translate(None, _BAD_VALUE)) != len(value):
         return "CR, LF or NUL in a header value"
     return None

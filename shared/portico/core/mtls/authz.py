@@ -81,6 +81,12 @@ class PolicySet:
             else None,
         )
 
+    @property
+    def allows_all(self) -> bool:
+        """No policy applies to the workload (none enforced, none in dry-run): every verified caller is allowed,
+        as in Istio, and nothing needs evaluating or reporting."""
+        return not self.deny and not self.allow and self.dry_run is None
+
     def evaluate(self, facts: RequestFacts) -> Decision:
         decision = self._decide(facts)
         if self.dry_run is None:
@@ -129,6 +135,7 @@ def _source_matches(source: Source, facts: RequestFacts) -> bool:
         and _field(source.namespaces, source.not_namespaces, lambda n: string_matches(n, peer.namespace))
         and _field(source.service_accounts, source.not_service_accounts, lambda a: _service_account(a, peer))
         and _field(source.ip_blocks, source.not_ip_blocks, lambda b: ip_in_block(facts.source_ip, b))
+        and _field(source.trust_domains, source.not_trust_domains, lambda t: string_matches(t, peer.trust_domain))
     )
 
 

@@ -5,7 +5,7 @@ limit per window: leasing cannot over-admit. Its cost is under-admission: tokens
 spend before the window ended (at most lease size - 1 per instance and counter) are lost for that window.
 When a full lease no longer fits under the limit the instance falls back to charging each request exactly, and once
 the store refuses an exact charge the window is known to be spent (counters only grow within a window), so later
-requests in it are refused locally without a write.
+requests in it are refused locally without a write. Exact mode keeps the same refusal memory here (see limiter).
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import threading
 from dataclasses import dataclass
 
 _PRUNE_ABOVE = 4096  # entries; finished windows are dropped once the book grows past this
+# Past this many live entries, those holding no tokens (what a refusal remembered) are forgotten: forgetting one
+# costs a write later and never admits more. Bounds memory when very many partitions are spent in one window.
+_MAX_ENTRIES = 100_000
 
 
 @dataclass(slots=True)
@@ -79,6 +82,13 @@ class LeaseBook:
         with self._lock:
             self._entry(key, ends).refused_at = (ceiling, cost)
 
+    def forget_refusal(self, key: str) -> None:
+        """A refund lowered the counter, so an earlier refusal no longer proves the window spent."""
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is not None:
+                lease.refused_at = None
+
     def estimate(self, key: str, ceiling: int) -> int:
         """Quota left as this instance knows it: the store's remainder at its last write plus its unspent tokens."""
         with self._lock:
@@ -96,6 +106,8 @@ class LeaseBook:
         with self._lock:
             if len(self._leases) > _PRUNE_ABOVE:
                 self._leases = {k: v for k, v in self._leases.items() if v.ends > now}
+            if len(self._leases) > _MAX_ENTRIES:
+                self._leases = {k: v for k, v in self._leases.items() if v.tokens > 0}
 
     def _entry(self, key: str, ends: float) -> _Lease:
         lease = self._leases.get(key)

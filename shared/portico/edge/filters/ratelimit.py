@@ -6,7 +6,6 @@ refused earlier never spends quota, which would let anyone probe or drain anothe
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -56,7 +55,8 @@ class RateLimitFilter:
         except StoreUnavailable as exc:
             return await self._store_failed(ctx, next, policy, _UNWIRED, exc)
         try:
-            decision = await asyncio.wait_for(limiter.check(policy, partition, ctx.now), policy.timeout)
+            # not wait_for: a write already on a thread commits anyway; check_within settles it (docs/quota.md)
+            decision = await limiter.check_within(policy, partition, ctx.now, policy.timeout)
         except (StoreUnavailable, TimeoutError) as exc:
             return await self._store_failed(ctx, next, policy, limiter, exc)
         if not decision.admitted:

@@ -1,0 +1,160 @@
+"""The sidecar image, built here with buildah and run with podman, in the whole path `/shop/orders/7` takes.
+
+front door (edge, its own principal) -> orders sidecar (the image, under podman) -> orders app -> payments
+sidecar (a process) -> payments app. Every process reaches the local AWS endpoint through a CallRecorder, each
+role with its own access key, so the same run records the AWS calls the IAM test judges
+(test_iam_matches_calls.py reads them from the `system` fixture). The orders sidecar's AuthorizationPolicy admits
+only the edge's SPIFFE identity. The last test stops the container with SIGTERM and checks the drain.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from system_fixture import EDGE, SIDECAR, System, http_get, running_system
+
+from localdev.deploy import image, policy, roles
+
+
+def test_image_was_built_by_buildah_and_reports_its_size(system: System) -> None:
+    report = system.image
+    labels = image.podman("image", "inspect", "--format", "{{json .Config}}", report.image)
+    config = json.loads(labels)
+    assert config["Entrypoint"] == ["portico", "sidecar"]
+    assert config["User"] == "10001"
+    assert "15443/tcp" in config["ExposedPorts"]
+    assert report.size > 0 and report.compressed_size > 0
+    unpacked, gzipped = report.size / 1e6, report.compressed_size / 1e6
+    print(f"sidecar image {report.image}: {unpacked:.0f} MB unpacked, {gzipped:.0f} MB gzipped")
+
+
+def test_container_sidecar_registers_in_the_registry(system: System) -> None:
+    from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
+
+    store = DynamoDbRegistryStore(system.tables["registry"])
+    assert [i.instance_id for i in store.instances("orders")] == [system.orders_instance]
+
+
+def test_edge_reaches_the_container_over_mtls_as_its_own_identity(system: System) -> None:
+    status, body = http_get(f"{system.frontdoor}/shop/orders/7")
+    assert status == 200, body
+    answer = json.loads(body)
+    # orders answered, after calling payments through its own (containerised) sidecar: mTLS both ways
+    assert answer["service"] == "orders", answer
+    assert answer["payments"]["service"] == "payments" and answer["payments"]["path"] == "/charge", answer
+    # the container's inbound listener admitted the edge only because its AuthorizationPolicy names the edge's
+    # SPIFFE identity, which the edge proved with a certificate from the CA (the next test shows a peer it
+    # does not name is refused)
+
+
+def test_authorization_policy_denies_a_peer_it_does_not_name(system: System) -> None:
+    # payments' sidecar holds a valid mesh certificate, but orders' policy admits only the edge
+    status, body = system.via_payments("orders", "/orders/1")
+    assert status == 403 and b"RBAC: access denied" in body, body
+
+
+def test_edge_counts_quota_and_invokes_lambda_upstreams(system: System) -> None:
+    # the other AWS calls an edge makes: quota counters in DynamoDB, a Lambda upstream
+    for _ in range(3):
+        status, body = http_get(f"{system.frontdoor}/limited")
+        assert status == 200 and json.loads(body) == {"limited": True}, body
+    status, body = http_get(f"{system.frontdoor}/fn")
+    assert status == 200, body
+
+
+def test_sigterm_drains_in_flight_and_leaves_the_registry(system: System) -> None:
+    from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
+
+    fetch = f"import urllib.request; print(urllib.request.urlopen('{system.frontdoor}/slow?ms=1500').status)"
+    slow = subprocess.Popen([sys.executable, "-c", fetch], stdout=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 15
+        while system.app_hits("/slow") == 0 and time.monotonic() < deadline:  # until it is in flight at the app
+            time.sleep(0.05)
+        assert system.app_hits("/slow") == 1, "the slow request never reached the app"
+        assert system.container.poll() is None
+        system.container.send_signal(signal.SIGTERM)  # podman proxies it to the entry command
+        code = system.container.wait(30)
+        out, _ = slow.communicate(timeout=20)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+        slow.communicate(timeout=10)
+    assert out.strip() == "200", out
+    assert code == 0, system.container_log()
+    assert DynamoDbRegistryStore(system.tables["registry"]).instances("orders") == []
+
+
+@pytest.fixture(scope="module")
+def system(local_aws: str, pca_arn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
+    with running_system(local_aws, pca_arn, tmp_path_factory.mktemp("system")) as running:
+        yield running
+
+
+# ---------------------------------------------------------------- IAM: recorded calls against the templates' roles
+# Runs after the drain above, so the sidecar's deregistration is among the recorded calls.
+
+# What AWS attaches for the platform, not for Portico's code: Lambda writes the function's logs, X-Ray's
+# daemon sends the traces of `Tracing: Active`, Lambda manages the VPC network interfaces.
+EDGE_PLATFORM_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+}
+
+
+def _resources(system: System, pca_arn: str) -> roles.Resources:
+    from portico.adapters.aws import client
+
+    account = client("sts").get_caller_identity()["Account"]
+    return roles.Resources(account=account, region="us-east-1", tables=system.tables, ca_arn=pca_arn)
+
+
+def _requests(system: System, principal: str, account: str) -> list[policy.Request]:
+    calls = system.recorder.calls(principal)
+    assert calls, f"no AWS call was recorded for {principal}"
+    return [r for r in (policy.request(c, account) for c in calls) if r is not None]
+
+
+def _show(verdict: policy.Verdict) -> str:
+    denied = "\n  ".join(f"{r.action} on {r.resource}" for r in verdict.denied) or "none"
+    unused = "\n  ".join(verdict.unused) or "none"
+    return f"used but not allowed:\n  {denied}\nallowed but never used:\n  {unused}"
+
+
+def test_edge_role_allows_exactly_the_calls_the_edge_made(system: System, pca_arn: str, tmp_path: Path) -> None:
+    res = _resources(system, pca_arn)
+    parameters = {"Mesh": "enabled", "SidecarImage": "x", "AppImage": "y"}
+    edge = roles.edge_role(res, tmp_path, parameters)
+    assert set(edge.managed) == EDGE_PLATFORM_POLICIES
+    requests = _requests(system, EDGE, res.account)
+    verdict = policy.judge(edge.statements, requests)
+    print("edge calls:", sorted({r.action for r in requests}))
+    assert not verdict.denied and not verdict.unused, _show(verdict)
+
+
+def test_sidecar_role_allows_exactly_the_calls_the_sidecars_made(system: System, pca_arn: str) -> None:
+    res = _resources(system, pca_arn)
+    sidecar = roles.sidecar_role(res)
+    assert sidecar.managed == []
+    requests = _requests(system, SIDECAR, res.account)
+    verdict = policy.judge(sidecar.statements, requests)
+    print("sidecar calls:", sorted({r.action for r in requests}))
+    assert not verdict.denied and not verdict.unused, _show(verdict)
+
+
+def test_the_check_fails_on_a_missing_and_on_an_unused_permission(system: System, pca_arn: str) -> None:
+    res = _resources(system, pca_arn)
+    statements = roles.sidecar_role(res).statements
+    requests = _requests(system, SIDECAR, res.account)
+    narrowed = [{**s, "Action": [a for a in policy._list(s["Action"]) if a != "dynamodb:PutItem"]} for s in statements]
+    assert any(r.action == "dynamodb:PutItem" for r in policy.judge(narrowed, requests).denied)
+    widened = [*statements, {"Sid": "Extra", "Effect": "Allow", "Action": "dynamodb:DeleteTable", "Resource": "*"}]
+    assert policy.judge(widened, requests).unused == ["Extra: dynamodb:DeleteTable on *"]
