@@ -111,9 +111,10 @@ class RequestValidator:
         self,
         path_params: Mapping[str, str],
         query: Sequence[tuple[str, str]],
-        headers: Headers,
+        headers: Headers | Sequence[tuple[str, str]],
         body: bytes,
     ) -> list[Violation]:
+        headers = headers if isinstance(headers, Headers) else Headers(headers)
         found: list[Violation] = []
         if self._path is not None:
             found += self._path.check([(k, unquote(v)) for k, v in path_params.items()])
