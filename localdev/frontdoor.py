@@ -5,7 +5,12 @@ event adapter, pipeline and serialisation as in AWS. Requests are served concurr
 handler's async core is awaited directly; the synchronous `handler` wrapper would block the loop).
 HTTP/1.1 is read by the sidecar's server (portico.mesh.http1): the same strict framing, Host checks, pipelining,
 header-read timeout and connection cap (PORTICO_REQUEST_HEADERS_TIMEOUT, PORTICO_MAX_CONNECTIONS).
-Run: python -m localdev.frontdoor [--host 127.0.0.1] [--port 8080] [--config FILE]; prints `listening on URL`.
+Mutual TLS as API Gateway's custom domains do it: with --tls-cert/--tls-key it serves HTTPS, and with --client-ca it
+asks for a client certificate, verifies it against that CA, and passes it in
+`requestContext.authentication.clientCert` (routes with `auth.clientCert` decide; a request without one is let
+through to them, where API Gateway would fail the handshake: both refuse it).
+Run: python -m localdev.frontdoor [--host 127.0.0.1] [--port 8080] [--config FILE]
+     [--tls-cert C --tls-key K [--client-ca CA]]; prints `listening on URL`.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import ssl
 import sys
 import time
 import uuid
@@ -29,14 +35,31 @@ from portico.mesh.listener import listen
 LIMITS = ServerLimits(max_body_bytes=10 * 1024 * 1024)
 
 
-def build_event(req: Request, host_port: str) -> dict[str, Any]:
+def client_cert(der: bytes) -> dict[str, Any]:
+    """`requestContext.authentication.clientCert` as API Gateway fills it for a verified client certificate."""
+    from cryptography import x509
+
+    cert = x509.load_der_x509_certificate(der)
+    return {
+        "clientCertPem": ssl.DER_cert_to_PEM_cert(der),
+        "subjectDN": cert.subject.rfc4514_string(),
+        "issuerDN": cert.issuer.rfc4514_string(),
+        "serialNumber": format(cert.serial_number, "X"),
+        "validity": {
+            "notBefore": cert.not_valid_before_utc.strftime("%b %d %H:%M:%S %Y GMT"),
+            "notAfter": cert.not_valid_after_utc.strftime("%b %d %H:%M:%S %Y GMT"),
+        },
+    }
+
+
+def build_event(req: Request, host_port: str, peer_der: bytes | None = None, tls: bool = False) -> dict[str, Any]:
     """The API Gateway HTTP API (payload 2.0, $default route) event for one request."""
     from portico.edge.events.outbound import event_for
 
     headers = req.headers.copy()
     # API Gateway adds these itself; what the client sent under these names is replaced.
     headers.set("x-forwarded-for", req.source_ip)
-    headers.set("x-forwarded-proto", "http")
+    headers.set("x-forwarded-proto", "https" if tls else "http")
     headers.set("x-forwarded-port", host_port.rsplit(":", 1)[-1])
     if "host" not in headers:  # HTTP/1.0 may omit it
         headers.set("host", host_port)
@@ -50,7 +73,21 @@ def build_event(req: Request, host_port: str) -> dict[str, Any]:
         raw_query=req.raw_query,
     )
     request_id = base64.b32encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")  # API Gateway's id looks like this
-    return event_for(request, request_id, time.time())
+    event = event_for(request, request_id, time.time())
+    if peer_der:
+        event["requestContext"]["authentication"] = {"clientCert": client_cert(peer_der)}
+    return event
+
+
+def tls_context(cert: str, key: str, client_ca: str | None) -> ssl.SSLContext:
+    """Server TLS; with a client CA, a client certificate is asked for and, when sent, verified against it."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    if client_ca:
+        context.load_verify_locations(client_ca)
+        context.verify_mode = ssl.CERT_OPTIONAL
+    return context
 
 
 def to_response(result: dict[str, Any]) -> Response:
@@ -63,7 +100,7 @@ def to_response(result: dict[str, Any]) -> Response:
     return Response(int(result.get("statusCode", 200)), headers, data)
 
 
-async def serve(host: str, port: int, limits: ServerLimits = LIMITS) -> None:
+async def serve(host: str, port: int, limits: ServerLimits = LIMITS, tls: ssl.SSLContext | None = None) -> None:
     from functions.edge import app as edge_app  # reads PORTICO_* settings, as the Lambda runtime would
 
     # Lambda gives each request its own instance; this process serves them all at once: open as many quota-store
@@ -73,12 +110,12 @@ async def serve(host: str, port: int, limits: ServerLimits = LIMITS) -> None:
     server_port = 0
 
     async def handle(req: Request, info: ConnInfo) -> Response:
-        event = build_event(req, f"{host}:{server_port}")
+        event = build_event(req, f"{host}:{server_port}", info.peer_der, info.tls)
         return to_response(await edge_app.edge.handle_async(event))
 
-    listener = await listen("frontdoor", handle, host, port, limits=limits)
+    listener = await listen("frontdoor", handle, host, port, limits=limits, ssl_context=tls)
     server_port = listener.port
-    print(f"listening on http://{host}:{server_port}", flush=True)
+    print(f"listening on {'https' if tls else 'http'}://{host}:{server_port}", flush=True)
     async with listener.server:
         await listener.server.serve_forever()
 
@@ -92,7 +129,12 @@ def cli() -> None:
     parser.add_argument("--host", default=os.environ.get("PORTICO_FRONTDOOR_HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORTICO_FRONTDOOR_PORT", "8080")))
     parser.add_argument("--config", help="serve this YAML file instead of the config table (PORTICO_CONFIG_FILE)")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this certificate chain (PEM)")
+    parser.add_argument("--tls-key", help="the private key of --tls-cert (PEM)")
+    parser.add_argument("--client-ca", help="ask for client certificates and verify them against this CA (mTLS)")
     args = parser.parse_args()
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.client_ca and not args.tls_cert):
+        parser.error("--tls-cert and --tls-key go together, and --client-ca needs them")
     if args.config:
         os.environ["PORTICO_CONFIG_FILE"] = args.config
     os.environ.setdefault(
@@ -102,8 +144,9 @@ def cli() -> None:
         limits = limits_from_env(os.environ, LIMITS)
     except ValueError as exc:
         parser.error(str(exc))
+    tls = tls_context(args.tls_cert, args.tls_key, args.client_ca) if args.tls_cert else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, limits))
+        asyncio.run(serve(args.host, args.port, limits, tls))
 
 
 if __name__ == "__main__":

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from portico.core.auth.authenticator import Authenticator, KeySources
-from portico.core.auth.clientcert import CertificateReader
-from portico.core.auth.decisions import AuthState
 from portico.core.auth.errors import AuthUnavailable
 from portico.core.auth.jwks_cache import JwksFetcher, JwksFetchError, JwksResponse
 from portico.core.chain import Filter, Handler, build_chain
-from portico.core.config.protection import ClientCredentials
 from portico.core.config.route import CorsPolicy
 from portico.core.config.snapshot import LoadedConfig
 from portico.core.hop import UnderscoreAction
@@ -30,10 +27,8 @@ from portico.edge.dispatch.service import MeshCallerFactory
 from portico.edge.filters.access_log import AccessLogFilter
 from portico.edge.filters.auth import AuthenticationFilter, AuthorisationFilter, IdentityHeadersFilter
 from portico.edge.filters.cache import CacheFilter
-from portico.edge.filters.clientcert import ClientCertFilter
 from portico.edge.filters.cors import CorsFilter
 from portico.edge.filters.deprecation import DeprecationFilter
-from portico.edge.filters.external import ExternalAuthFilter
 from portico.edge.filters.guard import ErrorGuardFilter
 from portico.edge.filters.hygiene import HeaderHygieneFilter
 from portico.edge.filters.ip import ClientIpFilter, RouteIpFilter
@@ -44,15 +39,17 @@ from portico.edge.filters.ratelimit import QuotaFactory, RateLimitFilter, no_quo
 from portico.edge.filters.request_id import RequestIdFilter
 from portico.edge.filters.route import EdgeRoutes, RouteFilter, build_routes
 from portico.edge.filters.transform import TransformFilter
-from portico.edge.filters.validation import ValidationFilter
 from portico.edge.filters.version import VersionFilter, declared_versions
 from portico.edge.filters.xray import XRayFilter
-from portico.edge.introspect import CredentialSource, Introspector, introspector
 from portico.edge.portal import load_assets
 from portico.edge.telemetry import EdgeTelemetry
 
 if TYPE_CHECKING:
+    from portico.core.auth.clientcert import CertificateReader
+    from portico.core.auth.decisions import AuthState
+    from portico.core.config.protection import ClientCredentials
     from portico.edge.dispatch.grpc import GrpcCaller
+    from portico.edge.introspect import CredentialSource, Introspector
     from portico.edge.portal.backend import PortalBackend
 
 
@@ -63,11 +60,38 @@ class _NoJwksFetcher:
         raise JwksFetchError("no JWKS fetcher is wired into EdgeDeps")
 
 
+T = TypeVar("T")
+
+
 class _NoCredentials:
     """Until an entry point wires a credential source, introspection routes deny (503), never pass unchecked."""
 
     async def credentials(self, spec: ClientCredentials, now: float) -> tuple[str, str]:
         raise AuthUnavailable("no client credential source is wired into EdgeDeps")
+
+
+def _once(make: Callable[[], T]) -> Callable[[], T]:
+    """`make()` on first call, the same object after: process-wide state whose code is imported only when used."""
+    made: list[T] = []
+
+    def get() -> T:
+        if not made:
+            made.append(make())
+        return made[0]
+
+    return get
+
+
+def _auth_state() -> AuthState:
+    from portico.core.auth.decisions import AuthState  # lazy: only configs with introspection or external authz
+
+    return AuthState()
+
+
+def _cert_reader() -> CertificateReader:
+    from portico.core.auth.clientcert import CertificateReader  # lazy: only configs with client certificates
+
+    return CertificateReader()
 
 
 def _unwired_key_sources() -> KeySources:
@@ -102,8 +126,8 @@ class EdgeDeps:
     # introspection client credentials (environment or Secrets Manager), made on first use
     credentials: Callable[[], CredentialSource] = _NoCredentials
     # introspection answers and authoriser decisions outlive config versions, like the JWKS caches
-    auth_state: AuthState = field(default_factory=AuthState)
-    cert_reader: CertificateReader = field(default_factory=CertificateReader)
+    auth_state: Callable[[], AuthState] = field(default_factory=lambda: _once(_auth_state))
+    cert_reader: Callable[[], CertificateReader] = field(default_factory=lambda: _once(_cert_reader))
     portal_backend: Callable[[], PortalBackend] | None = None  # sign-in and self-service keys (docs/portal.md)
 
 
@@ -141,14 +165,20 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     authenticator = Authenticator(loaded.config, deps.key_sources)
     if any(r.spec.auth.client_cert is not None for r in config.routes.values()):
         # a certificate is already verified by the front door: checking its names is cheaper than any token
-        steps.append(ClientCertFilter(config.routes, authenticator, deps.cert_reader))
+        from portico.edge.filters.clientcert import ClientCertFilter  # lazy, as every protection step below
+
+        steps.append(ClientCertFilter(config.routes, authenticator, deps.cert_reader()))
     # JWT, API key or introspected token; 400/401
     steps.append(AuthenticationFilter(authenticator, introspectors=introspectors(loaded, deps)))
     if any(r.spec.auth.external is not None for r in config.routes.values()):
         # the authoriser decides who the caller is and whether it may pass: 401/403, or statusOnError
-        steps.append(ExternalAuthFilter(config.routes, deps.auth_state, deps.invoker, deps.transport))
+        from portico.edge.filters.external import ExternalAuthFilter
+
+        steps.append(ExternalAuthFilter(config.routes, deps.auth_state(), deps.invoker, deps.transport))
     steps.append(AuthorisationFilter())  # the route's scopes and claim matchers: 403 insufficient_scope
     if any(r.spec.validate_ is not None for r in config.routes.values()):
+        from portico.edge.filters.validation import ValidationFilter
+
         steps.append(ValidationFilter(config.routes))  # after authorisation, before quota: a refusal costs no write
     steps.append(IdentityHeadersFilter())  # verified identity upstream as x-portico-*; hygiene already ran
     steps.append(RateLimitFilter(config, deps.quota))  # after auth: only verified identities spend quota
@@ -159,8 +189,12 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
 
 
 def introspectors(loaded: LoadedConfig, deps: EdgeDeps) -> dict[str, Introspector]:
+    if not any(r.spec.auth.introspection is not None for r in loaded.config.routes.values()):
+        return {}
+    from portico.edge.introspect import introspector
+
     return {
-        name: introspector(route.spec.auth.introspection, deps.auth_state, deps.transport, deps.credentials)
+        name: introspector(route.spec.auth.introspection, deps.auth_state(), deps.transport, deps.credentials)
         for name, route in loaded.config.routes.items()
         if route.spec.auth.introspection is not None
     }

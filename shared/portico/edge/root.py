@@ -22,13 +22,13 @@ from portico.core.ports import ConfigStore, Transport
 from portico.core.quota.limiter import QuotaLimiter
 from portico.edge.dispatch.lambda_ import FunctionInvoker
 from portico.edge.dispatch.service import MeshCallerFactory
-from portico.edge.introspect import CredentialSource
 from portico.edge.pipeline import EdgeDeps
 from portico.edge.settings import EdgeSettings, SettingsError
 from portico.edge.telemetry import EdgeTelemetry
 
 if TYPE_CHECKING:
     from portico.edge.dispatch.grpc import GrpcCaller
+    from portico.edge.introspect import CredentialSource
     from portico.edge.portal.backend import PortalBackend
 
 T = TypeVar("T")

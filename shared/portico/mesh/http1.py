@@ -94,6 +94,7 @@ class ConnInfo:
     peer: tuple[str, int] | None
     tls: bool = False
     peer_cert: dict[str, Any] | None = None
+    peer_der: bytes | None = None  # the verified peer certificate itself (the front door passes it on as PEM)
     # what the inbound PeerIdentityFilter concluded from peer_cert: worked out on the connection's first request
     # and kept, since a connection's certificate cannot change
     peer_identity: Any = None
@@ -154,6 +155,7 @@ class HttpServerProtocol(asyncio.Protocol):
             peer=tuple(peer[:2]) if peer else None,
             tls=ssl_object is not None,
             peer_cert=ssl_object.getpeercert() if ssl_object is not None else None,
+            peer_der=ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None,
         )
         if ssl_object is not None and self._tracker.on_tls is not None:
             self._tracker.on_tls(ssl_object)  # the handshake completed (asyncio calls this only after it)

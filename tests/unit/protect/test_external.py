@@ -41,7 +41,8 @@ class Invoker:
 
 def _run(answer: Any, mode: str = "closed", state: AuthState | None = None, times: int = 1) -> tuple[list[int], Any]:
     invoker, upstream = Invoker(answer), CountingUpstream()
-    handler = pipeline(CONFIG.format(mode=mode), upstream, invoker=lambda: invoker, auth_state=state or AuthState())
+    st = state or AuthState()
+    handler = pipeline(CONFIG.format(mode=mode), upstream, invoker=lambda: invoker, auth_state=lambda: st)
     headers = [("authorization", "Bearer secret-token")]
     statuses = [
         asyncio.run(send(handler, "GET", "/g/x", headers=headers, query=[("tenant", "t1")])).status

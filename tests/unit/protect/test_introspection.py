@@ -75,7 +75,8 @@ def _good(**over: Any) -> dict[str, Any]:
 
 
 def _handler(idp: Idp, state: AuthState | None = None) -> Any:
-    return pipeline(CONFIG, idp, credentials=Creds, auth_state=state or AuthState())
+    st = state or AuthState()
+    return pipeline(CONFIG, idp, credentials=Creds, auth_state=lambda: st)
 
 
 def _get(handler: Any, token: str, now: float = NOW) -> Response:

@@ -116,3 +116,38 @@ def test_schema_patterns_run_on_re2() -> None:
     assert compiled.errors({"b" * 5000: 1, "a": "aaa"}, "body") == []
     with pytest.raises(SchemaError, match="RE2"):
         check({"pattern": "(?<=x)y"})
+
+
+def test_formats_are_asserted_next_to_re2_patterns() -> None:
+    from portico.core.validation.schemas import CompiledSchema
+
+    schema = {"properties": {"mail": {"format": "email"}, "id": {"pattern": "^C-[0-9]+$"}}}
+    compiled = CompiledSchema(schema)
+    assert compiled.errors({"mail": "a@example.com", "id": "C-1"}, "body") == []
+    assert [v.pointer for v in compiled.errors({"mail": "not-an-email", "id": "C-1"}, "body")] == ["/mail"]
+    assert [v.pointer for v in compiled.errors({"mail": "a@example.com", "id": "X"}, "body")] == ["/id"]
+
+
+def test_response_validation_only_logs(caplog: pytest.LogCaptureFixture) -> None:
+    config = """
+apiVersion: portico/v1
+kind: Route
+metadata: {name: staging}
+spec:
+  match: {path: /staging}
+  auth: {none: {}}
+  upstream: {http: {url: "http://127.0.0.1:9/x"}}
+  validate: {response: {schema: {type: object, required: [id], properties: {id: {type: integer}}}}}
+"""
+    upstream = CountingUpstream(body=b'{"id": "not-a-number"}')
+    handler = pipeline(config, upstream)
+    with caplog.at_level("WARNING", logger="portico.edge.validation"):
+        response = asyncio.run(send(handler, "GET", "/staging"))
+    assert response.status == 200 and response.body == b'{"id": "not-a-number"}'  # unchanged
+    [record] = [r for r in caplog.records if r.name == "portico.edge.validation"]
+    assert record.errors == [{"in": "body", "pointer": "/id", "detail": "must be of type integer"}]  # type: ignore[attr-defined]
+    upstream.body = b'{"id": 7}'
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="portico.edge.validation"):
+        assert asyncio.run(send(handler, "GET", "/staging")).status == 200
+    assert not [r for r in caplog.records if r.name == "portico.edge.validation"]

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from portico.core.config.protection import Validation
+from portico.core.headers import Headers
 from portico.core.untrusted import UntrustedInputError, load_json
 from portico.core.validation.openapi import operation_schemas
 from portico.core.validation.schemas import CompiledSchema, Violation
@@ -110,19 +111,19 @@ class RequestValidator:
         self,
         path_params: Mapping[str, str],
         query: Sequence[tuple[str, str]],
-        headers: Sequence[tuple[str, str]],
+        headers: Headers | Sequence[tuple[str, str]],
         body: bytes,
     ) -> list[Violation]:
+        headers = headers if isinstance(headers, Headers) else Headers(headers)
         found: list[Violation] = []
         if self._path is not None:
             found += self._path.check([(k, unquote(v)) for k, v in path_params.items()])
         if self._query is not None:
             found += self._query.check(query)
-        content_type = next((v for k, v in headers if k == "content-type"), None)
         if self._headers is not None:
-            found += self._headers.check(headers)
+            found += self._headers.check(list(headers))
         if self._body is not None:
-            found += self._check_body(content_type, body)
+            found += self._check_body(headers.get("content-type"), body)
         return found
 
     def _check_body(self, content_type: str | None, body: bytes) -> list[Violation]:

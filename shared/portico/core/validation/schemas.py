@@ -207,8 +207,10 @@ def _fast_compile(schema: Mapping[str, Any] | bool) -> Callable[[Any], Any] | No
     compiled = validate.__globals__.get("REGEX_PATTERNS")
     if not isinstance(compiled, dict):
         return None  # not the generated module we know how to put on RE2: let jsonschema (on RE2) run it
+    user = set(_patterns(schema))
     for patrn in list(compiled):
-        compiled[patrn] = _Re2Search(patrn)  # user regexes run on RE2, never on Python's backtracking engine
+        if patrn in user:  # user regexes run on RE2; the library's own format regexes (email...) stay as they are
+            compiled[patrn] = _Re2Search(patrn)
     return validate
 
 

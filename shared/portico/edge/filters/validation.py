@@ -40,7 +40,7 @@ class ValidationFilter:
             return await next(ctx)
         validator = self._validator(name)
         request = ctx.request
-        violations = validator.check(ctx.attrs.get(PATH_PARAMS, {}), request.query, list(request.headers), request.body)
+        violations = validator.check(ctx.attrs.get(PATH_PARAMS, {}), request.query, request.headers, request.body)
         if violations:
             count = len(violations)
             return problem(
