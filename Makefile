@@ -8,16 +8,27 @@ STAMP := $(VENV)/.installed
 TOOLS_VENV := .venv-tools
 TOOLS_STAMP := $(TOOLS_VENV)/.installed
 
-.PHONY: dev test lint typecheck unit functional e2e install tools deploy-local bench clean system-deps grpc-demo \
+.PHONY: dev test lint typecheck unit functional e2e install upgrade-deps tools deploy-local bench clean system-deps grpc-demo \
 	image-deps sidecar-image
 
-$(STAMP): pyproject.toml
+# localdev/constraints.txt pins every version the suite last passed with (bump with `make upgrade-deps`).
+CONSTRAINTS := localdev/constraints.txt
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolves the dev environment without the pins in a scratch venv and rewrites localdev/constraints.txt.
+upgrade-deps:
+	rm -rf .venv-upgrade && $(PYTHON) -m venv .venv-upgrade
+	.venv-upgrade/bin/python -m pip install --quiet --upgrade pip
+	.venv-upgrade/bin/python -m pip install --quiet -e '.[dev]'
+	{ sed -n '1,/^# make upgrade-deps/p' $(CONSTRAINTS); .venv-upgrade/bin/pip freeze --exclude-editable; } > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS) && rm -rf .venv-upgrade
 
 $(TOOLS_STAMP): infra/tools-requirements.txt
 	$(PYTHON) -m venv $(TOOLS_VENV)

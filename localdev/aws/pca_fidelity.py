@@ -57,13 +57,15 @@ def install() -> None:
     original_issue = responses.ACMPCAResponse.issue_certificate
     original_backend_issue = models.ACMPCABackend.issue_certificate
 
-    def issue_certificate(self: Any) -> str:
+    def issue_certificate(self: Any) -> Any:
+        # Whatever moto's handler returns passes through untouched: a str body in moto < 5.2, an ActionResult
+        # (serialised later by moto's protocol layer) from 5.2 on. Coercing it to str broke the response shape.
         params = json.loads(self.body)
         _request.window = validity_window(params, time.time())
         _request.hash = params.get("SigningAlgorithm", "SHA256WITHRSA")[:6]
         _request.template = params.get("TemplateArn")
         try:
-            return str(original_issue(self))
+            return original_issue(self)
         finally:
             _request.window = None
 
