@@ -137,9 +137,16 @@ def _refuse_duplicates(docs: Sequence[Document]) -> None:
 
 
 def apply_documents(
-    store: ConfigStore, docs: Sequence[Document], *, dry_run: bool = False, audit: Audit | None = None
+    store: ConfigStore,
+    docs: Sequence[Document],
+    *,
+    dry_run: bool = False,
+    audit: Audit | None = None,
+    action: str = "apply",
+    note: str = "",
 ) -> ApplyResult:
-    """Plan against the stored config and, unless `dry_run`, write the changes with one version bump.
+    """Plan against the stored config and, unless `dry_run`, write the changes with one version bump (and, with an
+    `audit`, their history record: `action` is "apply" for the CLI, "portal" for a consumer's key change).
 
     The stored config is read with the loopback allowance: what is already stored is not re-judged here.
     """
@@ -150,7 +157,7 @@ def apply_documents(
         raise ConfigError([ConfigIssue("<apply>", 0, "", e) for e in plan.reference_errors])
     if dry_run or not plan.changes:
         return ApplyResult(plan, loaded.version, loaded.version, loaded)
-    version = _write(store, plan, loaded, audit, "apply")
+    version = _write(store, plan, loaded, audit, action, note)
     return ApplyResult(plan, loaded.version, version, loaded)
 
 
