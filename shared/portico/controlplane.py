@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import yaml
 from pydantic import Field, TypeAdapter
@@ -15,14 +15,8 @@ from portico.adapters.config_files import with_file_reader
 from portico.core.config.configset import ConfigSet
 from portico.core.config.context import ValidationSettings
 from portico.core.config.documents import (
-    AuthorizationPolicy,
-    Consumer,
-    DestinationRule,
+    KINDS,
     Document,
-    Issuer,
-    RateLimitPolicy,
-    Route,
-    VirtualService,
     to_mapping,
 )
 from portico.core.config.history import ChangeRecord, HistoryError, diff_plan, record_for, state_at
@@ -216,12 +210,9 @@ def delete_document(store: ConfigStore, kind: str, name: str, *, audit: Audit | 
     return ApplyResult(plan, loaded.version, version, loaded)
 
 
-_ANY_DOCUMENT: TypeAdapter[Any] = TypeAdapter(
-    Annotated[
-        Route | Issuer | RateLimitPolicy | Consumer | VirtualService | DestinationRule | AuthorizationPolicy,
-        Field(discriminator="kind"),
-    ]
-)
+# Every kind the loader accepts (KINDS), so a new kind cannot be left out of the editors' schema.
+_DOCUMENT_UNION: Any = Union[tuple(KINDS.values())]  # noqa: UP007 - built from the tuple of kinds
+_ANY_DOCUMENT: TypeAdapter[Any] = TypeAdapter(Annotated[_DOCUMENT_UNION, Field(discriminator="kind")])
 
 
 def json_schema() -> str:
