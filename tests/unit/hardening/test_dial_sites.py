@@ -56,9 +56,10 @@ SITES = {
     "shared/portico/adapters/dynamodb/quota_store.py": AWS_SDK,
     "shared/portico/adapters/dynamodb/registry_store.py": AWS_SDK,
     "shared/portico/adapters/lambda_invoker.py": AWS_SDK,
-    "shared/portico/adapters/client_secrets.py": AWS_SDK,  # Secrets Manager: introspection client credentials
-    # the portal's session key and client secret from Secrets Manager (the token endpoint rides Http1Client)
-    "shared/portico/adapters/secrets.py": AWS_SDK,
+    # the one Secrets Manager reader: introspection client credentials (client_secrets.py, which also builds its
+    # client) and the portal's session key and client secret (secrets.py; the token endpoint rides Http1Client)
+    "shared/portico/adapters/secrets_manager.py": AWS_SDK,
+    "shared/portico/adapters/client_secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,
     "shared/portico/adapters/caller.py": AWS_SDK,  # STS GetCallerIdentity: who made a config change (history)
