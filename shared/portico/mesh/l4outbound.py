@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from portico.adapters.resolve import checked_addresses, system_resolver
+from portico.adapters.resolve import Resolver, checked_addresses, system_resolver
 from portico.core.config.istio_networking import TcpKeepalive
 from portico.core.mesh.clienthello import MAX_HELLO, MORE, NOT_TLS, sni_of
 from portico.core.mesh.l4frame import preamble
@@ -46,6 +46,7 @@ class OutboundTcp:
         rng: random.Random,
         on_handshake: Callable[[str], None] | None = None,
         allow_loopback: bool = True,
+        resolver: Resolver = system_resolver,
     ) -> None:
         self.upstream = upstream
         self._state = state
@@ -55,6 +56,7 @@ class OutboundTcp:
         self._rng = rng
         self._on_handshake = on_handshake
         self._allow_loopback = allow_loopback  # peers are sidecars in the registry: loopback in development
+        self._resolver = resolver
         self._tables: tuple[int, L4RouteTable] = (-2, L4RouteTable())
         self.active: dict[tuple[str, str | None], int] = {}
         self.open: set[Pipe] = set()
@@ -142,7 +144,7 @@ class OutboundTcp:
         try:
             async with asyncio.timeout(limits.connect_timeout):
                 addresses = await checked_addresses(
-                    instance.address, instance.port, system_resolver, allow_loopback=self._allow_loopback
+                    instance.address, instance.port, self._resolver, allow_loopback=self._allow_loopback
                 )
                 transport, _ = await loop.create_connection(lambda: side, addresses[0], instance.port, ssl=self._tls())
         except (OSError, TimeoutError, UpstreamConnectError, UpstreamRefused) as exc:
