@@ -50,9 +50,37 @@ class Echo(asyncio.Protocol):
         return True
 
 
-async def serve(port: int, greeting: bytes, farewell: bytes, host: str = "127.0.0.1") -> None:
+class Sink(asyncio.BufferedProtocol):
+    """`--sink`: reads and discards; at the client's EOF answers the byte count it got (benchmarks)."""
+
+    def __init__(self) -> None:
+        self._buf = memoryview(bytearray(1 << 18))
+        self._count = 0
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buf
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._count += nbytes
+
+    def eof_received(self) -> bool:
+        assert self._transport is not None
+        self._transport.write(f"{self._count}\n".encode())
+        self._transport.close()
+        return True
+
+
+async def serve(port: int, greeting: bytes, farewell: bytes, host: str = "127.0.0.1", sink: bool = False) -> None:
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Echo(greeting, farewell), host, port, reuse_address=True, backlog=1024)
+
+    def protocol() -> asyncio.BaseProtocol:
+        return Sink() if sink else Echo(greeting, farewell)
+
+    server = await loop.create_server(protocol, host, port, reuse_address=True, backlog=1024)
     print(f"listening on tcp://{host}:{server.sockets[0].getsockname()[1]}", flush=True)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -67,10 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--greeting", default="")
     p.add_argument("--farewell", default="")
+    p.add_argument("--sink", action="store_true", help="discard what arrives; answer its size at EOF")
     args = p.parse_args(argv)
     greeting = (args.greeting + "\n").encode() if args.greeting else b""
     farewell = (args.farewell + "\n").encode() if args.farewell else b""
-    asyncio.run(serve(args.port, greeting, farewell))
+    asyncio.run(serve(args.port, greeting, farewell, sink=args.sink))
     return 0
 
 
