@@ -5,7 +5,8 @@
 Two figures per proxy pair, in the same run, with equal mTLS (TLS 1.3 both ways, client certificates required,
 SPIFFE IDs checked; certificates from the same local Private CA, as in localdev/bench/mesh.py):
 - throughput: one stream sends --mb MiB to a sink app (which answers the byte count when the stream half-closes):
-  MB/s from the first byte to the answer, so half-close is part of what is measured;
+  MB/s from the first byte to the answer, so half-close is part of what is measured (median of three streams),
+  and the proxies' CPU seconds per GB, which a busy shared machine disturbs less than MB/s;
 - connections per second: --concurrency clients each open a connection, send one byte, half-close and read the
   echo and the close, for --seconds.
 Envoy runs tcp_proxy with --concurrency 1 (Portico's sidecar is one event loop). A run measures Portico then Envoy;
@@ -89,16 +90,19 @@ async def _connections(port: int, concurrency: int, seconds: float) -> tuple[int
 def measure(tput_port: int, conn_port: int, procs: list[Any], args: argparse.Namespace) -> dict[str, Any]:
     throughput(tput_port, max(1, args.mb // 8))  # warm: handshakes, buffers, caches
     cpu0 = sum(cpu_seconds(p.pid) for p in procs)
-    mbps = throughput(tput_port, args.mb)
-    cpu_tput = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+    # the machine is shared: the median of three streams is steadier than one
+    mbps = statistics.median(throughput(tput_port, args.mb) for _ in range(3))
+    cpu_tput = (sum(cpu_seconds(p.pid) for p in procs) - cpu0) / 3
     asyncio.run(_connections(conn_port, 2, 0.5))
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), sum(cpu_seconds(p.pid) for p in procs)
     done, errors = asyncio.run(_connections(conn_port, args.concurrency, args.seconds))
     cps = done / (time.perf_counter() - start)
+    cpu_conn = sum(cpu_seconds(p.pid) for p in procs) - cpu0
     return {
         "mb_per_s": mbps,
         "cpu_s_per_gb": cpu_tput / (args.mb * CHUNK / 1e9),
         "connections_per_s": cps,
+        "cpu_ms_per_connection": 1000 * cpu_conn / max(done, 1),
         "connections": done,
         "errors": errors,
         "rss_mib": [round(rss_mib(p.pid), 1) for p in procs],

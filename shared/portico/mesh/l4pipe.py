@@ -28,6 +28,19 @@ SENT = "portico_tcp_sent_bytes_total"  # client -> server, as Istio's istio_tcp_
 RECEIVED = "portico_tcp_received_bytes_total"  # server -> client
 
 
+_POOL: list[bytearray] = []
+POOL_SIZE = 64  # spare read buffers kept for new streams: a fresh 256 KiB buffer is zeroed on allocation
+
+
+def _buffer() -> bytearray:
+    return _POOL.pop() if _POOL else bytearray(4 + READ_SIZE)
+
+
+def _release(buf: bytearray) -> None:
+    if len(_POOL) < POOL_SIZE:
+        _POOL.append(buf)
+
+
 class Flow:
     """Byte counts of one stream, added to /stats as they pass (`registry`), and kept for the access log."""
 
@@ -132,7 +145,7 @@ class AppSide(asyncio.BufferedProtocol):
     def __init__(self, pipe: Pipe) -> None:
         self.pipe = pipe
         self.transport: asyncio.Transport | None = None
-        self._buf = bytearray(4 + READ_SIZE)
+        self._buf = _buffer()
         self._view = memoryview(self._buf)
         self._tail = self._view[4:]
         self.early = bytearray()  # bytes read before the mesh side joined (a ClientHello to route by SNI)
@@ -168,6 +181,15 @@ class AppSide(asyncio.BufferedProtocol):
         if mesh is not None:
             self._buf[0:4] = nbytes.to_bytes(4, "big")
             mesh.write(bytes(self._view[: 4 + nbytes]))  # a copy: the TLS transport may hold on to it
+
+    def _give_back(self) -> None:
+        """The transport is gone, so nothing reads into the buffer any more: another stream may use it."""
+        self._tail.release()
+        self._view.release()
+        _release(self._buf)
+        self._buf = bytearray(4)
+        self._view = memoryview(self._buf)
+        self._tail = self._view[4:]
 
     async def more(self) -> None:
         """Until the next read (or EOF) of a connection not yet joined."""
@@ -205,6 +227,7 @@ class AppSide(asyncio.BufferedProtocol):
         if not self.connected.done():
             self.connected.set_exception(ConnectionError("the app connection closed"))
         self._wake()
+        self._give_back()
         pipe = self.pipe
         if not pipe.closed:
             if exc is None and pipe.mesh_done and pipe.app_done:
@@ -219,8 +242,8 @@ class MeshSide(asyncio.BufferedProtocol):
     def __init__(self, pipe: Pipe) -> None:
         self.pipe = pipe
         self.transport: asyncio.Transport | None = None
-        self._buf = bytearray(READ_SIZE)
-        self._view = memoryview(self._buf)
+        self._buf = _buffer()
+        self._view = memoryview(self._buf)[:READ_SIZE]
         self.decoder = FrameDecoder()
         self.raw: Callable[[memoryview], None] | None = None  # inbound: the preamble reader, before frames
 
@@ -280,7 +303,15 @@ class MeshSide(asyncio.BufferedProtocol):
         if self.pipe.app.transport is not None and self.pipe.joined and not self.pipe.closed:
             self.pipe.app.transport.resume_reading()
 
+    def _give_back(self) -> None:
+        """The transport is gone, so nothing reads into the buffer any more: another stream may use it."""
+        self._view.release()
+        _release(self._buf)
+        self._buf = bytearray()
+        self._view = memoryview(self._buf)
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self._give_back()
         pipe = self.pipe
         if pipe.mesh is not self:  # a dial attempt that was given up
             return

@@ -38,6 +38,9 @@ def server_context(cert: IssuedCert, bundle_pem: bytes, settings: TlsSettings) -
     ctx.verify_mode = ssl.CERT_REQUIRED
     # opaque TCP streams ride the same port, told apart by ALPN (docs/mesh-protocols.md, "The mesh hop")
     ctx.set_alpn_protocols([*_HTTP_ALPN, OPAQUE_TCP_ALPN])
+    # asyncio's clients cannot resume a TLS session (no way to pass one), so tickets would be minted, encrypted and
+    # sent on every handshake for nothing
+    ctx.num_tickets = 0
     _load(ctx, cert, bundle_pem)
     return ctx
 
