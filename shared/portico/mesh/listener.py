@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from portico.mesh.alpn import AlpnRoutes, AlpnSwitch
 from portico.mesh.http1 import ConnectionTracker, HttpServerProtocol, RequestHandler, ServerLimits
 
 
@@ -31,6 +32,7 @@ async def listen(
     ssl_context: ssl.SSLContext | None = None,
     limits: ServerLimits | None = None,
     on_tls: Callable[[Any], None] | None = None,
+    alpn: AlpnRoutes | None = None,
 ) -> Listener:
     """Bind `host:port` (0 = a free port). Pass `ssl_context` to serve TLS; with a context that sets
     `verify_mode = CERT_REQUIRED`, the peer certificate reaches filters through ConnInfo.peer_cert."""
@@ -38,8 +40,14 @@ async def listen(
     tracker.on_tls = on_tls  # set before the socket accepts, so no handshake goes uncounted
     lim = limits or ServerLimits()
     loop = asyncio.get_running_loop()
+
+    def http() -> HttpServerProtocol:
+        return HttpServerProtocol(handler, lim, tracker)
+
+    # `alpn`: other protocols on the same TLS port, chosen by the negotiated ALPN (mesh/alpn.py)
+    factory: Callable[[], asyncio.BaseProtocol] = (lambda: AlpnSwitch(http, alpn, on_tls)) if alpn else http
     server = await loop.create_server(
-        lambda: HttpServerProtocol(handler, lim, tracker),
+        factory,
         host,
         port,
         ssl=ssl_context,
