@@ -225,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         for i, kind in enumerate(kinds):
             for field in ("ops_per_s", "p99_ms", "cpu_ms_per_call", "client_cpu_ms_per_call"):
                 values = [getattr(run[i], field) for run in runs]
-                shown = ", ".join(f"{v:.3g}" for v in values)
-                print(f"  {kind:<12} {field:<16} {statistics.median(values):>9.3g}  [{shown}]")
+                shown = ", ".join(f"{v:.4g}" for v in values)
+                print(f"  {kind:<12} {field:<22} {statistics.median(values):>9.4g}  [{shown}]")
             counts = [run[i].count for run in runs]
             print(f"  {kind:<12} {'final count':<16} {counts} of {runs[0][i].expected}")
     print("atomic (every non-plain endpoint counted exactly):", "yes" if atomic else "NO")
