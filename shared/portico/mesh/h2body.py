@@ -129,8 +129,8 @@ class ReplayBody:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """What was kept so far, then the rest as it arrives (one reader at a time: tries do not overlap)."""
-        for chunk in list(self._kept):
-            yield chunk
+        for kept in list(self._kept):
+            yield kept
         while (chunk := await self._source.read()) is not None:
             if self.replayable:
                 self._size += len(chunk)
@@ -149,7 +149,9 @@ class ReplayBody:
 @dataclass(slots=True)
 class StreamedResponse(Response):
     """A response whose body is read from `stream` (and whose trailers arrive at its end); `body` stays empty.
-    `cancel` resets the upstream stream when the caller goes away before the end."""
+    `cancel` resets the upstream stream when the caller goes away before the end; past `deadline` (the event
+    loop's clock) the stream is ended for the caller and reset upstream."""
 
     stream: H2Body | None = None
     cancel: Callable[[], None] | None = None
+    deadline: float | None = None

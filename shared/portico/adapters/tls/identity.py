@@ -26,6 +26,8 @@ from portico.core.mtls.spiffe import SpiffeId, build
 from portico.core.ports import CertSource, CertSourceError, IssuedCert
 
 log = logging.getLogger("portico.mtls")
+# the inbound listener serves both HTTP versions; a client that offers no ALPN speaks HTTP/1.1 (or h2 preface)
+SERVER_ALPN = ["h2", "http/1.1"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,7 @@ class _Contexts:
     cert: IssuedCert
     server: ssl.SSLContext
     client: ssl.SSLContext
+    h2_client: ssl.SSLContext  # the same identity offering ALPN h2 (the sidecar's HTTP/2 pool to peers)
 
 
 class MeshIdentity:
@@ -82,10 +85,14 @@ class MeshIdentity:
     def client_context(self) -> ssl.SSLContext:
         return self._now().client
 
+    def h2_client_context(self) -> ssl.SSLContext:
+        return self._now().h2_client
+
     def listening_context(self) -> ssl.SSLContext:
         """The context to bind the inbound listener with, once: it hands every new connection the current one."""
         if self._listening is None:
             ctx = server_context(self.cert, self._bundle.pem, self.tls)
+            ctx.set_alpn_protocols(SERVER_ALPN)
             ctx.sni_callback = self._switch
             self._listening = ctx
         return self._listening
@@ -179,7 +186,11 @@ class MeshIdentity:
 
     def _build(self, cert: IssuedCert) -> _Contexts:
         bundle = self._bundle.pem
-        return _Contexts(cert, server_context(cert, bundle, self.tls), client_context(cert, bundle, self.tls))
+        server = server_context(cert, bundle, self.tls)
+        server.set_alpn_protocols(SERVER_ALPN)  # the switched-to context answers ALPN, so it offers both too
+        h2_client = client_context(cert, bundle, self.tls)
+        h2_client.set_alpn_protocols(["h2"])
+        return _Contexts(cert, server, client_context(cert, bundle, self.tls), h2_client)
 
     def status(self) -> dict[str, object]:
         cert = self._current.cert if self._current else None
