@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from portico.mesh.alpn import AlpnRoutes, AlpnSwitch
 from portico.mesh.http1 import ConnectionTracker, HttpServerProtocol, RequestHandler, ServerLimits
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ async def listen(
     limits: ServerLimits | None = None,
     on_tls: Callable[[Any], None] | None = None,
     h2: H2Handler | None = None,
+    alpn: AlpnRoutes | None = None,
 ) -> Listener:
     """Bind `host:port` (0 = a free port). Pass `ssl_context` to serve TLS; with a context that sets
     `verify_mode = CERT_REQUIRED`, the peer certificate reaches filters through ConnInfo.peer_cert. With `h2`, the
@@ -43,9 +45,14 @@ async def listen(
     tracker.on_tls = on_tls  # set before the socket accepts, so no handshake goes uncounted
     lim = limits or ServerLimits()
     loop = asyncio.get_running_loop()
-    factory: Callable[[], asyncio.Protocol] = lambda: HttpServerProtocol(handler, lim, tracker)  # noqa: E731
-    if h2 is not None:
-        factory = _sniffing(factory, h2, lim, tracker)
+
+    def http1() -> asyncio.Protocol:
+        return HttpServerProtocol(handler, lim, tracker)
+
+    # `h2`: HTTP/2 too, by ALPN h2 or the h2c preface (mesh/sniffer.py)
+    http = _sniffing(http1, h2, lim, tracker) if h2 is not None else http1
+    # `alpn`: other protocols on the same TLS port, chosen by the negotiated ALPN (mesh/alpn.py)
+    factory: Callable[[], asyncio.BaseProtocol] = (lambda: AlpnSwitch(http, alpn, on_tls)) if alpn else http
     server = await loop.create_server(
         factory,
         host,

@@ -56,6 +56,7 @@ def parser() -> argparse.ArgumentParser:
         "--app-protocol", help="What the app speaks on --app-port: auto (default), http, http2, grpc, tcp, tls."
     )
     p.add_argument("--app-ports", help="More app ports: PORT=PROTOCOL,... e.g. 9000=tcp (docs/mesh-protocols.md).")
+    p.add_argument("--tcp-upstreams", help="Local TCP listeners to mesh services: [LOCAL=]SERVICE:PORT[/tls],...")
     return p
 
 
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config_file=args.config_file,
             app_protocol=args.app_protocol,
             app_ports=args.app_ports,
+            tcp_upstreams=args.tcp_upstreams,
         )
     except ValueError as exc:
         return _error(str(exc), EXIT_INVALID)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from portico.core.hop import UnderscoreAction, underscore_action
+from portico.core.mesh.l4route import TcpUpstream, parse_upstreams
 from portico.core.mesh.protocol import PortProtocol, Protocol, parse_port_list, parse_protocol
 from portico.core.mesh.registry import parse_labels
 from portico.mesh.http1 import ServerLimits, limits_from_env
@@ -47,6 +48,8 @@ class SidecarSettings:
     # what the app speaks on app_port, and its other ports (docs/mesh-protocols.md, "Protocol selection")
     app_protocol: Protocol = Protocol.AUTO
     app_ports: tuple[PortProtocol, ...] = ()
+    # local listeners for opaque TCP to mesh services: [LOCAL=]SERVICE:PORT[/tls] (docs/mesh-protocols.md)
+    tcp_upstreams: tuple[TcpUpstream, ...] = ()
 
     @property
     def app_port_protocols(self) -> dict[int, PortProtocol]:
@@ -79,6 +82,7 @@ def resolve(
     config_file: str | None = None,
     app_protocol: str | None = None,
     app_ports: str | None = None,
+    tcp_upstreams: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> SidecarSettings:
     """Settings from flags (None = not given) and PORTICO_* variables; raises ValueError naming what is wrong."""
@@ -113,6 +117,10 @@ def resolve(
         underscores=underscore_action(_env(e, "HEADERS_WITH_UNDERSCORES"), "PORTICO_HEADERS_WITH_UNDERSCORES"),
         app_protocol=_app_protocol(app_protocol or _env(e, "APP_PROTOCOL")),
         app_ports=_app_ports(app_ports if app_ports is not None else _env(e, "APP_PORTS"), port),
+        tcp_upstreams=parse_upstreams(
+            tcp_upstreams if tcp_upstreams is not None else (_env(e, "TCP_UPSTREAMS") or ""),
+            "--tcp-upstreams (PORTICO_TCP_UPSTREAMS)",
+        ),
     )
 
 

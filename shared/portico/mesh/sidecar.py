@@ -38,6 +38,7 @@ from portico.mesh.h2server import H2Handler
 from portico.mesh.handshakes import HandshakeCounter
 from portico.mesh.http1 import ConnInfo, RequestHandler
 from portico.mesh.inbound import AppForwarder, InboundHygieneFilter, PeerIdentityFilter
+from portico.mesh.l4sidecar import TcpEndpoints
 from portico.mesh.listener import Listener, listen
 from portico.mesh.outbound import outbound_chain
 from portico.mesh.settings import SidecarSettings
@@ -116,6 +117,7 @@ class Sidecar:
         self.draining = False
         self._instance: Instance | None = None
         self._stopped = asyncio.Event()
+        self.tcp = TcpEndpoints(settings, self.state, None, self._rng)  # built for real in start()
 
     # --- assembly: each chain reads top to bottom
     def _outbound_chain(self) -> Handler:
@@ -175,6 +177,8 @@ class Sidecar:
             self._inbound_ssl = self.identity.listening_context()
         if self._inbound_ssl is not None:
             self.handshakes.watch(self._inbound_ssl)
+        # opaque TCP: streams on the mTLS port by ALPN, local listeners per --tcp-upstreams (docs/mesh-protocols.md)
+        self.tcp = TcpEndpoints(s, self.state, self.identity, self._rng, self.handshakes.outbound)
         await self._reload()
         admin = AdminHandler(self._readiness, self.stats.render, self._dump)
         self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port, limits=s.limits)
@@ -195,7 +199,10 @@ class Sidecar:
             limits=s.limits,
             on_tls=self.handshakes.inbound_done,
             h2=self._h2_entry(self._inbound_chain(self._app_h2)),
+            alpn=self.tcp.alpn_routes(),
         )
+        await self.tcp.start()
+        self.tcp.register(self.stats)
         register_gauges(self.stats, self.listeners, self.state, self.identity)
         self.app_healthy = await self._check_app()
         await self._publish()
@@ -314,7 +321,7 @@ class Sidecar:
                 "labels": dict(s.labels),
                 "address": s.address,
                 "zone": s.zone,
-                "ports": {n: lst.port for n, lst in self.listeners.items()},
+                "ports": {**{n: lst.port for n, lst in self.listeners.items()}, **self.tcp.ports()},
                 "draining": self.draining,
                 "appHealthy": self.app_healthy,
             },
@@ -352,6 +359,7 @@ class Sidecar:
         self._app.close()
         self._h2.close()
         self._app_h2.close()
+        self.tcp.close()
         for cluster in self.state.clusters.values():
             cluster.close()
 

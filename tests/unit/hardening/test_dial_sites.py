@@ -71,6 +71,11 @@ SITES = {
         "ECS task metadata: the URL is ECS_CONTAINER_METADATA_URI_V4, set by the ECS agent; reading 169.254.170.2 is "
         "its purpose, and nothing a user or request writes reaches it"
     ),
+    # opaque TCP to peer sidecars (registry addresses, checked like the HTTP pools'), and to the local app
+    "shared/portico/mesh/l4outbound.py": CHECKED,
+    "shared/portico/mesh/l4inbound.py": (
+        "dials only 127.0.0.1, at an app port the sidecar's own flags declare as tcp/tls (never one a peer chooses)"
+    ),
     "shared/portico/cli/graph_cmds.py": (
         "operator CLI: reads /stats of the sidecars `portico dev up` started, on 127.0.0.1, from its own state file"
     ),
@@ -319,4 +324,29 @@ def test_the_portal_token_endpoint_resolving_to_metadata_is_never_dialled(dials:
     transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
     with pytest.raises(SignInError, match="did not answer"):
         asyncio.run(exchange_code(transport, issuer, sign_in, "code", "verifier", None))
+    assert dials.lookups == ["evil.test"] and dials.made == []
+
+
+def test_opaque_tcp_refuses_a_peer_address_resolving_to_metadata(dials: Dials) -> None:
+    from portico.core.mesh.l4route import L4Limits, Target, TcpUpstream
+    from portico.mesh.l4outbound import OutboundTcp
+    from portico.mesh.l4pipe import Pipe
+
+    async def attempt() -> bool:
+        out = OutboundTcp(
+            TcpUpstream(9000, "db", 5432),
+            None,  # type: ignore[arg-type]  # _dial reads no mesh state
+            service="app",
+            tls_context=lambda: None,
+            verify_server=lambda obj, svc: None,
+            rng=random.Random(0),
+            resolver=dials.lying_resolver,
+        )
+        pipe = Pipe(lambda p: None)
+        target = Target("db", None, 5432, "db.default")
+        evil = Instance("db", "i-1", "evil.test", 15443)
+        literal = Instance("db", "i-2", METADATA, 15443)
+        return await out._dial(pipe, evil, target, L4Limits()) or await out._dial(pipe, literal, target, L4Limits())
+
+    assert asyncio.run(attempt()) is False
     assert dials.lookups == ["evil.test"] and dials.made == []

@@ -20,14 +20,13 @@ from typing import Any
 from portico.adapters.certs import x509util
 from portico.adapters.tls.contexts import TlsSettings, client_context, server_context
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, expect_identity, peer_identity
+from portico.core.mesh import l4frame
 from portico.core.mtls.bundle import TrustBundle, changed, update_bundle
 from portico.core.mtls.rotation import RotationSettings, renewal_time, retry_delay
 from portico.core.mtls.spiffe import SpiffeId, build
 from portico.core.ports import CertSource, CertSourceError, IssuedCert
 
 log = logging.getLogger("portico.mtls")
-# the inbound listener serves both HTTP versions; a client that offers no ALPN speaks HTTP/1.1 (or h2 preface)
-SERVER_ALPN = ["h2", "http/1.1"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +34,7 @@ class _Contexts:
     cert: IssuedCert
     server: ssl.SSLContext
     client: ssl.SSLContext
+    opaque: ssl.SSLContext  # outbound opaque TCP streams (ALPN portico-tcp)
     h2_client: ssl.SSLContext  # the same identity offering ALPN h2 (the sidecar's HTTP/2 pool to peers)
 
 
@@ -85,6 +85,9 @@ class MeshIdentity:
     def client_context(self) -> ssl.SSLContext:
         return self._now().client
 
+    def opaque_client_context(self) -> ssl.SSLContext:
+        return self._now().opaque
+
     def h2_client_context(self) -> ssl.SSLContext:
         return self._now().h2_client
 
@@ -92,7 +95,6 @@ class MeshIdentity:
         """The context to bind the inbound listener with, once: it hands every new connection the current one."""
         if self._listening is None:
             ctx = server_context(self.cert, self._bundle.pem, self.tls)
-            ctx.set_alpn_protocols(SERVER_ALPN)
             ctx.sni_callback = self._switch
             self._listening = ctx
         return self._listening
@@ -186,11 +188,13 @@ class MeshIdentity:
 
     def _build(self, cert: IssuedCert) -> _Contexts:
         bundle = self._bundle.pem
-        server = server_context(cert, bundle, self.tls)
-        server.set_alpn_protocols(SERVER_ALPN)  # the switched-to context answers ALPN, so it offers both too
-        h2_client = client_context(cert, bundle, self.tls)
-        h2_client.set_alpn_protocols(["h2"])
-        return _Contexts(cert, server, client_context(cert, bundle, self.tls), h2_client)
+        return _Contexts(
+            cert,
+            server_context(cert, bundle, self.tls),
+            client_context(cert, bundle, self.tls),
+            client_context(cert, bundle, self.tls, [l4frame.ALPN]),
+            client_context(cert, bundle, self.tls, ["h2"]),
+        )
 
     def status(self) -> dict[str, object]:
         cert = self._current.cert if self._current else None
