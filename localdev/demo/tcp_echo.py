@@ -1,6 +1,7 @@
 """Demo TCP service: echoes every byte back; `--greeting` is sent first on each connection, `--farewell` after the
 client half-closes (then the server closes too). Prints `accept <n>` per connection (tests count them).
 Run: python -m localdev.demo.tcp_echo --port 19000 --greeting "hello from echo-a"
+Try: python -m localdev.demo.tcp_echo --say 127.0.0.1:19000 "hello"
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 
 
@@ -90,13 +92,29 @@ async def serve(port: int, greeting: bytes, farewell: bytes, host: str = "127.0.
         await stop.wait()
 
 
+def say(address: str, text: str) -> int:
+    """`--say HOST:PORT TEXT`: send TEXT, half-close, print everything that comes back until the server closes."""
+    host, _, port = address.rpartition(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(text.encode() + b"\n")
+        s.shutdown(socket.SHUT_WR)
+        while chunk := s.recv(4096):
+            sys.stdout.write(chunk.decode(errors="replace"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--say", nargs=2, metavar=("HOST:PORT", "TEXT"), help="be the client instead of the server")
+    p.add_argument("--port", type=int)
     p.add_argument("--greeting", default="")
     p.add_argument("--farewell", default="")
     p.add_argument("--sink", action="store_true", help="discard what arrives; answer its size at EOF")
     args = p.parse_args(argv)
+    if args.say:
+        return say(*args.say)
+    if args.port is None:
+        p.error("--port is required (or --say HOST:PORT TEXT)")
     greeting = (args.greeting + "\n").encode() if args.greeting else b""
     farewell = (args.farewell + "\n").encode() if args.farewell else b""
     asyncio.run(serve(args.port, greeting, farewell, sink=args.sink))

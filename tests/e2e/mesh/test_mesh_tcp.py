@@ -248,3 +248,15 @@ def test_stats_count_tcp_connections_and_bytes(tcp: TcpMesh) -> None:
     assert tcp.client.counter("portico_tcp_sent_bytes_total") > 0
     server = tcp.a.stats()
     assert 'portico_tcp_received_bytes_total{reporter="destination",source="client",destination="echo-a"}' in server
+
+
+def test_portico_graph_draws_the_tcp_edge(tcp: TcpMesh, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from portico.cli.main import app
+
+    admins = [arg for inst in (tcp.client, tcp.a) for arg in ("--admin", f"127.0.0.1:{inst.admin}")]
+    result = CliRunner().invoke(app, ["graph", *admins, "--interval", "0.2", "-o", str(tmp_path / "g")])
+    assert result.exit_code == 0, result.output
+    mermaid = (tmp_path / "g.mmd").read_text()
+    assert "tcp conn" in mermaid and '"client"' in mermaid and '"echo-a"' in mermaid
