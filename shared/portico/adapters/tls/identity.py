@@ -35,6 +35,7 @@ class _Contexts:
     server: ssl.SSLContext
     client: ssl.SSLContext
     opaque: ssl.SSLContext  # outbound opaque TCP streams (ALPN portico-tcp)
+    h2_client: ssl.SSLContext  # the same identity offering ALPN h2 (the sidecar's HTTP/2 pool to peers)
 
 
 class MeshIdentity:
@@ -86,6 +87,9 @@ class MeshIdentity:
 
     def opaque_client_context(self) -> ssl.SSLContext:
         return self._now().opaque
+
+    def h2_client_context(self) -> ssl.SSLContext:
+        return self._now().h2_client
 
     def listening_context(self) -> ssl.SSLContext:
         """The context to bind the inbound listener with, once: it hands every new connection the current one."""
@@ -189,6 +193,7 @@ class MeshIdentity:
             server_context(cert, bundle, self.tls),
             client_context(cert, bundle, self.tls),
             client_context(cert, bundle, self.tls, [l4frame.ALPN]),
+            client_context(cert, bundle, self.tls, ["h2"]),
         )
 
     def status(self) -> dict[str, object]:
