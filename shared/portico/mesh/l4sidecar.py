@@ -6,6 +6,7 @@ mTLS benchmark's plaintext baseline) refuses to start with --tcp-upstreams, and 
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import TYPE_CHECKING
 
@@ -87,3 +88,14 @@ class TcpEndpoints:
         if self.inbound is not None:
             for pipe in list(self.inbound.open):
                 pipe.abort()
+
+
+async def app_accepts(port: int, timeout: float = 2.0) -> bool:
+    """The health check of an app whose port speaks tcp or tls (App Mesh's `tcp` health check): it accepts."""
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True

@@ -21,7 +21,7 @@ from portico.core.config.mesh_documents import MESH_KINDS
 from portico.core.config.refresh import ConfigCache
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
-from portico.core.mesh.protocol import H2_TO_APP, Protocol
+from portico.core.mesh.protocol import H2_TO_APP, OPAQUE, Protocol
 from portico.core.mesh.registry import Health, Instance, RegistryStore
 from portico.core.mtls.authz import Workload
 from portico.core.ports import Clock, ConfigStore
@@ -38,7 +38,7 @@ from portico.mesh.h2server import H2Handler
 from portico.mesh.handshakes import HandshakeCounter
 from portico.mesh.http1 import ConnInfo, RequestHandler
 from portico.mesh.inbound import AppForwarder, InboundHygieneFilter, PeerIdentityFilter
-from portico.mesh.l4sidecar import TcpEndpoints
+from portico.mesh.l4sidecar import TcpEndpoints, app_accepts
 from portico.mesh.listener import Listener, listen
 from portico.mesh.outbound import outbound_chain
 from portico.mesh.settings import SidecarSettings
@@ -250,6 +250,8 @@ class Sidecar:
             log.exception("registry heartbeat failed")
 
     async def _check_app(self) -> bool:
+        if self.settings.app_protocol in OPAQUE:  # a TCP app has no health path: a connect is the check
+            return await app_accepts(self.settings.app_port)
         path = self.settings.app_health_path
         if self._app_h2.h2c:  # an HTTP/2 app (grpc, http2) may not speak HTTP/1.1 at all
             try:

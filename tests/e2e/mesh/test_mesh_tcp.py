@@ -260,3 +260,29 @@ def test_portico_graph_draws_the_tcp_edge(tcp: TcpMesh, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     mermaid = (tmp_path / "g.mmd").read_text()
     assert "tcp conn" in mermaid and '"client"' in mermaid and '"echo-a"' in mermaid
+
+
+def test_an_app_port_declared_tcp_is_health_checked_by_connecting(tcp: TcpMesh) -> None:
+    """--app-protocol tcp (App Mesh's tcp listener): the sidecar is ready when the app accepts, with no HTTP."""
+    mesh = tcp.mesh
+    port = free_port()
+    log = mesh.tmp / "tcp-c.log"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        inst = Instance("echo-c-0", port, free_port(), free_port(), free_port())
+        mesh.start("echo-c", app=False, reuse=inst, wait=False, env={"PORTICO_APP_PROTOCOL": "tcp"})
+        mesh.instances.append(inst)
+        mesh.wait_ready(inst, need_app=False)
+        assert "app not healthy" in str(mesh_ready(inst))  # nothing listens yet
+        _echo(port, "", log, procs, mesh.env)
+        mesh.wait_ready(inst, need_app=True)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(timeout=5)
+
+
+def mesh_ready(inst: Instance) -> bytes:
+    from tests.e2e.mesh.conftest import get
+
+    return get(f"http://127.0.0.1:{inst.admin}/ready")[1]

@@ -73,6 +73,7 @@ SITES = {
     ),
     # opaque TCP to peer sidecars (registry addresses, checked like the HTTP pools'), and to the local app
     "shared/portico/mesh/l4outbound.py": CHECKED,
+    "shared/portico/mesh/l4sidecar.py": "the health check of a tcp app port: 127.0.0.1, the sidecar's own --app-port",
     "shared/portico/mesh/l4inbound.py": (
         "dials only 127.0.0.1, at an app port the sidecar's own flags declare as tcp/tls (never one a peer chooses)"
     ),
