@@ -5,7 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["edge", "layer", "auth", "quota", "aggregate", "portal", "grpc", "mtls", "mesh", "dynamodb", "edge_mesh"]
+BENCHMARKS = [
+    "edge",
+    "layer",
+    "auth",
+    "quota",
+    "aggregate",
+    "portal",
+    "grpc",
+    "mtls",
+    "mesh",
+    "mesh_tcp",
+    "dynamodb",
+    "edge_mesh",
+]
 
 
 def main(argv: list[str]) -> int:

@@ -135,3 +135,28 @@ def inbound_config(listen: int, app: int, admin: int, certs: Path, trust_domain:
     common = _tls_common(certs, {"prefix": f"spiffe://{trust_domain}/"})
     tls = {"@type": TLS + "DownstreamTlsContext", "require_client_certificate": True, "common_tls_context": common}
     return _config(admin, _listener(listen, "up", tls), _cluster(app, None))
+
+
+TCP_PROXY = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+
+
+def _tcp_listener(port: int, tls: dict[str, Any] | None) -> dict[str, Any]:
+    proxy = {"@type": TCP_PROXY, "stat_prefix": "tcp", "cluster": "up"}
+    chain: dict[str, Any] = {"filters": [{"name": "envoy.filters.network.tcp_proxy", "typed_config": proxy}]}
+    if tls is not None:
+        chain["transport_socket"] = {"name": "envoy.transport_sockets.tls", "typed_config": tls}
+    return {"name": "in", "address": _address(port), "filter_chains": [chain]}
+
+
+def tcp_outbound_config(listen: int, peer: int, admin: int, certs: Path, peer_spiffe: str) -> dict[str, Any]:
+    """tcp_proxy: plaintext from the local client, a new mTLS connection to the peer Envoy per client connection
+    (the peer's exact SPIFFE ID checked), as Portico's sidecar opens one mTLS stream per app connection."""
+    tls = {"@type": TLS + "UpstreamTlsContext", "common_tls_context": _tls_common(certs, {"exact": peer_spiffe})}
+    return _config(admin, _tcp_listener(listen, None), _cluster(peer, tls))
+
+
+def tcp_inbound_config(listen: int, app: int, admin: int, certs: Path, trust_domain: str) -> dict[str, Any]:
+    """tcp_proxy behind mTLS (client certificate required, SPIFFE ID in our trust domain); plaintext to the app."""
+    common = _tls_common(certs, {"prefix": f"spiffe://{trust_domain}/"})
+    tls = {"@type": TLS + "DownstreamTlsContext", "require_client_certificate": True, "common_tls_context": common}
+    return _config(admin, _tcp_listener(listen, tls), _cluster(app, None))

@@ -26,7 +26,12 @@ _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_requ
 _RPC_V2 = re.compile(r"^/service/[^/]+/operation/([A-Za-z0-9]+)$")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 # Request fields that name the resource a call acts on (all the services the product uses).
-RESOURCE_FIELDS = ("TableName", "CertificateAuthorityArn", "FunctionName", "CertificateArn")
+RESOURCE_FIELDS = ("TableName", "CertificateAuthorityArn", "FunctionName", "CertificateArn", "SecretId")
+# DynamoDB's multi-item calls, which IAM authorises item by item: (the IAM action's operation, table) per item.
+# TransactWriteItems' Put/Update/Delete need PutItem/UpdateItem/DeleteItem and ConditionCheck needs
+# ConditionCheckItem; TransactGetItems' Get needs GetItem; the batch calls need BatchGetItem/BatchWriteItem on each
+# table (AWS: "Using IAM with DynamoDB transactions").
+_TRANSACT = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,24 @@ class Call:
     service: str
     operation: str
     fields: tuple[tuple[str, str], ...] = ()
+    items: tuple[tuple[str, str], ...] = ()  # (operation, table) of each item of a multi-item DynamoDB call
 
     def field(self, name: str) -> str | None:
         return dict(self.fields).get(name)
+
+
+def dynamodb_items(operation: str, fields: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The per-item (operation, table) pairs IAM judges for a TransactWrite/TransactGet/BatchGet/BatchWrite call."""
+    out: list[tuple[str, str]] = []
+    if operation in ("TransactWriteItems", "TransactGetItems"):
+        for item in fields.get("TransactItems") or []:
+            for kind, body in (item or {}).items():
+                op = "GetItem" if kind == "Get" else _TRANSACT.get(kind)
+                if op and isinstance(body, dict) and isinstance(body.get("TableName"), str):
+                    out.append((op, body["TableName"]))
+    elif operation in ("BatchGetItem", "BatchWriteItem"):
+        out += [(operation, table) for table in (fields.get("RequestItems") or {})]
+    return tuple(dict.fromkeys(out))
 
 
 @dataclass
@@ -124,7 +144,8 @@ def describe(method: str, path: str, headers: dict[str, str], body: bytes) -> Ca
         fields = {**fields, **_rest_resource(service, bare)}
     named = tuple((k, str(fields[k])) for k in RESOURCE_FIELDS if isinstance(fields.get(k), str))
     extra = tuple((k, str(fields[k])) for k in ("TemplateArn",) if isinstance(fields.get(k), str))
-    return Call(principal, region, service, operation, named + extra)
+    items = dynamodb_items(operation, fields) if service == "dynamodb" else ()
+    return Call(principal, region, service, operation, named + extra, items)
 
 
 class _Handler(BaseHTTPRequestHandler):

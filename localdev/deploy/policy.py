@@ -39,8 +39,20 @@ class Request:
         return dict(self.context).get(name)
 
 
+def requests(call: Call, account: str, partition: str = "aws") -> list[Request]:
+    """The IAM requests a recorded call makes: one per item for DynamoDB's transactions and batches (IAM authorises
+    each item's table with the item's own action), one otherwise, none for calls that need no permission."""
+    if call.items:
+        return [
+            Request(f"dynamodb:{operation}", f"arn:{partition}:dynamodb:{call.region}:{account}:table/{table}", ())
+            for operation, table in call.items
+        ]
+    one = request(call, account, partition)
+    return [] if one is None else [one]
+
+
 def request(call: Call, account: str, partition: str = "aws") -> Request | None:
-    """The IAM request a recorded call makes; None for calls that need no permission."""
+    """The IAM request a single-resource call makes; None for calls that need no permission."""
     if (call.service, call.operation) in _UNAUTHORISED:
         return None
     action = _ACTION_FOR.get((call.service, call.operation), f"{call.service}:{call.operation}")
@@ -49,6 +61,8 @@ def request(call: Call, account: str, partition: str = "aws") -> Request | None:
         resource = f"arn:{partition}:dynamodb:{region}:{account}:table/{call.field('TableName')}"
     elif call.service == "acm-pca" and call.field("CertificateAuthorityArn"):
         resource = str(call.field("CertificateAuthorityArn"))
+    elif call.service == "secretsmanager" and str(call.field("SecretId") or "").startswith("arn:"):
+        resource = str(call.field("SecretId"))  # by ARN, as PortalSessionSecretArn has it
     elif call.service == "lambda" and call.field("FunctionName"):
         name = str(call.field("FunctionName"))
         resource = name if name.startswith("arn:") else f"arn:{partition}:lambda:{region}:{account}:function:{name}"

@@ -35,6 +35,7 @@ INSTANCES = [
 
 
 SECTION = "the mesh: orders -> payments behind sidecars"
+TCP_UPSTREAMS = "15105=tcp-echo:19042"  # localdev/dev/tcp.py (which imports this module, so it is spelled here)
 
 
 def start(run: DevRun) -> None:
@@ -79,7 +80,11 @@ def start(run: DevRun) -> None:
                 "--inbound-port",
                 str(inst.admin_port + 2),
             ],
-            env={"PORTICO_HEARTBEAT_INTERVAL": "2"},
+            # orders also reaches the TCP demo through a local listener of its sidecar (localdev/dev/tcp.py)
+            env={
+                "PORTICO_HEARTBEAT_INTERVAL": "2",
+                **({"PORTICO_TCP_UPSTREAMS": TCP_UPSTREAMS} if inst is ORDERS else {}),
+            },
             ready_url=f"http://127.0.0.1:{inst.admin_port}/ready",
         )
         # recorded for `portico graph`; prints the /stats hint and where the JSON access log goes

@@ -11,13 +11,13 @@ import time
 from pathlib import Path
 from types import FrameType, ModuleType
 
-from localdev.dev import aws, ca, edge, grpc, issuer, mesh, seed
+from localdev.dev import aws, ca, edge, grpc, issuer, mesh, seed, tcp
 from localdev.dev.failopen import FailOpenWatch
 from localdev.dev.run import DevRun, stop_pids
 
 # The order matters: the AWS endpoint and tables first, then the private CA and config, then what serves traffic.
 # grpc comes before seed: it builds the descriptor set that the demo gRPC routes name.
-COMPONENTS: list[ModuleType] = [aws, ca, issuer, grpc, seed, edge, mesh]
+COMPONENTS: list[ModuleType] = [aws, ca, issuer, grpc, seed, edge, tcp, mesh]
 
 
 def _state_dir(root: Path) -> Path:

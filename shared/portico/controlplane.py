@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import yaml
 from pydantic import Field, TypeAdapter
@@ -15,14 +15,8 @@ from portico.adapters.config_files import with_file_reader
 from portico.core.config.configset import ConfigSet
 from portico.core.config.context import ValidationSettings
 from portico.core.config.documents import (
-    AuthorizationPolicy,
-    Consumer,
-    DestinationRule,
+    KINDS,
     Document,
-    Issuer,
-    RateLimitPolicy,
-    Route,
-    VirtualService,
     to_mapping,
 )
 from portico.core.config.history import ChangeRecord, HistoryError, diff_plan, record_for, state_at
@@ -137,9 +131,16 @@ def _refuse_duplicates(docs: Sequence[Document]) -> None:
 
 
 def apply_documents(
-    store: ConfigStore, docs: Sequence[Document], *, dry_run: bool = False, audit: Audit | None = None
+    store: ConfigStore,
+    docs: Sequence[Document],
+    *,
+    dry_run: bool = False,
+    audit: Audit | None = None,
+    action: str = "apply",
+    note: str = "",
 ) -> ApplyResult:
-    """Plan against the stored config and, unless `dry_run`, write the changes with one version bump.
+    """Plan against the stored config and, unless `dry_run`, write the changes with one version bump (and, with an
+    `audit`, their history record: `action` is "apply" for the CLI, "portal" for a consumer's key change).
 
     The stored config is read with the loopback allowance: what is already stored is not re-judged here.
     """
@@ -150,7 +151,7 @@ def apply_documents(
         raise ConfigError([ConfigIssue("<apply>", 0, "", e) for e in plan.reference_errors])
     if dry_run or not plan.changes:
         return ApplyResult(plan, loaded.version, loaded.version, loaded)
-    version = _write(store, plan, loaded, audit, "apply")
+    version = _write(store, plan, loaded, audit, action, note)
     return ApplyResult(plan, loaded.version, version, loaded)
 
 
@@ -209,12 +210,9 @@ def delete_document(store: ConfigStore, kind: str, name: str, *, audit: Audit | 
     return ApplyResult(plan, loaded.version, version, loaded)
 
 
-_ANY_DOCUMENT: TypeAdapter[Any] = TypeAdapter(
-    Annotated[
-        Route | Issuer | RateLimitPolicy | Consumer | VirtualService | DestinationRule | AuthorizationPolicy,
-        Field(discriminator="kind"),
-    ]
-)
+# Every kind the loader accepts (KINDS), so a new kind cannot be left out of the editors' schema.
+_DOCUMENT_UNION: Any = Union[tuple(KINDS.values())]  # noqa: UP007 - built from the tuple of kinds
+_ANY_DOCUMENT: TypeAdapter[Any] = TypeAdapter(Annotated[_DOCUMENT_UNION, Field(discriminator="kind")])
 
 
 def json_schema() -> str:

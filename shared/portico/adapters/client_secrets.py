@@ -41,17 +41,16 @@ class ClientSecrets:
         return pair
 
     def _read_secret(self, secret_id: str) -> tuple[str, str]:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from portico.adapters.secrets_manager import SecretUnavailable, secret_string
 
-        if self._client is None:
+        if self._client is None:  # one client for the process's re-reads (every SECRET_TTL)
             from portico.adapters.aws import client
 
             self._client = client("secretsmanager", timeout=2.0, retries=2)
         try:
-            raw = self._client.get_secret_value(SecretId=secret_id)["SecretString"]
-            value = load_json(raw, what="the secret", max_bytes=65536)
-        except (ClientError, BotoCoreError, KeyError, UntrustedInputError) as exc:
-            raise AuthUnavailable(f"secret {secret_id} cannot be read: {type(exc).__name__}") from None
+            value = load_json(secret_string(secret_id, self._client, timeout=2.0), what="the secret", max_bytes=65536)
+        except (SecretUnavailable, UntrustedInputError) as exc:
+            raise AuthUnavailable(f"secret {secret_id} cannot be read: {exc}") from None
         if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("clientId", "clientSecret")):
             raise AuthUnavailable(f"secret {secret_id} must be a JSON object with clientId and clientSecret")
         return value["clientId"], value["clientSecret"]

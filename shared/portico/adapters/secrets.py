@@ -15,13 +15,12 @@ from portico.core.portal.session import SessionKeyError, check_key
 
 
 def _secret_string(secret_id: str) -> str:
-    from portico.adapters import aws  # boto3 only when a secret really lives in Secrets Manager
+    from portico.adapters.secrets_manager import SecretUnavailable, secret_string
 
-    answer = aws.client("secretsmanager", timeout=3.0, retries=2).get_secret_value(SecretId=secret_id)
-    value = answer.get("SecretString")
-    if not isinstance(value, str):
-        raise SessionKeyError(f"secret {secret_id!r} has no SecretString")
-    return value
+    try:
+        return secret_string(secret_id)
+    except SecretUnavailable as exc:  # the portal answers 503 and logs this; the next request tries again
+        raise SessionKeyError(str(exc)) from None
 
 
 class _Once:

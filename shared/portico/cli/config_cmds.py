@@ -190,7 +190,8 @@ def _summary(doc: Document) -> str:
         )
         return f"{methods} {m.host or '*'}{path} -> {upstream.rstrip('_')}"
     if doc.kind == "VirtualService":
-        return f"hosts={','.join(spec.hosts)} routes={len(spec.http)}"
+        routes = [f"{n}={len(r)}" for n, r in (("http", spec.http), ("tcp", spec.tcp), ("tls", spec.tls)) if r]
+        return f"hosts={','.join(spec.hosts)} {' '.join(routes)}"
     if doc.kind == "DestinationRule":
         return f"host={spec.host} subsets={','.join(s.name for s in spec.subsets)}"
     if doc.kind == "Issuer":

@@ -60,7 +60,7 @@ def scrape(admins: dict[str, str], timeout: float = 2.0) -> tuple[list[Sample], 
 
 def _table(edges: list[GraphEdge], interval: float) -> Table:
     table = Table(title=f"Service graph (rates over {interval:g}s)")
-    for column in ("source", "destination", "rps", "errors", "p99 ms", "requests", "window"):
+    for column in ("source", "destination", "rps", "errors", "p99 ms", "requests", "tcp conns", "tcp kB/s", "window"):
         table.add_column(column, justify="right" if column not in ("source", "destination", "window") else "left")
     for e in edges:
         p99 = f"{e.p99_ms:.1f}" if e.p99_ms is not None else "-"
@@ -72,6 +72,8 @@ def _table(edges: list[GraphEdge], interval: float) -> Table:
             f"[{colour}]{e.error_rate * 100:.1f}%[/{colour}]",
             p99,
             f"{e.requests:g}",
+            f"{e.tcp_connections:g}",
+            f"{e.tcp_bytes_per_s / 1000:.1f}",
             e.window,
         )
     return table

@@ -15,25 +15,20 @@ from rich.table import Table
 from portico.cli.config_cmds import open_store, resolve_kind, settings_from_env
 from portico.cli.output import EXIT_UNAVAILABLE, err, fail, out
 from portico.controlplane import Audit, diff_versions, rollback_to
-from portico.core.config.history import History, HistoryError
+from portico.core.config.history import History, HistoryError, history_limit
 from portico.core.config.loader import ConfigError
 from portico.core.config.plan import render_diff
 from portico.core.ports import ConcurrentChange, HistoryStore, StoreUnavailable
-
-DEFAULT_KEEP = 100
 
 
 def audit_now() -> Audit:
     """Who (STS GetCallerIdentity) and when, and PORTICO_HISTORY_LIMIT: how many records to keep (default 100)."""
     from portico.adapters.caller import caller_identity
 
-    raw = os.environ.get("PORTICO_HISTORY_LIMIT", str(DEFAULT_KEEP))
     try:
-        keep = int(raw)
-        if keep < 1:
-            raise ValueError
-    except ValueError:
-        fail(f"PORTICO_HISTORY_LIMIT must be a whole number of records, at least 1 (got {raw!r})")
+        keep = history_limit(os.environ)
+    except ValueError as exc:
+        fail(str(exc))
     return Audit(who=caller_identity(), at=time.time(), keep=keep)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from portico.core.headers import Headers
@@ -52,3 +53,23 @@ def problem(
     out = headers.copy() if headers is not None else Headers()
     out.set("content-type", PROBLEM_JSON)
     return Response(status=status, headers=out, body=json.dumps(body, separators=(",", ":")).encode())
+
+
+class CannedProblem:
+    """A problem whose body is fixed but for the request id, encoded once when the filter is built.
+
+    For refusals on the hot path (an IP rule), where json.dumps of the same document per request would cost more
+    than the decision itself. The bytes are exactly what `problem()` writes for the same arguments.
+    """
+
+    __slots__ = ("_head", "_plain", "status")
+
+    def __init__(self, status: int, detail: str) -> None:
+        self.status = status
+        self._plain = problem(status, detail).body  # no request id: `{...,"detail":"..."}`
+        self._head = self._plain[:-1] + b',"requestId":'
+
+    def response(self, request_id: str | None = None) -> Response:
+        # json.dumps(str) without its argument handling: the same escaping (ASCII, as problem() writes)
+        body = self._head + encode_basestring_ascii(request_id).encode() + b"}" if request_id else self._plain
+        return Response(status=self.status, headers=Headers.lowered([("content-type", PROBLEM_JSON)]), body=body)

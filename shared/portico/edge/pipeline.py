@@ -31,7 +31,7 @@ from portico.edge.filters.cors import CorsFilter
 from portico.edge.filters.deprecation import DeprecationFilter
 from portico.edge.filters.guard import ErrorGuardFilter
 from portico.edge.filters.hygiene import HeaderHygieneFilter
-from portico.edge.filters.ip import ClientIpFilter, RouteIpFilter
+from portico.edge.filters.ip import ClientIpFilter, RouteIpRules
 from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
 from portico.edge.filters.portal import PortalFilter
@@ -158,9 +158,9 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(portal_filter(loaded, deps))  # reserved /_portico/: before routing, so no route can shadow the docs
     steps.append(VersionFilter(routes, declared_versions(config.routes)))  # /v2/x and Accept-Version: one form
     steps.append(CorsFilter(routes, deps.cors))  # preflights answered here, before auth would demand credentials
-    steps.append(RouteFilter(routes))  # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405
-    if any(r.spec.ip_rules is not None for r in config.routes.values()):
-        steps.append(RouteIpFilter(config.routes))  # the route's ipRules: before any credential is looked at
+    # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405; and 403 when the matched route's ipRules
+    # refuse the client: judged at the match, before anything else is spent on the request (not even a credential)
+    steps.append(RouteFilter(routes, RouteIpRules(config.routes)))
     steps.append(DeprecationFilter(config.routes))  # Deprecation/Sunset/Link on every answer, 401s and 429s too
     authenticator = Authenticator(loaded.config, deps.key_sources)
     if any(r.spec.auth.client_cert is not None for r in config.routes.values()):

@@ -157,6 +157,7 @@ def default_deps(
                 transport=get_transport,
                 key_sources=key_sources,
                 rng=os.urandom,
+                history_keep=settings.history_keep,
             )
         return portal_backend["made"]
 

@@ -32,6 +32,7 @@ class EdgeSettings:
     ip_policy: IpRuleSet = field(default_factory=IpRuleSet)
     trusted_proxies: tuple[IpNetwork, ...] = ()
     underscores: UnderscoreAction = "drop"
+    history_keep: int = 100  # PORTICO_HISTORY_LIMIT: history records kept after a portal key change (as the CLI)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> EdgeSettings:
@@ -58,6 +59,7 @@ class EdgeSettings:
             ip_policy=IpRuleSet(_cidrs(env, "PORTICO_IP_ALLOW"), _cidrs(env, "PORTICO_IP_DENY")),
             trusted_proxies=_cidrs(env, "PORTICO_TRUSTED_PROXIES"),
             underscores=_underscores(env),
+            history_keep=_history_keep(env),
         )
 
 
@@ -85,6 +87,17 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -
     if value < minimum:
         raise SettingsError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
+
+
+def _history_keep(env: Mapping[str, str]) -> int:
+    if "PORTICO_HISTORY_LIMIT" not in env:
+        return 100  # history.DEFAULT_KEEP, without importing the history module at every cold start
+    from portico.core.config.history import history_limit
+
+    try:
+        return history_limit(env)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 def _underscores(env: Mapping[str, str]) -> UnderscoreAction:

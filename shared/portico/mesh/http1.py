@@ -405,11 +405,17 @@ class HttpServerProtocol(asyncio.Protocol):
             self._close()
 
 
+class Drainable(typing.Protocol):
+    """A server connection of any HTTP version, as drain sees it."""
+
+    def close_if_idle(self) -> None: ...
+
+
 class ConnectionTracker:
     """The open connections and in-flight requests of one listener, so drain can wait for them to finish."""
 
     def __init__(self) -> None:
-        self.connections: set[HttpServerProtocol] = set()
+        self.connections: set[Drainable] = set()
         self.in_flight = 0
         self.rejected = 0  # requests answered 4xx/5xx by the protocol itself (malformed, too large, timed out)
         self.overflow = 0  # connections refused by max_connections
@@ -417,10 +423,10 @@ class ConnectionTracker:
         self.draining = False
         self.on_tls: Callable[[Any], None] | None = None  # told of each completed TLS handshake (telemetry)
 
-    def add(self, conn: HttpServerProtocol) -> None:
+    def add(self, conn: Drainable) -> None:
         self.connections.add(conn)
 
-    def discard(self, conn: HttpServerProtocol) -> None:
+    def discard(self, conn: Drainable) -> None:
         self.connections.discard(conn)
 
     def start_draining(self) -> None:

@@ -52,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="Address peers dial (ECS metadata wins).")
     p.add_argument("--instance-id", help="Default: ECS task id, or generated.")
     p.add_argument("--config-file", help="Read VirtualService/DestinationRule YAML instead of the table.")
+    p.add_argument(
+        "--app-protocol", help="What the app speaks on --app-port: auto (default), http, http2, grpc, tcp, tls."
+    )
+    p.add_argument("--app-ports", help="More app ports: PORT=PROTOCOL,... e.g. 9000=tcp (docs/mesh-protocols.md).")
+    p.add_argument("--tcp-upstreams", help="Local TCP listeners to mesh services: [LOCAL=]SERVICE:PORT[/tls],...")
     return p
 
 
@@ -70,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             address=args.address,
             instance_id=args.instance_id,
             config_file=args.config_file,
+            app_protocol=args.app_protocol,
+            app_ports=args.app_ports,
+            tcp_upstreams=args.tcp_upstreams,
         )
     except ValueError as exc:
         return _error(str(exc), EXIT_INVALID)

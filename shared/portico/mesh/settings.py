@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from portico.core.hop import UnderscoreAction, underscore_action
+from portico.core.mesh.l4route import TcpUpstream, parse_upstreams
+from portico.core.mesh.protocol import PortProtocol, Protocol, parse_port_list, parse_protocol
 from portico.core.mesh.registry import parse_labels
 from portico.mesh.http1 import ServerLimits, limits_from_env
 
@@ -43,6 +45,18 @@ class SidecarSettings:
     # every listener: header-read timeout, connection cap, TLS handshake timeout (docs/mesh.md "Listener limits")
     limits: ServerLimits = field(default_factory=ServerLimits)
     underscores: UnderscoreAction = "drop"  # header names with `_`, both directions (docs/mesh.md)
+    # what the app speaks on app_port, and its other ports (docs/mesh-protocols.md, "Protocol selection")
+    app_protocol: Protocol = Protocol.AUTO
+    app_ports: tuple[PortProtocol, ...] = ()
+    # local listeners for opaque TCP to mesh services: [LOCAL=]SERVICE:PORT[/tls] (docs/mesh-protocols.md)
+    tcp_upstreams: tuple[TcpUpstream, ...] = ()
+
+    @property
+    def app_port_protocols(self) -> dict[int, PortProtocol]:
+        """Every app port the inbound side forwards to, with its protocol; app_port first."""
+        source = "default" if self.app_protocol is Protocol.AUTO else "flag"
+        main = PortProtocol(self.app_port, self.app_protocol, source)
+        return {main.port: main, **{p.port: p for p in self.app_ports if p.port != self.app_port}}
 
     @property
     def stale_after(self) -> float:
@@ -66,6 +80,9 @@ def resolve(
     address: str | None = None,
     instance_id: str | None = None,
     config_file: str | None = None,
+    app_protocol: str | None = None,
+    app_ports: str | None = None,
+    tcp_upstreams: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> SidecarSettings:
     """Settings from flags (None = not given) and PORTICO_* variables; raises ValueError naming what is wrong."""
@@ -98,7 +115,24 @@ def resolve(
         emf_interval=_positive(_env(e, "EMF_INTERVAL"), 60.0, "PORTICO_EMF_INTERVAL"),
         limits=limits_from_env(e),
         underscores=underscore_action(_env(e, "HEADERS_WITH_UNDERSCORES"), "PORTICO_HEADERS_WITH_UNDERSCORES"),
+        app_protocol=_app_protocol(app_protocol or _env(e, "APP_PROTOCOL")),
+        app_ports=_app_ports(app_ports if app_ports is not None else _env(e, "APP_PORTS"), port),
+        tcp_upstreams=parse_upstreams(
+            tcp_upstreams if tcp_upstreams is not None else (_env(e, "TCP_UPSTREAMS") or ""),
+            "--tcp-upstreams (PORTICO_TCP_UPSTREAMS)",
+        ),
     )
+
+
+def _app_protocol(value: str | None) -> Protocol:
+    return parse_protocol(value, "--app-protocol (PORTICO_APP_PROTOCOL)") if value else Protocol.AUTO
+
+
+def _app_ports(value: str | None, app_port: int) -> tuple[PortProtocol, ...]:
+    ports = parse_port_list(value or "", "--app-ports (PORTICO_APP_PORTS)")
+    if any(p.port == app_port for p in ports):
+        raise ValueError(f"--app-ports names the app port {app_port}: set its protocol with --app-protocol")
+    return ports
 
 
 def _int(value: str | None, name: str) -> int | None:

@@ -73,6 +73,30 @@ spec:
   auth: {{none: {{}}}}
   upstream: {{lambda: {{functionName: {function}, timeout: 10s}}}}
 ---
+apiVersion: portico/v1
+kind: Issuer
+metadata: {{name: dev}}
+spec:
+  issuer: "{issuer}/"
+  jwksUri: "{issuer}/.well-known/jwks.json"
+  authorizationEndpoint: "{issuer}/authorize"
+  tokenEndpoint: "{issuer}/token"
+  audiences: ["api://portico-demo"]
+---
+apiVersion: portico/v1
+kind: RateLimitPolicy
+metadata: {{name: portal-plan}}
+spec:
+  key: consumer
+  limits: [{{requests: 100, window: 1m}}]
+---
+apiVersion: portico/v1
+kind: Portal
+metadata: {{name: portal}}
+spec:
+  signIn: {{issuer: dev, clientId: portico-portal, redirectUri: "{door}/_portico/portal/callback"}}
+  plan: portal-plan
+---
 apiVersion: security.istio.io/v1beta1
 kind: AuthorizationPolicy
 metadata: {{name: orders-from-edge}}
@@ -114,6 +138,7 @@ class System:
     recorder: CallRecorder
     tables: dict[str, str]
     frontdoor: str
+    portal_secret: str  # the ARN of the portal's session key secret (PortalSessionSecretArn)
     orders_instance: str
     orders_admin: int
     orders_app: int
@@ -214,11 +239,25 @@ def running_system(local_aws: str, pca_arn: str, tmp: Path) -> Iterator[System]:
             procs.append(proc)
             return proc
 
+        # The developer portal's sign-in: the dev issuer (login page, token endpoint, JWKS) and the session key in
+        # Secrets Manager, as PortalSessionSecretArn has it on AWS.
+        issuer_port, door_port = free_port(), free_port()
+        issuer = f"http://127.0.0.1:{issuer_port}"
+        door = f"http://127.0.0.1:{door_port}"
+        start("issuer", [sys.executable, "-m", "localdev.issuer", "--dir", str(tmp / "issuer"),
+                         "--port", str(issuer_port)], base)  # fmt: skip
+        session_secret = client("secretsmanager").create_secret(
+            Name=f"portico-portal-session-{suffix}", SecretString=os.urandom(32).hex()
+        )["ARN"]
         config = tmp / "config.yaml"
-        config.write_text(CONFIG.format(function=function, edge_principal="cluster.local/ns/default/sa/edge"))
+        config.write_text(
+            CONFIG.format(
+                function=function, edge_principal="cluster.local/ns/default/sa/edge", issuer=issuer, door=door
+            )
+        )
         applied = subprocess.run(
             [sys.executable, "-m", "portico", "apply", "-f", str(config)],
-            env={**base, **portico, **_aws_env(recorder, OPERATOR)},
+            env={**base, **portico, **_aws_env(recorder, OPERATOR), "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"},
             capture_output=True,
             text=True,
             timeout=60,
@@ -260,14 +299,18 @@ def running_system(local_aws: str, pca_arn: str, tmp: Path) -> Iterator[System]:
         _wait_ready(ports["orders_admin"], container, tmp / "orders-sidecar.log", timeout=90)
 
         edge_env = {**base, **portico, **_aws_env(recorder, EDGE), "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"}
-        front = start("frontdoor", [py, "-m", "localdev.frontdoor", "--port", "0"], edge_env)
+        # two history records kept, so a portal change also trims the history (its Query and DeleteItem)
+        edge_env |= {"PORTICO_PORTAL_SESSION_SECRET_ID": session_secret, "PORTICO_HISTORY_LIMIT": "2"}
+        front = start("frontdoor", [py, "-m", "localdev.frontdoor", "--port", str(door_port)], edge_env)
         frontdoor = wait_listening(front, tmp / "frontdoor.log", "front door")
+        wait_listening(procs[0], tmp / "issuer.log", "dev issuer")
         try:
             yield System(
                 image=report,
                 recorder=recorder,
                 tables=tables,
                 frontdoor=frontdoor,
+                portal_secret=session_secret,
                 orders_instance="orders-container",
                 orders_admin=ports["orders_admin"],
                 orders_app=ports["orders_app"],

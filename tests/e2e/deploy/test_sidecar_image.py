@@ -14,13 +14,25 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from system_fixture import EDGE, SIDECAR, System, http_get, running_system
 
 from localdev.deploy import image, policy, roles
+
+
+class _Keep(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 302 comes back as it is: the test follows the sign-in's redirects itself
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_Keep)
 
 
 def test_image_was_built_by_buildah_and_reports_its_size(system: System) -> None:
@@ -67,6 +79,47 @@ def test_edge_counts_quota_and_invokes_lambda_upstreams(system: System) -> None:
         assert status == 200 and json.loads(body) == {"limited": True}, body
     status, body = http_get(f"{system.frontdoor}/fn")
     assert status == 200, body
+
+
+def test_portal_signs_in_through_the_issuer_creates_a_key_and_reads_usage(system: System) -> None:
+    # the portal's AWS calls: the session key from Secrets Manager, a consumer's sign-up and key (TransactWriteItems
+    # with their history records, then the history trimmed to PORTICO_HISTORY_LIMIT=2), usage (BatchGetItem)
+    from portico.adapters.dynamodb.config_store import DynamoDbConfigStore
+
+    jar: dict[str, str] = {}
+
+    def send(url: str, method: str = "GET", data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+        cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+        request = urllib.request.Request(url, data=data, method=method, headers={**(headers or {}), "Cookie": cookie})
+        try:
+            response = _NO_REDIRECTS.open(request, timeout=15)
+        except urllib.error.HTTPError as error:
+            response = error
+        for raw in response.headers.get_all("Set-Cookie") or []:
+            name, _, value = raw.split(";", 1)[0].partition("=")
+            jar[name] = value
+        return response
+
+    portal = f"{system.frontdoor}/_portico/portal"
+    login = send(f"{portal}/login")
+    assert login.status == 302, login.read()
+    authorize = urllib.parse.urlsplit(login.headers["Location"])
+    form = dict(urllib.parse.parse_qsl(authorize.query)) | {"username": "iam-check"}
+    issued = send(authorize._replace(query="").geturl(), "POST", urllib.parse.urlencode(form).encode())
+    assert issued.status == 302, issued.read()
+    signed_in = send(issued.headers["Location"])
+    assert signed_in.status in (200, 302, 303) and "portico_session" in jar, signed_in.read()
+    me = send(f"{portal}/api/me")
+    assert me.status == 200
+    csrf = json.loads(me.read())["csrf"]
+    writes = {"Origin": system.frontdoor, "X-CSRF-Token": csrf, "Content-Type": "application/json"}
+    made = send(f"{portal}/api/keys", "POST", b'{"label": "iam"}', writes)
+    assert made.status == 201, made.read()
+    assert json.loads(made.read())["key"].startswith("ptk_")
+    usage = send(f"{portal}/api/usage")
+    assert usage.status == 200, usage.read()
+    history = DynamoDbConfigStore(system.tables["config"]).history().records
+    assert [(r.action, r.who) for r in history][:1] == [("portal", "portal:iam-check")] and len(history) == 2
 
 
 def test_sigterm_drains_in_flight_and_leaves_the_registry(system: System) -> None:
@@ -120,7 +173,7 @@ def _resources(system: System, pca_arn: str) -> roles.Resources:
 def _requests(system: System, principal: str, account: str) -> list[policy.Request]:
     calls = system.recorder.calls(principal)
     assert calls, f"no AWS call was recorded for {principal}"
-    return [r for r in (policy.request(c, account) for c in calls) if r is not None]
+    return [r for c in calls for r in policy.requests(c, account)]
 
 
 def _show(verdict: policy.Verdict) -> str:
@@ -132,6 +185,7 @@ def _show(verdict: policy.Verdict) -> str:
 def test_edge_role_allows_exactly_the_calls_the_edge_made(system: System, pca_arn: str, tmp_path: Path) -> None:
     res = _resources(system, pca_arn)
     parameters = {"Mesh": "enabled", "SidecarImage": "x", "AppImage": "y"}
+    parameters["PortalSessionSecretArn"] = system.portal_secret  # the portal's sign-in is on
     edge = roles.edge_role(res, tmp_path, parameters)
     assert set(edge.managed) == EDGE_PLATFORM_POLICIES
     requests = _requests(system, EDGE, res.account)

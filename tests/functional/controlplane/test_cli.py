@@ -116,6 +116,7 @@ def test_schema_is_json_schema_for_every_kind() -> None:
         "Issuer",
         "RateLimitPolicy",
         "Consumer",
+        "Portal",
         "VirtualService",
         "DestinationRule",
         "AuthorizationPolicy",

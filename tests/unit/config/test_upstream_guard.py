@@ -71,3 +71,28 @@ def test_local_development_allowance_admits_loopback_only() -> None:
 def test_reasons_name_the_address() -> None:
     with pytest.raises(ForbiddenDestination, match=r"169\.254\.169\.254"):
         check_upstream_url("http://2852039166/")
+
+
+SERVICE_ROUTE = """apiVersion: portico/v1
+kind: Route
+metadata: {{name: s}}
+spec:
+  match: {{path: "/s/{{id}}"}}
+  auth: {{none: {{}}}}
+  upstream: {{service: {{name: orders, path: "{path}"}}}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (ROUTE.format(url="https://api.example.com/base?x=1"), "spec.upstream.http.url"),
+        (ROUTE.format(url="https://api.example.com/base#frag"), "spec.upstream.http.url"),
+        (ROUTE.format(url="https://api.example.com/?"), "spec.upstream.http.url"),
+        (SERVICE_ROUTE.format(path="/orders/{id}?full=1"), "spec.upstream.service.path"),
+    ],
+)
+def test_a_query_or_fragment_in_an_upstream_is_refused_not_dropped(text: str, field: str) -> None:
+    docs, issues = parse_documents(text, file="r.yaml", settings=ValidationSettings())
+    assert not docs and len(issues) == 1
+    assert issues[0].path == field and "query or fragment" in issues[0].message

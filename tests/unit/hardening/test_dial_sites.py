@@ -50,15 +50,18 @@ SITES = {
     # the one HTTP/1 client: edge http upstreams, JWKS fetches (jwks_http.py), mesh peers (sidecar outbound, the
     # edge's `service` upstreams) and the sidecar's app
     "shared/portico/adapters/http1_client.py": CHECKED,
+    # the sidecar's HTTP/2 pools: peers (h2 over mTLS) and the app (h2c)
+    "shared/portico/mesh/h2client.py": CHECKED,
     # edge gRPC upstreams
     "shared/portico/adapters/grpc_channel.py": CHECKED,
     "shared/portico/adapters/dynamodb/config_store.py": AWS_SDK,
     "shared/portico/adapters/dynamodb/quota_store.py": AWS_SDK,
     "shared/portico/adapters/dynamodb/registry_store.py": AWS_SDK,
     "shared/portico/adapters/lambda_invoker.py": AWS_SDK,
-    "shared/portico/adapters/client_secrets.py": AWS_SDK,  # Secrets Manager: introspection client credentials
-    # the portal's session key and client secret from Secrets Manager (the token endpoint rides Http1Client)
-    "shared/portico/adapters/secrets.py": AWS_SDK,
+    # the one Secrets Manager reader: introspection client credentials (client_secrets.py, which also builds its
+    # client) and the portal's session key and client secret (secrets.py; the token endpoint rides Http1Client)
+    "shared/portico/adapters/secrets_manager.py": AWS_SDK,
+    "shared/portico/adapters/client_secrets.py": AWS_SDK,
     "shared/portico/adapters/certs/pca.py": AWS_SDK,
     "shared/portico/adapters/certs/acm_export.py": AWS_SDK,
     "shared/portico/adapters/caller.py": AWS_SDK,  # STS GetCallerIdentity: who made a config change (history)
@@ -67,6 +70,12 @@ SITES = {
     "shared/portico/adapters/ecs_metadata.py": (
         "ECS task metadata: the URL is ECS_CONTAINER_METADATA_URI_V4, set by the ECS agent; reading 169.254.170.2 is "
         "its purpose, and nothing a user or request writes reaches it"
+    ),
+    # opaque TCP to peer sidecars (registry addresses, checked like the HTTP pools'), and to the local app
+    "shared/portico/mesh/l4outbound.py": CHECKED,
+    "shared/portico/mesh/l4sidecar.py": "the health check of a tcp app port: 127.0.0.1, the sidecar's own --app-port",
+    "shared/portico/mesh/l4inbound.py": (
+        "dials only 127.0.0.1, at an app port the sidecar's own flags declare as tcp/tls (never one a peer chooses)"
     ),
     "shared/portico/cli/graph_cmds.py": (
         "operator CLI: reads /stats of the sidecars `portico dev up` started, on 127.0.0.1, from its own state file"
@@ -207,6 +216,17 @@ def test_mesh_pools_refuse_metadata_peers(dials: Dials, host: str) -> None:
     assert dials.made == [] and pool.open_connections == 0
 
 
+@pytest.mark.parametrize("host", ["evil.test", METADATA, "fd00:ec2::254"])
+def test_http2_pools_refuse_metadata_peers(dials: Dials, host: str) -> None:
+    from portico.mesh.h2client import H2Client
+
+    pool = H2Client(ClientSettings(allow_loopback=True, resolver=dials.lying_resolver), scheme_tls=False)
+    authority = f"[{host}]" if ":" in host else host
+    with pytest.raises(UpstreamRefused):
+        asyncio.run(pool.send(Request("POST", "/a.B/C"), f"http://{authority}:15443/a.B/C", 2.0, b""))
+    assert dials.made == []
+
+
 def test_the_edges_mesh_client_refuses_a_registered_metadata_address(dials: Dials) -> None:
     from portico.adapters.clock import SystemClock
     from portico.mesh.client import MeshServiceClient, mtls_settings
@@ -305,4 +325,29 @@ def test_the_portal_token_endpoint_resolving_to_metadata_is_never_dialled(dials:
     transport = Http1Client(ClientSettings(resolver=dials.lying_resolver))
     with pytest.raises(SignInError, match="did not answer"):
         asyncio.run(exchange_code(transport, issuer, sign_in, "code", "verifier", None))
+    assert dials.lookups == ["evil.test"] and dials.made == []
+
+
+def test_opaque_tcp_refuses_a_peer_address_resolving_to_metadata(dials: Dials) -> None:
+    from portico.core.mesh.l4route import L4Limits, Target, TcpUpstream
+    from portico.mesh.l4outbound import OutboundTcp
+    from portico.mesh.l4pipe import Pipe
+
+    async def attempt() -> bool:
+        out = OutboundTcp(
+            TcpUpstream(9000, "db", 5432),
+            None,  # type: ignore[arg-type]  # _dial reads no mesh state
+            service="app",
+            tls_context=lambda: None,
+            verify_server=lambda obj, svc: None,
+            rng=random.Random(0),
+            resolver=dials.lying_resolver,
+        )
+        pipe = Pipe(lambda p: None)
+        target = Target("db", None, 5432, "db.default")
+        evil = Instance("db", "i-1", "evil.test", 15443)
+        literal = Instance("db", "i-2", METADATA, 15443)
+        return await out._dial(pipe, evil, target, L4Limits()) or await out._dial(pipe, literal, target, L4Limits())
+
+    assert asyncio.run(attempt()) is False
     assert dials.lookups == ["evil.test"] and dials.made == []

@@ -110,8 +110,21 @@ spec:
 @pytest.mark.parametrize(
     ("text", "path", "feature"),
     [
-        (TCP_ONLY, "spec.tcp", "TCP routes"),
-        (TCP_ONLY.replace("tcp:", "tls:"), "spec.tls", "TLS routes by SNI"),
+        (
+            TCP_ONLY.replace("{port: 27017}", "{port: 27017, sourceLabels: {app: web}}"),
+            "spec.tcp[0].match[0].sourceLabels",
+            "matches by source labels",
+        ),
+        (
+            TCP_ONLY.replace("tcp:", "tls:").replace("{port: 27017}", "{sniHosts: [a.b], gateways: [mesh]}"),
+            "spec.tls[0].match[0].gateways",
+            "matches by gateway",
+        ),
+        (
+            TCP_ONLY.replace("{port: 27017}", "{destinationSubnets: [10.0.0.0/8]}"),
+            "spec.tcp[0].match[0].destinationSubnets",
+            "matches by destination subnet",
+        ),
         (
             "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r}\nspec:\n  host: r\n"
             "  trafficPolicy: {portLevelSettings: [{port: {number: 80}, loadBalancer: {simple: RANDOM}}]}\n",
@@ -134,3 +147,64 @@ def test_istio_features_portico_lacks_are_named(tmp_path: Path, text: str, path:
         (path, f"not supported by Portico: {feature}")
     ]
     assert "Field required" not in result.output and "unknown field" not in result.output
+
+
+# Istio's own documentation examples of tcp and tls routes (tcp-traffic-shifting, TLS egress by SNI)
+ISTIO_L4 = """
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcp-echo}
+spec:
+  hosts: ["*"]
+  gateways: [tcp-echo-gateway]
+  tcp:
+  - match:
+    - port: 31400
+    route:
+    - destination: {host: tcp-echo, port: {number: 9000}, subset: v1}
+      weight: 80
+    - destination: {host: tcp-echo, port: {number: 9000}, subset: v2}
+      weight: 20
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: bookinfo-sni}
+spec:
+  hosts: ["*.bookinfo.com"]
+  tls:
+  - match:
+    - port: 443
+      sniHosts: [login.bookinfo.com]
+    route:
+    - destination: {host: login.prod.svc.cluster.local}
+  - match:
+    - port: 443
+      sniHosts: [reviews.bookinfo.com]
+    route:
+    - destination: {host: reviews.prod.svc.cluster.local}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tcp-echo}
+spec:
+  host: tcp-echo
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+"""
+
+
+def test_tcp_and_tls_sections_validate(tmp_path: Path) -> None:
+    file = tmp_path / "l4.yaml"
+    file.write_text(ISTIO_L4.replace("  gateways: [tcp-echo-gateway]\n", ""))
+    result = _validate(file)
+    assert result.exit_code == 0, result.output
+    with_gateway = tmp_path / "gw.yaml"
+    with_gateway.write_text(ISTIO_L4.replace("    - port: 31400", "    - port: 31400\n      sourceLabels: {app: x}"))
+    issues = _issues(_validate(with_gateway))
+    assert [m["path"] for m in issues] == ["spec.tcp[0].match[0].sourceLabels"]
+
+
+def test_tcp_route_subsets_are_checked_against_destination_rules(tmp_path: Path) -> None:
+    file = tmp_path / "l4.yaml"
+    file.write_text(ISTIO_L4.replace("  gateways: [tcp-echo-gateway]\n", "").replace("subset: v2}", "subset: v3}"))
+    text = " ".join(_validate(file).output.split())
+    assert "spec.tcp[0].route[1] uses subset 'v3' of 'tcp-echo', which no DestinationRule defines" in text

@@ -233,3 +233,25 @@ def test_a_bad_body_gets_400_and_writes_nothing(payload: bytes) -> None:
     )
     assert response.status == 400 and response.headers.get("content-type") == "application/problem+json"
     assert edge.store.version() == version
+
+
+def test_every_portal_change_is_in_the_history_with_its_subject_and_no_key() -> None:
+    edge = PortalEdge()
+    edge.backend.history_keep = 3
+    browser = Browser(edge)
+    browser.sign_in("alice")
+    browser.api("GET", "me")  # signs up: the first record
+    made = body(browser.api("POST", "keys", {"label": "ci"}))
+    rotated = body(browser.api("POST", f"keys/{made['id']}/rotate"))
+    browser.api("POST", f"keys/{rotated['id']}/revoke")
+    records = edge.store.history().records  # newest first, trimmed to history_keep after each change
+    assert [r.note for r in records] == [
+        f"revoke {rotated['id']}",
+        f"rotate {made['id']} to {rotated['id']}",
+        f"create {made['id']}",
+    ]
+    assert {r.action for r in records} == {"portal"} and {r.who for r in records} == {"portal:alice"}
+    assert [r.version for r in records] == [edge.store.version() - i for i in range(3)]
+    assert all(r.at == edge.now for r in records)
+    for raw in (made["key"], rotated["key"]):
+        assert raw not in repr(records)  # only the key's hash is stored, in the history as in the document

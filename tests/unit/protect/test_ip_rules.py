@@ -108,3 +108,57 @@ def test_client_address_walks_only_trusted_hops() -> None:
     assert client_address("10.1.1.1", "1.1.1.1, junk", trusted) is None
     assert str(client_address("10.1.1.1", "10.3.3.3", trusted)) == "10.3.3.3"  # all trusted: the leftmost proxy
     assert str(client_address("192.0.2.1", "1.1.1.1", ())) == "192.0.2.1"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["203.0.113.7", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", " 1.2.3.4",
+     "1.2.3.4:8080", "1.2.3.04", "\u0661.2.3.4", "1.2.3.4\n", "::ffff:203.0.113.7", "2001:db8::1", "", "a.b.c.d"],
+)  # fmt: skip
+def test_fast_dotted_quad_agrees_with_ipaddress(text: str) -> None:
+    """The IPv4 fast path (no ipaddress parse per request) accepts exactly what the general parser accepts."""
+    from portico.core.iprules import parse_address
+
+    value = text.strip()
+    if value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    try:
+        expected: object = ipaddress.ip_address(value)
+        if isinstance(expected, ipaddress.IPv6Address) and expected.ipv4_mapped is not None:
+            expected = expected.ipv4_mapped
+    except ValueError:
+        expected = None
+    assert parse_address(text) == expected
+    rules = IpRuleSet(allow=_net("203.0.113.0/24", "2001:db8::/32"))
+    assert rules.admits_source(text) == rules.admits(parse_address(text))
+
+
+def test_remembered_verdicts_stay_right_and_bounded() -> None:
+    """Verdicts remembered per source address give the same answers as judging afresh, and never outgrow MEMO."""
+    from portico.core.chain import Context
+    from portico.core.config.loader import parse_documents
+    from portico.core.http import Request
+    from portico.edge.filters.ip import RouteIpRules
+
+    documents, issues = parse_documents(CONFIG)
+    assert not issues
+    rules = RouteIpRules({d.metadata.name: d for d in documents if d.kind == "Route"})
+    rules.MEMO = 3
+    sources = [f"203.0.113.{i}" for i in range(60, 70)] * 2 + ["2001:db8:1::7", "2001:db8:1:bad::1", "junk"]
+    for source in sources:
+        ctx = Context(Request("GET", "/office/x", source_ip=source), now=0.0, request_id="r")
+        refused = rules.refusal(ctx, "office")
+        assert (refused is not None) == (source in ("203.0.113.66", "2001:db8:1:bad::1", "junk")), source
+        assert refused is None or refused.status == 403
+        assert rules.refusal(ctx, "open") is None  # a route without rules refuses no one
+        assert len(rules._verdicts["office"]) <= 3
+
+
+def test_canned_refusal_is_byte_for_byte_the_problem() -> None:
+    from portico.core.problem import CannedProblem, problem
+
+    canned = CannedProblem(403, "requests from this address are not allowed")
+    for request_id in ("r", "", 'odd "id" \\ é\u2028', "c6a2f1f4-3a5b-4f8e"):
+        made = problem(403, "requests from this address are not allowed", request_id=request_id)
+        got = canned.response(request_id)
+        assert (got.status, got.body, list(got.headers)) == (made.status, made.body, list(made.headers))

@@ -28,7 +28,6 @@ from portico.edge.settings import EdgeSettings
 from portico.edge.telemetry import EdgeTelemetry
 from tests.auth_support import AUDIENCE, ISSUER, RFC7515_A2_RSA, RecordingTransport, b64, claims, public, sign
 
-NOW = time.time()
 KEY = "ptk_acme-live-key"
 JWKS = json.dumps({"keys": [public(RFC7515_A2_RSA, kid="a2")]})
 CONFIG = f"""
@@ -120,7 +119,9 @@ def _bearer(token: str) -> dict[str, str]:
 
 
 def _real(sub: str, **overrides: Any) -> str:
-    return sign(RFC7515_A2_RSA, {"alg": "RS256", "kid": "a2"}, claims(NOW, sub=sub, **overrides))
+    # Claims from the clock at signing time: the edge checks exp against the real clock, and a module-level `now`
+    # is minutes old by the time a long suite reaches these tests (CI saw them expire: 401 for 200).
+    return sign(RFC7515_A2_RSA, {"alg": "RS256", "kid": "a2"}, claims(time.time(), sub=sub, **overrides))
 
 
 def _attacker_key() -> dict[str, str]:
@@ -133,13 +134,13 @@ def _attacker_key() -> dict[str, str]:
 
 def _forged_victim_tokens() -> dict[str, str]:
     """Tokens that all name sub=victim, none of them verifiable with the issuer's key."""
-    body = b64(json.dumps(claims(NOW, sub="victim")).encode())
+    body = b64(json.dumps(claims(time.time(), sub="victim")).encode())
     genuine = _real("someone-else").split(".")
     none, hs256 = b64(b'{"alg":"none"}'), b64(b'{"alg":"HS256","kid":"a2"}')
     return {
         "unsigned (alg none)": f"{none}.{body}.",
         "signed by an attacker's key under the issuer's kid": sign(
-            _attacker_key(), {"alg": "RS256", "kid": "a2"}, claims(NOW, sub="victim")
+            _attacker_key(), {"alg": "RS256", "kid": "a2"}, claims(time.time(), sub="victim")
         ),
         "a genuine signature over a swapped payload": f"{genuine[0]}.{body}.{genuine[2]}",
         "HS256 keyed with a guess": f"{hs256}.{body}.{b64(b'x' * 32)}",

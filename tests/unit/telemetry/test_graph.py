@@ -79,3 +79,21 @@ def test_svg_leaves_room_between_boxes_for_the_longest_label() -> None:
     widths = [float(w) for w in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)"', svg)]
     free = boxes[1] - (boxes[0] + widths[0])
     assert free >= len(max((edge_label(e) for e in edges), key=len)) * 7
+
+
+def test_opaque_tcp_streams_make_edges_with_connections_and_bytes() -> None:
+    web, db = sidecar(), sidecar()
+    labels = (("reporter", "source"), ("source", "web"), ("destination", "db"))
+    before = scrape(web, db)
+    web.inc("portico_tcp_connections_opened_total", labels, 4)
+    web.inc("portico_tcp_sent_bytes_total", labels, 30_000)
+    web.inc("portico_tcp_received_bytes_total", labels, 20_000)
+    db.inc(
+        "portico_tcp_connections_opened_total",
+        (("reporter", "destination"), ("source", "web"), ("destination", "db")),
+        4,
+    )
+    [edge] = build_graph(before, scrape(web, db), interval=10.0)
+    assert (edge.source, edge.destination, edge.tcp_connections, edge.requests) == ("web", "db", 4, 0)
+    assert edge.tcp_bytes_per_s == pytest.approx(5_000)
+    assert "4 tcp conn, 5.0 kB/s" in to_mermaid([edge])

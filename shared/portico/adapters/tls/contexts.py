@@ -13,10 +13,12 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from portico.core.mesh.l4frame import ALPN as OPAQUE_TCP_ALPN
 from portico.core.ports import IssuedCert
 
 # Modern AEAD suites only, for the TLS 1.2 fallback; TLS 1.3 suites are fixed by OpenSSL and all fine.
 _TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+_HTTP_ALPN = ("http/1.1",)
 _VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 
 
@@ -34,17 +36,27 @@ def server_context(cert: IssuedCert, bundle_pem: bytes, settings: TlsSettings) -
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     _harden(ctx, settings)
     ctx.verify_mode = ssl.CERT_REQUIRED
+    # opaque TCP streams ride the same port, told apart by ALPN (docs/mesh-protocols.md, "The mesh hop")
+    # h2 first: a peer sidecar's HTTP/2 pool offers only h2, its HTTP/1.1 pool only http/1.1 (mesh-protocols.md)
+    ctx.set_alpn_protocols(["h2", *_HTTP_ALPN, OPAQUE_TCP_ALPN])
+    # asyncio's clients cannot resume a TLS session (no way to pass one), so tickets would be minted, encrypted and
+    # sent on every handshake for nothing
+    ctx.num_tickets = 0
     _load(ctx, cert, bundle_pem)
     return ctx
 
 
-def client_context(cert: IssuedCert, bundle_pem: bytes, settings: TlsSettings) -> ssl.SSLContext:
+def client_context(
+    cert: IssuedCert, bundle_pem: bytes, settings: TlsSettings, alpn: list[str] | None = None
+) -> ssl.SSLContext:
     """Outbound: present our certificate, require the server's to chain to the bundle. Hostnames are not checked:
     the peer's SPIFFE ID is, after the handshake (see peer.py)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     _harden(ctx, settings)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED
+    if alpn is not None:  # an opaque TCP stream offers only its own protocol
+        ctx.set_alpn_protocols(alpn)
     _load(ctx, cert, bundle_pem)
     return ctx
 
@@ -56,7 +68,7 @@ def _harden(ctx: ssl.SSLContext, settings: TlsSettings) -> None:
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     # Strict X.509 checks (RFC 5280), as Python 3.13 does by default.
     ctx.verify_flags |= ssl.VERIFY_X509_STRICT
-    ctx.set_alpn_protocols(["http/1.1"])
+    ctx.set_alpn_protocols(list(_HTTP_ALPN))
 
 
 def _load(ctx: ssl.SSLContext, cert: IssuedCert, bundle_pem: bytes) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from portico.adapters.certs import pem
 from portico.adapters.tls.contexts import TlsSettings, client_context, server_context
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, expect_identity, peer_identity
+from portico.core.mesh import l4frame
 from portico.core.mtls.bundle import TrustBundle, changed, update_bundle
 from portico.core.mtls.rotation import RotationSettings, renewal_time, retry_delay
 from portico.core.mtls.spiffe import SpiffeId, build
@@ -33,6 +34,8 @@ class _Contexts:
     cert: IssuedCert
     server: ssl.SSLContext
     client: ssl.SSLContext
+    opaque: ssl.SSLContext  # outbound opaque TCP streams (ALPN portico-tcp)
+    h2_client: ssl.SSLContext  # the same identity offering ALPN h2 (the sidecar's HTTP/2 pool to peers)
 
 
 class MeshIdentity:
@@ -81,6 +84,12 @@ class MeshIdentity:
 
     def client_context(self) -> ssl.SSLContext:
         return self._now().client
+
+    def opaque_client_context(self) -> ssl.SSLContext:
+        return self._now().opaque
+
+    def h2_client_context(self) -> ssl.SSLContext:
+        return self._now().h2_client
 
     def listening_context(self) -> ssl.SSLContext:
         """The context to bind the inbound listener with, once: it hands every new connection the current one."""
@@ -179,7 +188,13 @@ class MeshIdentity:
 
     def _build(self, cert: IssuedCert) -> _Contexts:
         bundle = self._bundle.pem
-        return _Contexts(cert, server_context(cert, bundle, self.tls), client_context(cert, bundle, self.tls))
+        return _Contexts(
+            cert,
+            server_context(cert, bundle, self.tls),
+            client_context(cert, bundle, self.tls),
+            client_context(cert, bundle, self.tls, [l4frame.ALPN]),
+            client_context(cert, bundle, self.tls, ["h2"]),
+        )
 
     def status(self) -> dict[str, object]:
         cert = self._current.cert if self._current else None

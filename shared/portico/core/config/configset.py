@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # annotations only: a sidecar's ConfigSet holds mesh kinds an
         Route,
         VirtualService,
     )
+    from portico.core.config.istio_networking import Destination
 
 
 def service_name(host: str) -> str:
@@ -122,12 +123,20 @@ class ConfigSet:
                 targets = [(f"spec.http[{i}].route[{j}]", d.destination) for j, d in enumerate(http.route)]
                 if http.mirror is not None:
                     targets.append((f"spec.http[{i}].mirror", http.mirror))
-                for path, dest in targets:
-                    if dest.subset is not None and dest.subset not in self.subsets(dest.host):
-                        reason = (
-                            f"{path} uses subset {dest.subset!r} of {dest.host!r}, which no DestinationRule defines"
-                        )
-                        found.append(DanglingReference("VirtualService", name, reason))
+                found.extend(self._missing_subsets(name, targets))
+            l4 = [("tcp", i, r.route) for i, r in enumerate(vs.spec.tcp)]
+            l4 += [("tls", i, r.route) for i, r in enumerate(vs.spec.tls)]
+            for section, i, dests in l4:
+                targets = [(f"spec.{section}[{i}].route[{j}]", d.destination) for j, d in enumerate(dests)]
+                found.extend(self._missing_subsets(name, targets))
+        return found
+
+    def _missing_subsets(self, name: str, targets: list[tuple[str, Destination]]) -> list[DanglingReference]:
+        found: list[DanglingReference] = []
+        for path, dest in targets:
+            if dest.subset is not None and dest.subset not in self.subsets(dest.host):
+                reason = f"{path} uses subset {dest.subset!r} of {dest.host!r}, which no DestinationRule defines"
+                found.append(DanglingReference("VirtualService", name, reason))
         return found
 
     @property

@@ -20,8 +20,26 @@ Key = tuple[str, str]  # (kind, name)
 Body = Mapping[str, Any]
 
 
+DEFAULT_KEEP = 100
+
+
 class HistoryError(LookupError):
     """A version cannot be rebuilt: it is not kept, or a record between it and now is missing or unreadable."""
+
+
+def history_limit(env: Mapping[str, str]) -> int:
+    """PORTICO_HISTORY_LIMIT: how many records to keep after a change (default 100), for the CLI and the portal.
+
+    Raises ValueError with the message to show when it is not a whole number of at least 1.
+    """
+    raw = env.get("PORTICO_HISTORY_LIMIT", str(DEFAULT_KEEP))
+    try:
+        keep = int(raw)
+    except ValueError:
+        keep = 0
+    if keep < 1:
+        raise ValueError(f"PORTICO_HISTORY_LIMIT must be a whole number of records, at least 1 (got {raw!r})")
+    return keep
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +61,7 @@ class ChangeRecord:
     version: int  # the version this change produced
     at: float  # epoch seconds
     who: str  # the caller's identity (an AWS ARN from STS GetCallerIdentity)
-    action: str  # apply | delete | rollback
+    action: str  # apply | delete | rollback | portal (a consumer's own key change, from the developer portal)
     content_hash: str  # of the whole config at `version`
     changes: tuple[DocumentChange, ...]
     note: str = ""  # e.g. "to version 3" for a rollback

@@ -7,7 +7,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from portico.core.config.base import Duration, Model, StringMatch
+from portico.core.grpc.status import CODE_NAMES
 from portico.core.upstream.retry import RetryOn
+
+GRPC_CODES = {name: number for number, name in CODE_NAMES.items()}
 
 
 class Percent(Model):
@@ -81,8 +84,19 @@ class Delay(Model):
 
 
 class Abort(Model):
-    http_status: int = Field(ge=200, le=599)
+    """Istio's abort: `httpStatus`, or `grpcStatus` as a gRPC code name in capitals (`UNAVAILABLE`, not 14)."""
+
+    http_status: int | None = Field(default=None, ge=200, le=599)
+    grpc_status: str | None = None
     percentage: Percent | None = None
+
+    @model_validator(mode="after")
+    def _one_status(self) -> Abort:
+        if (self.http_status is None) == (self.grpc_status is None):
+            raise ValueError("abort needs exactly one of httpStatus and grpcStatus")
+        if self.grpc_status is not None and self.grpc_status not in GRPC_CODES:
+            raise ValueError(f"grpcStatus {self.grpc_status!r} is not a gRPC status name (e.g. UNAVAILABLE)")
+        return self
 
 
 class HTTPFaultInjection(Model):
@@ -121,11 +135,74 @@ class HTTPRoute(Model):
         return self
 
 
+class RouteDestination(Model):
+    """A tcp/tls route's destination: no header operations at L4."""
+
+    destination: Destination
+    weight: int = Field(default=0, ge=0, le=100)
+
+
+def _l4_weights(route: list[RouteDestination], kind: str) -> None:
+    if not route:
+        raise ValueError(f"a {kind} route needs at least one route destination")
+    if len(route) > 1 and sum(d.weight for d in route) != 100:
+        raise ValueError("weights of a split must add up to 100")
+
+
+class L4MatchAttributes(Model):
+    """Istio's tcp match; sourceLabels, gateways, destinationSubnets and sourceNamespace are refused by name
+    before this model runs (config/unsupported.py)."""
+
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class TCPRoute(Model):
+    match: list[L4MatchAttributes] = Field(default_factory=list)
+    route: list[RouteDestination] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _weights(self) -> TCPRoute:
+        _l4_weights(self.route, "tcp")
+        return self
+
+
+class TLSMatchAttributes(Model):
+    sni_hosts: list[str] = Field(min_length=1)
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("sni_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            wildcard_ok = host == "*" or (host.startswith("*.") and "*" not in host[1:])
+            if not host or ("*" in host and not wildcard_ok):
+                raise ValueError(f"sniHosts entry {host!r} must be a host name, '*' or '*.suffix'")
+        return [h.lower() for h in value]
+
+
+class TLSRoute(Model):
+    match: list[TLSMatchAttributes] = Field(min_length=1)
+    route: list[RouteDestination] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _weights(self) -> TLSRoute:
+        _l4_weights(self.route, "tls")
+        return self
+
+
 class VirtualServiceSpec(Model):
     hosts: list[str] = Field(min_length=1)
     gateways: list[str] = Field(default_factory=list)
-    http: list[HTTPRoute] = Field(min_length=1)
+    http: list[HTTPRoute] = Field(default_factory=list)
+    tcp: list[TCPRoute] = Field(default_factory=list)
+    tls: list[TLSRoute] = Field(default_factory=list)
     export_to: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _some_routes(self) -> VirtualServiceSpec:
+        if not (self.http or self.tcp or self.tls):
+            raise ValueError("a VirtualService needs at least one route in http, tcp or tls")
+        return self
 
 
 class ConsistentHash(Model):
@@ -140,11 +217,20 @@ class LoadBalancerSettings(Model):
     warmup_duration_secs: Duration | None = None
 
 
+class TcpKeepalive(Model):
+    """SO_KEEPALIVE on the sidecar's mesh-side sockets of opaque TCP streams; unset fields keep the OS defaults."""
+
+    probes: int | None = Field(default=None, ge=1, le=127)
+    time: Duration | None = None
+    interval: Duration | None = None
+
+
 class TcpSettings(Model):
     max_connections: int | None = Field(default=None, ge=1)
     connect_timeout: Duration | None = None
     max_connection_duration: Duration | None = None
     idle_timeout: Duration | None = None
+    tcp_keepalive: TcpKeepalive | None = None
 
 
 class HttpSettings(Model):

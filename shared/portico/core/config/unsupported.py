@@ -3,7 +3,7 @@
 Istio users bring their files as they are. A field or kind Portico does not enforce must be refused by name, never
 as an "unknown field" (it is not unknown: it is Istio's) nor with a misleading error such as "spec.http: Field
 required" for a tcp-only VirtualService. This table is checked before the models validate a document; when a
-feature is implemented (the mesh protocols work brings `tcp` and `tls`), its line moves from here into the model.
+feature is implemented (as `tcp` and `tls` routes were), its line moves from here into the model.
 """
 
 from __future__ import annotations
@@ -33,8 +33,17 @@ KINDS: dict[str, str] = {
 # a list (or each value of a map).
 FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     "VirtualService": (
-        ("spec.tcp", "TCP routes (VirtualService spec.tcp)"),
-        ("spec.tls", "TLS routes by SNI (VirtualService spec.tls)"),
+        *(
+            (f"spec.{section}.*.match.*.{name}", f"{what} ({section}[].match[].{name})")
+            for section in ("tcp", "tls")
+            for name, what in (
+                ("sourceLabels", "matches by source labels"),
+                ("gateways", "matches by gateway"),
+                ("destinationSubnets", "matches by destination subnet"),
+                ("sourceNamespace", "matches by source namespace"),
+                ("sourceSubnet", "matches by source subnet"),
+            )
+        ),
         ("spec.http.*.delegate", "VirtualService delegation (http[].delegate)"),
         ("spec.http.*.redirect", "HTTP redirects (http[].redirect)"),
         ("spec.http.*.directResponse", "direct responses (http[].directResponse)"),

@@ -24,6 +24,14 @@ def checked_url(value: str, info: ValidationInfo, what: str) -> str:
     return value
 
 
+def no_query_or_fragment(value: str, what: str) -> None:
+    if "?" in value or "#" in value:
+        raise ValueError(
+            f"{what} {value!r} has a query or fragment; Portico forwards the client's query string as it is, "
+            "so write the URL without '?'/'#' (add parameters with the route's transform.request.query)"
+        )
+
+
 class RetryPolicy(Model):
     """Retries for idempotent methods (unless `non-idempotent` is listed), always on a connect failure, and on the
     `retryOn` conditions: Envoy's names (`5xx`, `gateway-error`, `reset`, ...) and status codes, as in the mesh."""
@@ -74,6 +82,9 @@ class HttpUpstream(Model):
     @field_validator("url")
     @classmethod
     def _safe_url(cls, value: str, info: ValidationInfo) -> str:
+        # A query or fragment is refused rather than dropped: the upstream request carries the client's query
+        # string, and a `?` the operator wrote would otherwise vanish without a word.
+        no_query_or_fragment(value, "upstream")
         return checked_url(value, info, "upstream")
 
 
@@ -89,6 +100,13 @@ class ServiceUpstream(Model):
     name: str = Field(min_length=1)
     path: str | None = None
     timeout: Duration = 15.0
+
+    @field_validator("path")
+    @classmethod
+    def _plain_path(cls, value: str | None) -> str | None:
+        if value is not None:
+            no_query_or_fragment(value, "path")
+        return value
 
 
 class MockUpstream(Model):

@@ -15,6 +15,9 @@ from portico.core.telemetry.prometheus import Sample, quantile
 
 REQUESTS = "portico_requests_total"
 DURATION = "portico_request_duration_milliseconds"
+# opaque TCP streams (docs/mesh-protocols.md): an edge is drawn for them too, with connections and bytes
+TCP_OPENED = "portico_tcp_connections_opened_total"
+TCP_BYTES = ("portico_tcp_sent_bytes_total", "portico_tcp_received_bytes_total")
 
 Pair = tuple[str, str]
 
@@ -28,6 +31,8 @@ class GraphEdge:
     error_rate: float  # share of 5xx and failed (code 0) answers
     p99_ms: float | None
     window: str  # "interval" when measured between the scrapes, "total" when the window was idle
+    tcp_connections: float = 0.0  # opaque TCP streams opened (in the window, or in total as `window` says)
+    tcp_bytes_per_s: float = 0.0  # both directions, between the scrapes
 
 
 @dataclass(slots=True)
@@ -35,6 +40,8 @@ class _Counts:
     requests: float = 0.0
     errors: float = 0.0
     buckets: dict[float, float] | None = None
+    tcp_connections: float = 0.0
+    tcp_bytes: float = 0.0
 
     def add_bucket(self, le: float, count: float) -> None:
         if self.buckets is None:
@@ -59,6 +66,10 @@ def _collect(samples: Iterable[Sample]) -> dict[str, dict[Pair, _Counts]]:
                 counts.errors += s.value
         elif s.name == DURATION + "_bucket":
             out[reporter][pair].add_bucket(float(s.label("le", "+Inf").replace("Inf", "inf")), s.value)
+        elif s.name == TCP_OPENED:
+            out[reporter][pair].tcp_connections += s.value
+        elif s.name in TCP_BYTES:
+            out[reporter][pair].tcp_bytes += s.value
     return out
 
 
@@ -76,7 +87,10 @@ def build_graph(before: Iterable[Sample], after: Iterable[Sample], interval: flo
     for pair in sorted(last):
         now, then = last[pair], first.get(pair, _Counts())
         delta_requests = _delta(now.requests, then.requests)
-        if delta_requests > 0:
+        delta_conns = _delta(now.tcp_connections, then.tcp_connections)
+        tcp = delta_conns if delta_conns > 0 or delta_requests > 0 else now.tcp_connections
+        tcp_rate = _delta(now.tcp_bytes, then.tcp_bytes) / interval if interval > 0 else 0.0
+        if delta_requests > 0 or delta_conns > 0:
             requests, errors = delta_requests, _delta(now.errors, then.errors)
             buckets = {le: _delta(c, (then.buckets or {}).get(le, 0.0)) for le, c in (now.buckets or {}).items()}
             window = "interval"
@@ -91,6 +105,8 @@ def build_graph(before: Iterable[Sample], after: Iterable[Sample], interval: flo
                 error_rate=errors / requests if requests else 0.0,
                 p99_ms=quantile(0.99, list(buckets.items())),
                 window=window,
+                tcp_connections=tcp,
+                tcp_bytes_per_s=tcp_rate,
             )
         )
     return edges
@@ -115,7 +131,11 @@ def to_mermaid(edges: Iterable[GraphEdge]) -> str:
 
 def edge_label(edge: GraphEdge) -> str:
     p99 = f"{edge.p99_ms:.1f} ms" if edge.p99_ms is not None else "n/a"
-    return f"{edge.rps:.1f} rps, {edge.error_rate * 100:.1f}% err, p99 {p99}"
+    http = f"{edge.rps:.1f} rps, {edge.error_rate * 100:.1f}% err, p99 {p99}"
+    if not edge.tcp_connections:
+        return http
+    tcp = f"{edge.tcp_connections:g} tcp conn, {edge.tcp_bytes_per_s / 1000:.1f} kB/s"
+    return tcp if not edge.requests else f"{http}; {tcp}"
 
 
 def _mermaid_text(name: str) -> str:

@@ -69,15 +69,15 @@ def _regex(pattern: str) -> UserRegex:
 
 
 class _Re2Search:
-    """What fastjsonschema's generated code calls on its compiled patterns (`.search`), backed by RE2."""
+    """What fastjsonschema's generated code calls on its compiled patterns (`.search`), backed by RE2.
 
-    __slots__ = ("_regex",)
+    `search` is the pattern's bound matcher itself, not a method delegating to it: one call per checked string.
+    """
+
+    __slots__ = ("search",)
 
     def __init__(self, pattern: str) -> None:
-        self._regex = _regex(pattern)
-
-    def search(self, text: str) -> bool:
-        return self._regex.search(text)
+        self.search: Callable[[str], bool] = _regex(pattern).searcher()
 
 
 def _patterns(node: Any) -> list[str]:

@@ -1,4 +1,4 @@
-"""IP rules at the edge: the global policy before any other work, a route's own rules right after route match.
+"""IP rules at the edge: the global policy before any other work, a route's own rules inside route match.
 
 Both judge the address API Gateway saw (`requestContext.http.sourceIp`). X-Forwarded-For is read only when that
 address is a trusted proxy (PORTICO_TRUSTED_PROXIES, e.g. CloudFront's ranges); see portico.core.iprules.
@@ -8,17 +8,18 @@ A refusal is a 403 problem and happens before authentication and quota, so it co
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from portico.core.chain import Context, Handler
 from portico.core.config.documents import Route
 from portico.core.http import Response
-from portico.core.iprules import IpAddress, IpNetwork, IpRuleSet, client_address, parse_address
-from portico.core.problem import problem
-from portico.edge.filters.attrs import CLIENT_IP, ROUTE_NAME
+from portico.core.iprules import IpAddress, IpNetwork, IpRuleSet, client_address
+from portico.core.problem import CannedProblem
+from portico.edge.filters.attrs import CLIENT_IP
 
-
-def _refused(ctx: Context) -> Response:
-    return problem(403, "requests from this address are not allowed", request_id=ctx.request_id)
+# encoded once: a refusal must cost less than the 404 it spares a refused client (docs/protection.md, bench.edge)
+_REFUSED = CannedProblem(403, "requests from this address are not allowed")
+_UNREAD: Any = object()  # no global IP filter ran: the route reads the source address itself
 
 
 class ClientIpFilter:
@@ -36,22 +37,43 @@ class ClientIpFilter:
         if self._trusted and address is not None:
             request.source_ip = str(address)  # the `ip` rate-limit key and X-Forwarded-For upstream use it too
         if not self._policy.empty and not self._policy.admits(address):
-            return _refused(ctx)
+            return _REFUSED.response(ctx.request_id)
         return await next(ctx)
 
 
-class RouteIpFilter:
-    """The matched route's `ipRules`; present in the chain only when some route has them."""
+class RouteIpRules:
+    """Each route's `ipRules`, judged by the route filter the moment a route matches, before anything else is
+    built for the request: a refusal costs the match and a few integer comparisons, then a body encoded once.
+
+    Without a global filter, the verdict for a source address is remembered per route (the rules are fixed for
+    the config version this lives in; at most `MEMO` addresses, then forgotten at once): a refused client that
+    keeps trying costs a dictionary lookup per request.
+    """
+
+    MEMO = 4096
 
     def __init__(self, routes: Mapping[str, Route]) -> None:
         self._rules = {name: r.spec.ip_rules.rule_set() for name, r in routes.items() if r.spec.ip_rules is not None}
+        self._verdicts: dict[str, dict[str, bool]] = {name: {} for name in self._rules}
 
-    async def __call__(self, ctx: Context, next: Handler) -> Response:
-        rules = self._rules.get(ctx.attrs.get(ROUTE_NAME, ""))
-        if rules is not None:
-            address: IpAddress | None = (
-                ctx.attrs[CLIENT_IP] if CLIENT_IP in ctx.attrs else parse_address(ctx.request.source_ip)
-            )
-            if not rules.admits(address):
-                return _refused(ctx)
-        return await next(ctx)
+    def __bool__(self) -> bool:
+        return bool(self._rules)
+
+    def refusal(self, ctx: Context, route: str) -> Response | None:
+        """The 403 when `route` has rules that refuse this client, else None."""
+        rules = self._rules.get(route)
+        if rules is None:
+            return None
+        # the global filter already found the client address (trusted proxies honoured); else the source's
+        address: IpAddress | None = ctx.attrs.get(CLIENT_IP, _UNREAD)
+        if address is _UNREAD:
+            source = ctx.request.source_ip
+            verdicts = self._verdicts[route]
+            admitted = verdicts.get(source)
+            if admitted is None:
+                if len(verdicts) >= self.MEMO:
+                    verdicts.clear()
+                admitted = verdicts[source] = rules.admits_source(source)
+        else:
+            admitted = rules.admits(address)
+        return None if admitted else _REFUSED.response(ctx.request_id)

@@ -1,4 +1,5 @@
-"""Route match: picks the Route for the normalised request, or answers 404 / 405 with Allow."""
+"""Route match: picks the Route for the normalised request, or answers 404 / 405 with Allow, or 403 when the
+route's `ipRules` refuse the client (judged here, at the match, so a refusal costs no more than a 404)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from portico.core.problem import problem
 from portico.core.routing.table import RouteHit, RouteTable
 
 from . import attrs
+from .ip import RouteIpRules
 
 EdgeRoutes = RouteTable[Route]
 
@@ -42,8 +44,9 @@ def lookup(table: EdgeRoutes, request: Request, method: str | None = None) -> Ro
 
 
 class RouteFilter:
-    def __init__(self, table: EdgeRoutes) -> None:
+    def __init__(self, table: EdgeRoutes, ip_rules: RouteIpRules | None = None) -> None:
         self._table = table
+        self._ip_rules = ip_rules or None  # None when no route has ipRules: nothing to look up per request
 
     async def __call__(self, ctx: Context, next: Handler) -> Response:
         found = lookup(self._table, ctx.request)
@@ -57,6 +60,11 @@ class RouteFilter:
                 request_id=ctx.request_id,
                 headers=Headers([("allow", allow)]),
             )
+        if self._ip_rules is not None:
+            refused = self._ip_rules.refusal(ctx, found.name)
+            if refused is not None:
+                ctx.attrs[attrs.ROUTE_NAME] = found.name  # the access log names the route that refused
+                return refused
         route = found.payload
         ctx.attrs[attrs.ROUTE] = route
         ctx.attrs[attrs.ROUTE_NAME] = found.name

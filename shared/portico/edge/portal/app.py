@@ -133,7 +133,9 @@ class PortalApp:
             return problem(exc.status, str(exc), request_id=ctx.request_id)
         except SessionKeyError as exc:
             log.error("portal session key unavailable", extra={"reason": str(exc), "requestId": ctx.request_id})
-            detail = "portal sign-in is not available: the session key is not configured"
+            detail = (
+                "portal sign-in is not available: its session key or client secret is not configured or cannot be read"
+            )
             return problem(503, detail, request_id=ctx.request_id)
         except (StoreUnavailable, ConcurrentChange) as exc:
             log.warning("portal store unavailable", extra={"reason": str(exc), "requestId": ctx.request_id})
@@ -205,7 +207,7 @@ class PortalApp:
         if method == "POST" and len(parts) == 3 and parts[0] == "keys" and parts[2] in ("rotate", "revoke"):
             if consumer is None:
                 raise AccountError(404, "no such active key")
-            return await self._key_action(ctx, consumer, parts[1], parts[2])
+            return await self._key_action(ctx, consumer, session, parts[1], parts[2])
         return problem(404, "no such portal resource", request_id=ctx.request_id)
 
     def _own_consumer(self, subject: str) -> Consumer | None:
@@ -216,7 +218,7 @@ class PortalApp:
 
     async def _me(self, ctx: Context, consumer: Consumer | None, session: dict[str, Any]) -> Response:
         assert self._portal is not None and self._issuer is not None
-        account = consumer or await self._sign_up(str(session["sub"]))
+        account = consumer or await self._sign_up(str(session["sub"]), ctx.now)
         return _json(
             200,
             {
@@ -231,7 +233,7 @@ class PortalApp:
             },
         )
 
-    async def _sign_up(self, subject: str) -> Consumer:
+    async def _sign_up(self, subject: str, now: float) -> Consumer:
         """The first visit after sign-in: a Consumer with the portal's plan and approval rule."""
         assert self._portal is not None and self._issuer is not None
         fresh = accounts.sign_up(self._portal, self._issuer.spec.issuer, subject)
@@ -240,7 +242,9 @@ class PortalApp:
             chosen = current or fresh  # another tab may have signed up first: keep what is stored
             return chosen, chosen
 
-        _, account = await self._backend.save(fresh.metadata.name, None, sign_up)
+        _, account = await self._backend.save(
+            fresh.metadata.name, None, sign_up, who=_who(subject), at=now, note="sign-up"
+        )
         log.info("portal consumer signed up", extra={"consumer": account.metadata.name, "status": account.spec.status})
         return account
 
@@ -256,18 +260,24 @@ class PortalApp:
             made = accounts.create_key(current or consumer, portal, label, rng(32), key_id, now)
             return made.consumer, made
 
-        _, made = await self._backend.save(consumer.metadata.name, consumer, change)
+        _, made = await self._backend.save(
+            consumer.metadata.name, consumer, change, who=_who(session["sub"]), at=now, note=f"create {key_id}"
+        )
         log.info("portal key created", extra={"consumer": consumer.metadata.name, "keyId": key_id})
         return _json(201, {"id": made.key_id, "key": made.key, "note": "shown only now; store it safely"})
 
-    async def _key_action(self, ctx: Context, consumer: Consumer, key_id: str, action: str) -> Response:
+    async def _key_action(
+        self, ctx: Context, consumer: Consumer, session: dict[str, Any], key_id: str, action: str
+    ) -> Response:
         rng, now = self._backend.rng, ctx.now
         if action == "revoke":
 
             def revoke(current: Consumer | None) -> tuple[Consumer, None]:
                 return accounts.revoke_key(current or consumer, key_id), None
 
-            await self._backend.save(consumer.metadata.name, consumer, revoke)
+            await self._backend.save(
+                consumer.metadata.name, consumer, revoke, who=_who(session["sub"]), at=now, note=f"revoke {key_id}"
+            )
             log.info("portal key revoked", extra={"consumer": consumer.metadata.name, "keyId": key_id})
             return _json(200, {"id": key_id, "status": "revoked"})
         new_id = "key-" + rng(4).hex()
@@ -276,7 +286,14 @@ class PortalApp:
             made = accounts.rotate_key(current or consumer, key_id, rng(32), new_id, now)
             return made.consumer, made
 
-        _, made = await self._backend.save(consumer.metadata.name, consumer, rotate)
+        _, made = await self._backend.save(
+            consumer.metadata.name,
+            consumer,
+            rotate,
+            who=_who(session["sub"]),
+            at=now,
+            note=f"rotate {key_id} to {new_id}",
+        )
         log.info("portal key rotated", extra={"consumer": consumer.metadata.name, "keyId": key_id, "newKeyId": new_id})
         return _json(200, {"id": made.key_id, "key": made.key, "replaces": key_id, "note": "shown only now"})
 
@@ -354,3 +371,8 @@ class PortalApp:
 
 def portal_handler(config: ConfigSet, version: int, backend: PortalBackend) -> Handler:
     return PortalApp(config, version, backend)
+
+
+def _who(subject: object) -> str:
+    """Who a portal change is recorded as in `portico history`: the signed-in subject, marked as a portal user."""
+    return f"portal:{subject}"

@@ -7,6 +7,7 @@ for it at cold start.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -29,6 +30,9 @@ class PortalBackend:
     transport: Callable[[], Transport]
     key_sources: KeySources
     rng: Callable[[int], bytes]
+    # How many history records the config table keeps (PORTICO_HISTORY_LIMIT, as for the CLI): a portal change is
+    # recorded like an apply, and the oldest records beyond this are deleted after it.
+    history_keep: int = 100
     # Consumer documents this process wrote, newer than the config it serves: a consumer sees its own change at
     # once, while other edges take it on their next refresh (the version item they poll).
     written: dict[str, tuple[int, Consumer]] = field(default_factory=dict)
@@ -39,20 +43,25 @@ class PortalBackend:
             return recent[1]
         return served
 
-    async def save(self, name: str, current: Consumer | None, change: Change[R]) -> tuple[int, R]:
-        """Apply `change(current)` through the control plane's apply (validation, one transaction, a version bump).
+    async def save(
+        self, name: str, current: Consumer | None, change: Change[R], *, who: str, at: float, note: str
+    ) -> tuple[int, R]:
+        """Apply `change(current)` through the control plane's apply (validation, one transaction, a version bump,
+        and a history record naming `who` (the signed-in subject, `portal:<issuer subject>`) at `at` with `note`).
 
         When another apply wins the race (any document: the version item is one), the consumer is read again and
         the change recomputed on the fresh state, at most twice more, so no concurrent change is lost.
         """
-        from portico.controlplane import apply_documents  # the write path: imported on the first portal change
+        from portico.controlplane import Audit, apply_documents  # the write path: on the first portal change
 
         store = self.store()
         for attempt in range(3):
             doc, result = change(current)
             docs: Sequence[Document] = [doc]
             try:
-                applied = await asyncio.to_thread(apply_documents, store, docs)
+                audit = Audit(who=who, at=at, keep=self.history_keep)
+                write = functools.partial(apply_documents, store, docs, audit=audit, action="portal", note=note)
+                applied = await asyncio.to_thread(write)
             except ConcurrentChange:
                 if attempt == 2:
                     raise
