@@ -58,6 +58,7 @@ class OutboundTcp:
         self._allow_loopback = allow_loopback  # peers are sidecars in the registry: loopback in development
         self._resolver = resolver
         self._tables: tuple[int, L4RouteTable] = (-2, L4RouteTable())
+        self._limits: dict[tuple[str, str | None], L4Limits] = {}
         self.active: dict[tuple[str, str | None], int] = {}
         self.open: set[Pipe] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -87,7 +88,15 @@ class OutboundTcp:
         version = self._state.version
         if self._tables[0] != version:
             self._tables = (version, L4RouteTable.build(self._state.config))
+            self._limits.clear()
         return self._tables[1]
+
+    def limits(self, service: str, subset: str | None) -> L4Limits:
+        """connectionPool.tcp of a cluster, worked out once per config version (routes() clears them)."""
+        found = self._limits.get((service, subset))
+        if found is None:
+            found = self._limits[(service, subset)] = l4_limits(self._state.config, service, subset)
+        return found
 
     async def _open(self, pipe: Pipe) -> None:
         try:
@@ -104,7 +113,7 @@ class OutboundTcp:
         if target is None:
             self._refuse(pipe, "no-route", f"the route for {up.service}:{up.port} has no destination weight")
             return
-        limits = l4_limits(self._state.config, target.service, target.subset)
+        limits = self.limits(target.service, target.subset)
         key = (target.service, target.subset)
         cluster = self._state.cluster(target.service, target.subset)
         if cluster is None:
