@@ -143,7 +143,8 @@ class OutboundTcp:
                     asyncio.get_running_loop().call_later(limits.max_connection_duration, pipe.abort)
                 pipe.join()
                 return
-        self._state.stats.inc(REFUSED, (("reporter", "source"), ("reason", "connect")))
+        reason = "connect" if tried else "no-healthy"  # every try failed, or there was nothing to try
+        self._state.stats.inc(REFUSED, (("reporter", "source"), ("reason", reason)))
         log.info("tcp to %s:%d: no instance could be reached (%d tried)", target.service, target.port, len(tried))
         pipe.abort()
 
@@ -159,7 +160,7 @@ class OutboundTcp:
         except (OSError, TimeoutError, UpstreamConnectError, UpstreamRefused) as exc:
             if self._on_handshake is not None and isinstance(exc, OSError) and "SSL" in type(exc).__name__:
                 self._on_handshake("failed")
-            log.info("tcp dial to %s (%s) failed: %s", instance.key, instance.authority, exc)
+            log.warning("tcp dial to %s (%s) failed: %s", instance.key, instance.authority, exc)
             return False
         try:
             self._verify(transport.get_extra_info("ssl_object"), target.service)
