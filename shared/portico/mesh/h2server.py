@@ -231,7 +231,7 @@ class H2ServerProtocol(asyncio.Protocol):
         wire = self._wire
         streamed = response.stream if isinstance(response, StreamedResponse) else None
         try:
-            if stream.grpc and streamed is None and "grpc-status" not in response.headers:
+            if stream.grpc and streamed is None and not (response.content_type or "").startswith("application/grpc"):
                 response = local_reply(response)  # the mesh's own answer, in gRPC's terms
             fields = [(":status", str(response.status)), *encode(response.headers)]
             end_now = streamed is None and not response.body

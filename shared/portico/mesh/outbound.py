@@ -87,7 +87,10 @@ class FaultFilter:
             return problem(
                 decision.abort_status,
                 "fault injected by route " + route.name,
-                headers=Headers([("x-portico-fault", "abort")]),
+                headers=Headers(
+                    [("x-portico-fault", "abort")]
+                    + ([("grpc-status", str(decision.abort_grpc))] if decision.abort_grpc is not None else [])
+                ),
             )
         return await next(ctx)
 

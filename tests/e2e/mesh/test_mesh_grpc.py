@@ -36,6 +36,10 @@ spec:
       match: [{uri: {prefix: /demo.Echo/Flaky}}]
       retries: {attempts: 2, retryOn: unavailable}
       route: [{destination: {host: echo}}]
+    - name: fault
+      match: [{uri: {exact: /demo.Echo/Faulty}}]
+      fault: {abort: {grpcStatus: RESOURCE_EXHAUSTED}}
+      route: [{destination: {host: echo, subset: v1}}]
     - name: rest
       route: [{destination: {host: echo, subset: v1}}]
 ---
@@ -160,3 +164,10 @@ def test_authorization_deny_is_permission_denied_and_never_reaches_the_app(gmesh
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "RBAC" in (err.value.details() or "")
     assert sum(gmesh.vault.calls.values()) == 0
+
+
+def test_fault_injection_by_grpc_status(gmesh: GrpcMesh) -> None:
+    with channel(gmesh.client.outbound, "echo") as ch, pytest.raises(grpc.RpcError) as err:
+        method(ch, "Faulty")(b"", timeout=5)
+    assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "Faulty" not in gmesh.v1.calls
