@@ -38,8 +38,10 @@ class TcpMesh:
     local_a: int  # the client's listener for echo-a
     local_split: int  # the client's listener for `echo` (50/50 between echo-a and echo-b)
     local_denied: int  # the client's listener for echo-a's denied port
+    local_c: int  # the client's listener for echo-c (connectionPool.tcp maxConnections 2, idleTimeout 1s)
     echo_a: int
     echo_b: int
+    echo_c: int
     denied_port: int
     logs: dict[str, Path]
 
@@ -73,6 +75,14 @@ spec:
   host: echo-a
   trafficPolicy:
     connectionPool: {{tcp: {{maxConnections: 200, connectTimeout: 2s, idleTimeout: 30s}}}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {{name: echo-c}}
+spec:
+  host: echo-c
+  trafficPolicy:
+    connectionPool: {{tcp: {{maxConnections: 2, idleTimeout: 1s, tcpKeepalive: {{time: 60s, probes: 3}}}}}}
 """
 
 
@@ -83,6 +93,15 @@ def _echo(port: int, greeting: str, log: Path, procs: list[subprocess.Popen[byte
     out = log.open("ab")
     procs.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT))
     out.close()
+
+
+def _distinct_ports(n: int) -> list[int]:
+    found: list[int] = []
+    while len(found) < n:  # the kernel may hand the same free port out twice in a row
+        port = free_port()
+        if port not in found:
+            found.append(port)
+    return found
 
 
 def _wait_port(port: int, timeout: float = 10.0) -> None:
@@ -97,8 +116,10 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
 @pytest.fixture(scope="module")
 def tcp(module_mesh: Mesh) -> Iterator[TcpMesh]:
     mesh = module_mesh
-    ports = {"echo_a": free_port(), "echo_b": free_port(), "denied": free_port()}
-    local = {"a": free_port(), "split": free_port(), "denied": free_port()}
+    free = _distinct_ports(8)
+    ports = {"echo_a": free[0], "echo_b": free[1], "denied": free[2]}
+    local = {"a": free[3], "split": free[4], "denied": free[5], "c": free[6]}
+    echo_c = free[7]  # echo-c starts in its own test (an app port declared tcp: health by connecting)
     mesh.config(_config(ports))
     procs: list[subprocess.Popen[bytes]] = []
     logs = {n: mesh.tmp / f"tcp-{n}.log" for n in ("a", "b", "denied")}
@@ -110,26 +131,29 @@ def tcp(module_mesh: Mesh) -> Iterator[TcpMesh]:
         b = mesh.start("echo-b", env={"PORTICO_APP_PORTS": f"{ports['echo_b']}=tcp-echo"})
         upstreams = (
             f"{local['a']}=echo-a:{ports['echo_a']},{local['split']}=echo:7000,"
-            f"{local['denied']}=echo-a:{ports['denied']}"
+            f"{local['denied']}=echo-a:{ports['denied']},{local['c']}=echo-c:{echo_c}"
         )
         client = mesh.start("client", env={"PORTICO_TCP_UPSTREAMS": upstreams})
         for port in (*ports.values(), *local.values()):
             _wait_port(port)
+        ports["echo_c"] = echo_c
         mesh.wait_for(client, "echo-a", 1)
         mesh.wait_for(client, "echo-b", 1)
         # the echo processes' own probes above are connections too: tests count from here on
         yield TcpMesh(
-            mesh,
-            client,
-            a,
-            b,
-            local["a"],
-            local["split"],
-            local["denied"],
-            ports["echo_a"],
-            ports["echo_b"],
-            ports["denied"],
-            logs,
+            mesh=mesh,
+            client=client,
+            a=a,
+            b=b,
+            local_a=local["a"],
+            local_split=local["split"],
+            local_denied=local["denied"],
+            local_c=local["c"],
+            echo_a=ports["echo_a"],
+            echo_b=ports["echo_b"],
+            echo_c=ports["echo_c"],
+            denied_port=ports["denied"],
+            logs=logs,
         )
     finally:
         for p in procs:
@@ -262,10 +286,12 @@ def test_portico_graph_draws_the_tcp_edge(tcp: TcpMesh, tmp_path: Path) -> None:
     assert "tcp conn" in mermaid and '"client"' in mermaid and '"echo-a"' in mermaid
 
 
-def test_an_app_port_declared_tcp_is_health_checked_by_connecting(tcp: TcpMesh) -> None:
-    """--app-protocol tcp (App Mesh's tcp listener): the sidecar is ready when the app accepts, with no HTTP."""
+def test_tcp_app_port_health_and_the_connection_pool_limits(tcp: TcpMesh) -> None:
+    """--app-protocol tcp (App Mesh's tcp listener): the sidecar is ready when the app accepts, with no HTTP.
+    Then DestinationRule connectionPool.tcp: a third stream past maxConnections 2 is refused, and an idle stream
+    is closed after idleTimeout 1s."""
     mesh = tcp.mesh
-    port = free_port()
+    port = tcp.echo_c
     log = mesh.tmp / "tcp-c.log"
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -276,10 +302,52 @@ def test_an_app_port_declared_tcp_is_health_checked_by_connecting(tcp: TcpMesh) 
         assert "app not healthy" in str(mesh_ready(inst))  # nothing listens yet
         _echo(port, "", log, procs, mesh.env)
         mesh.wait_ready(inst, need_app=True)
+        mesh.wait_for(tcp.client, "echo-c", 1)
+        _limits(tcp)
     finally:
         for p in procs:
             p.kill()
             p.wait(timeout=5)
+
+
+def _echoes(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"k")
+        return s.recv(1) == b"k"
+    return False
+
+
+def _limits(tcp: TcpMesh) -> None:
+    deadline = time.monotonic() + 10
+    while not _echoes(tcp.local_c):  # until the client's registry view has echo-c healthy (heartbeat, refresh)
+        assert time.monotonic() < deadline, "echo-c never became reachable"
+        time.sleep(0.2)
+    time.sleep(0.2)
+    held = [socket.create_connection(("127.0.0.1", tcp.local_c), timeout=5) for _ in range(2)]
+    try:
+        for s in held:
+            s.sendall(b"k")
+            assert s.recv(1) == b"k"
+        with socket.create_connection(("127.0.0.1", tcp.local_c), timeout=5) as third:
+            answer = b""
+            with contextlib.suppress(OSError):
+                third.sendall(b"k")
+                answer = third.recv(1)
+            assert answer == b"", "a stream past maxConnections must be refused"
+        assert 'reason="overflow"' in tcp.client.stats()
+        time.sleep(1.6)  # idleTimeout 1s: both held streams go quiet and are reset
+        for s in held:
+            closed = b"x"
+            with contextlib.suppress(OSError):
+                closed = s.recv(1)
+            assert closed == b""
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.2)
+    with socket.create_connection(("127.0.0.1", tcp.local_c), timeout=5) as again:  # the slots were given back
+        again.sendall(b"k")
+        assert again.recv(1) == b"k"
 
 
 def mesh_ready(inst: Instance) -> bytes:
