@@ -344,7 +344,8 @@ class Sidecar:
         inbound.tracker.start_draining()
         deadline = self.clock.monotonic() + self.settings.drain_timeout
         # the outbound listener keeps serving: the app may still call peers while finishing its requests
-        while inbound.tracker.in_flight > 0 and self.clock.monotonic() < deadline:
+        # open TCP streams (both ways) get the same time to finish as in-flight requests
+        while (inbound.tracker.in_flight > 0 or self.tcp.streams()) and self.clock.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self._stopped.set()
 
