@@ -46,10 +46,10 @@ deploy-local: install tools
 # wrk is the mesh benchmark's load generator (its smoke test runs it).
 # Idempotent: apt runs only when one is missing (with sudo when not root).
 system-deps:
-	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && command -v wrk >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && command -v wrk >/dev/null 2>&1 && command -v h2load >/dev/null 2>&1 || { \
 		SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-		echo "installing chromium (portal e2e test) and wrk (mesh benchmark smoke test)"; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation wrk; }
+		echo "installing chromium (portal e2e test), wrk and h2load (mesh benchmark smoke tests)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-liberation wrk nghttp2-client; }
 
 # The sidecar image without a Docker engine (docs/deploy.md, "The sidecar image"): Debian's debootstrap makes the
 # base, buildah builds infra/sidecar/Dockerfile.debian, podman (with runc) runs it in the e2e suite. Idempotent:

@@ -160,3 +160,37 @@ def tcp_inbound_config(listen: int, app: int, admin: int, certs: Path, trust_dom
     common = _tls_common(certs, {"prefix": f"spiffe://{trust_domain}/"})
     tls = {"@type": TLS + "DownstreamTlsContext", "require_client_certificate": True, "common_tls_context": common}
     return _config(admin, _tcp_listener(listen, tls), _cluster(app, None))
+
+
+H2_OPTIONS = "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+
+
+def _h2_upstream(config: dict[str, Any]) -> dict[str, Any]:
+    """HTTP/2 to the cluster (h2c to the app, h2 over mTLS to the peer), offering ALPN h2 where TLS is used; the
+    listener's codec is AUTO, so h2c with prior knowledge and ALPN h2 are accepted as Portico accepts them."""
+    for cluster in config["static_resources"]["clusters"]:
+        cluster["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": H2_OPTIONS,
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        }
+        socket = cluster.get("transport_socket")
+        if socket is not None:
+            socket["typed_config"]["common_tls_context"]["alpn_protocols"] = ["h2"]
+    for listener in config["static_resources"]["listeners"]:
+        for chain in listener["filter_chains"]:
+            socket = chain.get("transport_socket")
+            if socket is not None:
+                socket["typed_config"]["common_tls_context"]["alpn_protocols"] = ["h2", "http/1.1"]
+    return config
+
+
+def grpc_outbound_config(listen: int, peer: int, admin: int, certs: Path, peer_spiffe: str) -> dict[str, Any]:
+    """outbound_config, carrying HTTP/2 (gRPC) on every hop."""
+    return _h2_upstream(outbound_config(listen, peer, admin, certs, peer_spiffe))
+
+
+def grpc_inbound_config(listen: int, app: int, admin: int, certs: Path, trust_domain: str) -> dict[str, Any]:
+    """inbound_config, carrying HTTP/2 (gRPC) on every hop."""
+    return _h2_upstream(inbound_config(listen, app, admin, certs, trust_domain))

@@ -136,15 +136,19 @@ def _portico(stack: Stack, apps: tuple[int, int, int], config: Path) -> tuple[in
     a = stack.spawn("sidecar-a", [*common, *client, *ports(adm_a)])
     wait_http(f"http://127.0.0.1:{adm_b}/ready", proc=b)
     _wait_tcp(local_echo)
-    deadline = time.monotonic() + 20
-    while True:  # the client's registry view fills within PORTICO_REGISTRY_REFRESH
-        with contextlib.suppress(OSError, RuntimeError):
-            throughput(local_sink, 1)
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError("the Portico TCP path never carried a stream")
-        time.sleep(0.3)
+    _until_carried(local_sink, "Portico")  # the client's registry view fills within PORTICO_REGISTRY_REFRESH
     return local_sink, local_echo, [a, b]
+
+
+def _until_carried(port: int, who: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        with contextlib.suppress(OSError, RuntimeError):
+            throughput(port, 1)
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the {who} TCP path never carried a stream")
+        time.sleep(0.3)
 
 
 def _envoy(stack: Stack, apps: tuple[int, int, int], tmp: Path) -> tuple[int, int, list[Any]]:
@@ -165,9 +169,9 @@ def _envoy(stack: Stack, apps: tuple[int, int, int], tmp: Path) -> tuple[int, in
             stack.spawn(f"envoy-a-{name}", [binary, "-c", str(cfg_a), *flags]),
         ]
         locals_.append(outer)
-    for port in locals_:
-        _wait_tcp(port)
-    throughput(locals_[0], 1)
+        _wait_tcp(inner)
+        _wait_tcp(outer)
+    _until_carried(locals_[0], "Envoy")
     # one Envoy pair per app port (tcp_proxy has one cluster per listener); measured: the pair in use
     return locals_[0], locals_[1], procs
 

@@ -24,6 +24,9 @@ from portico.core.upstream.call import Finish, Send, UpstreamCall, Wait
 from portico.core.upstream.retry import Failure
 
 Attempt = Callable[[Send], Awaitable[Response]]
+# what a response says beyond its status: (grpc-status when known before any byte went on, whether the request
+# could be sent again); the HTTP/2 path passes one, HTTP/1 callers need none
+Classify = Callable[[Response], tuple[int | None, bool]]
 # told after each try: what was sent, the status (None: no response) and the host that outcome ejected, if any
 Observe = Callable[[Send, int | None, Instance | None], None]
 
@@ -52,7 +55,11 @@ def failure_of(exc: UpstreamError) -> Failure:
 
 
 async def drive(
-    call: UpstreamCall, attempt: Attempt, monotonic: Callable[[], float], observe: Observe | None = None
+    call: UpstreamCall,
+    attempt: Attempt,
+    monotonic: Callable[[], float],
+    observe: Observe | None = None,
+    classify: Classify | None = None,
 ) -> CallResult:
     response: Response | None = None
     error: UpstreamError | None = None
@@ -63,7 +70,13 @@ async def drive(
                 sent = step
                 try:
                     response, error = await attempt(sent), None
-                    step = call.outcome(sent, response.status, None, monotonic())
+                    if classify is None:
+                        step = call.outcome(sent, response.status, None, monotonic())
+                    else:
+                        grpc_status, replayable = classify(response)
+                        step = call.outcome(
+                            sent, response.status, None, monotonic(), grpc_status=grpc_status, replayable=replayable
+                        )
                 except UpstreamError as exc:
                     response, error = None, exc
                     step = call.outcome(sent, None, failure_of(exc), monotonic())

@@ -58,6 +58,7 @@ class OutboundTcp:
         self._allow_loopback = allow_loopback  # peers are sidecars in the registry: loopback in development
         self._resolver = resolver
         self._tables: tuple[int, L4RouteTable] = (-2, L4RouteTable())
+        self._limits: dict[tuple[str, str | None], L4Limits] = {}
         self.active: dict[tuple[str, str | None], int] = {}
         self.open: set[Pipe] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -87,7 +88,15 @@ class OutboundTcp:
         version = self._state.version
         if self._tables[0] != version:
             self._tables = (version, L4RouteTable.build(self._state.config))
+            self._limits.clear()
         return self._tables[1]
+
+    def limits(self, service: str, subset: str | None) -> L4Limits:
+        """connectionPool.tcp of a cluster, worked out once per config version (routes() clears them)."""
+        found = self._limits.get((service, subset))
+        if found is None:
+            found = self._limits[(service, subset)] = l4_limits(self._state.config, service, subset)
+        return found
 
     async def _open(self, pipe: Pipe) -> None:
         try:
@@ -104,7 +113,7 @@ class OutboundTcp:
         if target is None:
             self._refuse(pipe, "no-route", f"the route for {up.service}:{up.port} has no destination weight")
             return
-        limits = l4_limits(self._state.config, target.service, target.subset)
+        limits = self.limits(target.service, target.subset)
         key = (target.service, target.subset)
         cluster = self._state.cluster(target.service, target.subset)
         if cluster is None:
@@ -134,7 +143,8 @@ class OutboundTcp:
                     asyncio.get_running_loop().call_later(limits.max_connection_duration, pipe.abort)
                 pipe.join()
                 return
-        self._state.stats.inc(REFUSED, (("reporter", "source"), ("reason", "connect")))
+        reason = "connect" if tried else "no-healthy"  # every try failed, or there was nothing to try
+        self._state.stats.inc(REFUSED, (("reporter", "source"), ("reason", reason)))
         log.info("tcp to %s:%d: no instance could be reached (%d tried)", target.service, target.port, len(tried))
         pipe.abort()
 
@@ -150,7 +160,7 @@ class OutboundTcp:
         except (OSError, TimeoutError, UpstreamConnectError, UpstreamRefused) as exc:
             if self._on_handshake is not None and isinstance(exc, OSError) and "SSL" in type(exc).__name__:
                 self._on_handshake("failed")
-            log.info("tcp dial to %s (%s) failed: %s", instance.key, instance.authority, exc)
+            log.warning("tcp dial to %s (%s) failed: %s", instance.key, instance.authority, exc)
             return False
         try:
             self._verify(transport.get_extra_info("ssl_object"), target.service)

@@ -29,7 +29,7 @@ RECEIVED = "portico_tcp_received_bytes_total"  # server -> client
 
 
 _POOL: list[bytearray] = []
-POOL_SIZE = 64  # spare read buffers kept for new streams: a fresh 256 KiB buffer is zeroed on allocation
+POOL_SIZE = 16  # spare read buffers kept for new streams (a fresh 256 KiB buffer is zeroed); 4 MiB at most
 
 
 def _buffer() -> bytearray:

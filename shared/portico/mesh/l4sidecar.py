@@ -6,6 +6,7 @@ mTLS benchmark's plaintext baseline) refuses to start with --tcp-upstreams, and 
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,7 @@ class TcpEndpoints:
             config=lambda: (state.version, state.config),
             workload=Workload(identity.identity.namespace, {"app": s.service, **s.labels}),
             stats=state.stats,
+            max_streams=s.limits.max_connections,
         )
         self.outbound = [
             OutboundTcp(
@@ -67,6 +69,11 @@ class TcpEndpoints:
         for out in self.outbound:
             await out.start()
 
+    def streams(self) -> int:
+        """Opaque TCP streams open now, in and out."""
+        inbound = len(self.inbound.open) if self.inbound is not None else 0
+        return inbound + sum(len(o.open) for o in self.outbound)
+
     def ports(self) -> dict[str, int]:
         return {f"tcp:{o.upstream.service}:{o.upstream.port}": o.port for o in self.outbound if o.server is not None}
 
@@ -87,3 +94,14 @@ class TcpEndpoints:
         if self.inbound is not None:
             for pipe in list(self.inbound.open):
                 pipe.abort()
+
+
+async def app_accepts(port: int, timeout: float = 2.0) -> bool:
+    """The health check of an app whose port speaks tcp or tls (App Mesh's `tcp` health check): it accepts."""
+    try:
+        async with asyncio.timeout(timeout):
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    return True

@@ -9,8 +9,9 @@ import os
 import random
 import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from portico.adapters.clock import SystemClock
 from portico.adapters.http1_client import ClientSettings, Http1Client
@@ -20,6 +21,7 @@ from portico.core.config.mesh_documents import MESH_KINDS
 from portico.core.config.refresh import ConfigCache
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
+from portico.core.mesh.protocol import H2_TO_APP, OPAQUE, Protocol
 from portico.core.mesh.registry import Health, Instance, RegistryStore
 from portico.core.mtls.authz import Workload
 from portico.core.ports import Clock, ConfigStore
@@ -30,10 +32,13 @@ from portico.mesh.authz import AuthorizationFilter
 from portico.mesh.client import mtls_settings
 from portico.mesh.discovery import Discovery
 from portico.mesh.gauges import register_gauges
+from portico.mesh.h2body import H2Body
+from portico.mesh.h2proxy import BODY, AppH2Forwarder, H2Dispatcher, outbound_h2_chain
+from portico.mesh.h2server import H2Handler
 from portico.mesh.handshakes import HandshakeCounter
 from portico.mesh.http1 import ConnInfo, RequestHandler
 from portico.mesh.inbound import AppForwarder, InboundHygieneFilter, PeerIdentityFilter
-from portico.mesh.l4sidecar import TcpEndpoints
+from portico.mesh.l4sidecar import TcpEndpoints, app_accepts
 from portico.mesh.listener import Listener, listen
 from portico.mesh.outbound import outbound_chain
 from portico.mesh.settings import SidecarSettings
@@ -99,6 +104,11 @@ class Sidecar:
         )
         self._rng = rng or random.Random()
         self._app = Http1Client(ClientSettings(allow_loopback=True))  # the local app, on 127.0.0.1
+        # HTTP/2 to peers: the same identity and peer check, offering ALPN h2 (docs/mesh-protocols.md)
+        h2_tls = identity.h2_client_context if identity is not None else outbound_ssl
+        self._h2 = H2Dispatcher(self.state, self._rng, replace(client_settings, tls=h2_tls))
+        app_h2 = settings.app_protocol in H2_TO_APP
+        self._app_h2 = AppH2Forwarder(settings.app_port, app_h2, self._app)
         self._extra_inbound = inbound_filters or []
         self.listeners: dict[str, Listener] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -113,7 +123,7 @@ class Sidecar:
     def _outbound_chain(self) -> Handler:
         return outbound_chain(self.state, self.telemetry, self._rng, self.settings.underscores)
 
-    def _inbound_chain(self) -> Handler:
+    def _inbound_chain(self, forward: Handler | None = None) -> Handler:
         filters: list[Filter] = [
             TelemetryFilter(self.telemetry, "destination"),  # outermost: continues the caller's trace, times the hop
             InboundHygieneFilter(self.settings.underscores),  # callers cannot claim an identity through headers
@@ -121,7 +131,7 @@ class Sidecar:
             *self._authorization(),  # AuthorizationPolicy on that identity, live with config
             *self._extra_inbound,
         ]
-        return build_chain(filters, AppForwarder(self._app, self.settings.app_port))
+        return build_chain(filters, forward or AppForwarder(self._app, self.settings.app_port))
 
     def _authorization(self) -> list[Filter]:
         if self.identity is None:
@@ -144,8 +154,16 @@ class Sidecar:
     def _entry(self, chain: Handler) -> RequestHandler:
         now = self.clock.now
 
-        async def handle(req: Request, info: ConnInfo) -> Response:
-            return await chain(Context(request=req, now=now(), attrs={CONN: info}))
+        def handle(req: Request, info: ConnInfo) -> Awaitable[Response]:  # the chain's coroutine, not one more
+            return chain(Context(request=req, now=now(), attrs={CONN: info}))
+
+        return handle
+
+    def _h2_entry(self, chain: Handler) -> H2Handler:
+        now = self.clock.now
+
+        async def handle(req: Request, info: ConnInfo, body: H2Body) -> Response:
+            return await chain(Context(request=req, now=now(), attrs={CONN: info, BODY: body}))
 
         return handle
 
@@ -170,6 +188,7 @@ class Sidecar:
             "127.0.0.1",
             s.outbound_port,
             limits=s.limits,
+            h2=self._h2_entry(outbound_h2_chain(self.state, self.telemetry, self._rng, self._h2, s.underscores)),
         )
         self.listeners["inbound"] = await listen(
             "inbound",
@@ -179,6 +198,7 @@ class Sidecar:
             ssl_context=self._inbound_ssl,
             limits=s.limits,
             on_tls=self.handshakes.inbound_done,
+            h2=self._h2_entry(self._inbound_chain(self._app_h2)),
             alpn=self.tcp.alpn_routes(),
         )
         await self.tcp.start()
@@ -230,7 +250,15 @@ class Sidecar:
             log.exception("registry heartbeat failed")
 
     async def _check_app(self) -> bool:
+        if self.settings.app_protocol in OPAQUE:  # a TCP app has no health path: a connect is the check
+            return await app_accepts(self.settings.app_port)
         path = self.settings.app_health_path
+        if self._app_h2.h2c:  # an HTTP/2 app (grpc, http2) may not speak HTTP/1.1 at all
+            try:
+                grpc = self.settings.app_protocol is Protocol.GRPC
+                return await self._app_h2.probe(path, 2.0, grpc=grpc) < 500
+            except Exception:
+                return False
         probe = Request("GET", path, headers=Headers([("host", "localhost")]), host="localhost")
         try:
             resp = await self._app.send(probe, f"http://127.0.0.1:{self.settings.app_port}{path}", 2.0)
@@ -273,6 +301,9 @@ class Sidecar:
         while True:
             await asyncio.sleep(5.0)
             self.state.housekeeping()
+            now = asyncio.get_running_loop().time()
+            self._h2.housekeeping(now)
+            self._app_h2.housekeeping(now)
 
     def _readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -313,7 +344,8 @@ class Sidecar:
         inbound.tracker.start_draining()
         deadline = self.clock.monotonic() + self.settings.drain_timeout
         # the outbound listener keeps serving: the app may still call peers while finishing its requests
-        while inbound.tracker.in_flight > 0 and self.clock.monotonic() < deadline:
+        # open TCP streams (both ways) get the same time to finish as in-flight requests
+        while (inbound.tracker.in_flight > 0 or self.tcp.streams()) and self.clock.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self._stopped.set()
 
@@ -328,6 +360,8 @@ class Sidecar:
             listener.server.close()
             listener.tracker.start_draining()
         self._app.close()
+        self._h2.close()
+        self._app_h2.close()
         self.tcp.close()
         for cluster in self.state.clusters.values():
             cluster.close()

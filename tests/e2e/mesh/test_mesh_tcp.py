@@ -38,8 +38,11 @@ class TcpMesh:
     local_a: int  # the client's listener for echo-a
     local_split: int  # the client's listener for `echo` (50/50 between echo-a and echo-b)
     local_denied: int  # the client's listener for echo-a's denied port
+    local_tls: int  # the client's listener for `secure:443/tls`: routed by SNI to echo-a or echo-b
+    local_c: int  # the client's listener for echo-c (connectionPool.tcp maxConnections 2, idleTimeout 1s)
     echo_a: int
     echo_b: int
+    echo_c: int
     denied_port: int
     logs: dict[str, Path]
 
@@ -57,6 +60,17 @@ spec:
         - {{destination: {{host: echo-a, port: {{number: {t["echo_a"]}}}}}, weight: 50}}
         - {{destination: {{host: echo-b, port: {{number: {t["echo_b"]}}}}}, weight: 50}}
 ---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {{name: secure}}
+spec:
+  hosts: [secure]
+  tls:
+    - match: [{{port: 443, sniHosts: [a.example.com]}}]
+      route: [{{destination: {{host: echo-a, port: {{number: {t["echo_a"]}}}}}}}]
+    - match: [{{sniHosts: ["*.b.example.com"]}}]
+      route: [{{destination: {{host: echo-b, port: {{number: {t["echo_b"]}}}}}}}]
+---
 apiVersion: security.istio.io/v1beta1
 kind: AuthorizationPolicy
 metadata: {{name: echo-a-no-admin-port}}
@@ -73,6 +87,14 @@ spec:
   host: echo-a
   trafficPolicy:
     connectionPool: {{tcp: {{maxConnections: 200, connectTimeout: 2s, idleTimeout: 30s}}}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {{name: echo-c}}
+spec:
+  host: echo-c
+  trafficPolicy:
+    connectionPool: {{tcp: {{maxConnections: 2, idleTimeout: 1s, tcpKeepalive: {{time: 60s, probes: 3}}}}}}
 """
 
 
@@ -83,6 +105,15 @@ def _echo(port: int, greeting: str, log: Path, procs: list[subprocess.Popen[byte
     out = log.open("ab")
     procs.append(subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT))
     out.close()
+
+
+def _distinct_ports(n: int) -> list[int]:
+    found: list[int] = []
+    while len(found) < n:  # the kernel may hand the same free port out twice in a row
+        port = free_port()
+        if port not in found:
+            found.append(port)
+    return found
 
 
 def _wait_port(port: int, timeout: float = 10.0) -> None:
@@ -97,8 +128,10 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
 @pytest.fixture(scope="module")
 def tcp(module_mesh: Mesh) -> Iterator[TcpMesh]:
     mesh = module_mesh
-    ports = {"echo_a": free_port(), "echo_b": free_port(), "denied": free_port()}
-    local = {"a": free_port(), "split": free_port(), "denied": free_port()}
+    free = _distinct_ports(9)
+    ports = {"echo_a": free[0], "echo_b": free[1], "denied": free[2]}
+    local = {"a": free[3], "split": free[4], "denied": free[5], "c": free[6], "tls": free[8]}
+    echo_c = free[7]  # echo-c starts in its own test (an app port declared tcp: health by connecting)
     mesh.config(_config(ports))
     procs: list[subprocess.Popen[bytes]] = []
     logs = {n: mesh.tmp / f"tcp-{n}.log" for n in ("a", "b", "denied")}
@@ -110,26 +143,30 @@ def tcp(module_mesh: Mesh) -> Iterator[TcpMesh]:
         b = mesh.start("echo-b", env={"PORTICO_APP_PORTS": f"{ports['echo_b']}=tcp-echo"})
         upstreams = (
             f"{local['a']}=echo-a:{ports['echo_a']},{local['split']}=echo:7000,"
-            f"{local['denied']}=echo-a:{ports['denied']}"
+            f"{local['denied']}=echo-a:{ports['denied']},{local['c']}=echo-c:{echo_c},{local['tls']}=secure:443/tls"
         )
         client = mesh.start("client", env={"PORTICO_TCP_UPSTREAMS": upstreams})
         for port in (*ports.values(), *local.values()):
             _wait_port(port)
+        ports["echo_c"] = echo_c
         mesh.wait_for(client, "echo-a", 1)
         mesh.wait_for(client, "echo-b", 1)
         # the echo processes' own probes above are connections too: tests count from here on
         yield TcpMesh(
-            mesh,
-            client,
-            a,
-            b,
-            local["a"],
-            local["split"],
-            local["denied"],
-            ports["echo_a"],
-            ports["echo_b"],
-            ports["denied"],
-            logs,
+            mesh=mesh,
+            client=client,
+            a=a,
+            b=b,
+            local_a=local["a"],
+            local_split=local["split"],
+            local_denied=local["denied"],
+            local_tls=local["tls"],
+            local_c=local["c"],
+            echo_a=ports["echo_a"],
+            echo_b=ports["echo_b"],
+            echo_c=ports["echo_c"],
+            denied_port=ports["denied"],
+            logs=logs,
         )
     finally:
         for p in procs:
@@ -260,3 +297,105 @@ def test_portico_graph_draws_the_tcp_edge(tcp: TcpMesh, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     mermaid = (tmp_path / "g.mmd").read_text()
     assert "tcp conn" in mermaid and '"client"' in mermaid and '"echo-a"' in mermaid
+
+
+def test_tcp_app_port_health_and_the_connection_pool_limits(tcp: TcpMesh) -> None:
+    """--app-protocol tcp (App Mesh's tcp listener): the sidecar is ready when the app accepts, with no HTTP.
+    Then DestinationRule connectionPool.tcp: a third stream past maxConnections 2 is refused, and an idle stream
+    is closed after idleTimeout 1s."""
+    mesh = tcp.mesh
+    port = tcp.echo_c
+    log = mesh.tmp / "tcp-c.log"
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        inst = Instance("echo-c-0", port, free_port(), free_port(), free_port())
+        mesh.start("echo-c", app=False, reuse=inst, wait=False, env={"PORTICO_APP_PROTOCOL": "tcp"})
+        mesh.instances.append(inst)
+        mesh.wait_ready(inst, need_app=False)
+        assert "app not healthy" in str(mesh_ready(inst))  # nothing listens yet
+        _echo(port, "", log, procs, mesh.env)
+        mesh.wait_ready(inst, need_app=True)
+        mesh.wait_for(tcp.client, "echo-c", 1)
+        _limits(tcp)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(timeout=5)
+
+
+def _echoes(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"k")
+        return s.recv(1) == b"k"
+    return False
+
+
+def _limits(tcp: TcpMesh) -> None:
+    deadline = time.monotonic() + 10
+    while not _echoes(tcp.local_c):  # until the client's registry view has echo-c healthy (heartbeat, refresh)
+        assert time.monotonic() < deadline, "echo-c never became reachable"
+        time.sleep(0.2)
+    time.sleep(0.2)
+    held = [socket.create_connection(("127.0.0.1", tcp.local_c), timeout=5) for _ in range(2)]
+    try:
+        for s in held:
+            s.sendall(b"k")
+            assert s.recv(1) == b"k"
+        with socket.create_connection(("127.0.0.1", tcp.local_c), timeout=5) as third:
+            answer = b""
+            with contextlib.suppress(OSError):
+                third.sendall(b"k")
+                answer = third.recv(1)
+            assert answer == b"", "a stream past maxConnections must be refused"
+        assert 'reason="overflow"' in tcp.client.stats()
+        time.sleep(1.6)  # idleTimeout 1s: both held streams go quiet and are reset
+        for s in held:
+            closed = b"x"
+            with contextlib.suppress(OSError):
+                closed = s.recv(1)
+            assert closed == b""
+    finally:
+        for s in held:
+            s.close()
+    time.sleep(0.2)
+    with socket.create_connection(("127.0.0.1", tcp.local_c), timeout=5) as again:  # the slots were given back
+        again.sendall(b"k")
+        assert again.recv(1) == b"k"
+
+
+def mesh_ready(inst: Instance) -> bytes:
+    from tests.e2e.mesh.conftest import get
+
+    return get(f"http://127.0.0.1:{inst.admin}/ready")[1]
+
+
+def _client_hello(server_name: str) -> bytes:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return outgoing.read()
+
+
+def test_tls_routes_pick_the_destination_by_sni_and_pass_the_hello_through(tcp: TcpMesh) -> None:
+    for name, log in (("a.example.com", tcp.logs["a"]), ("x.b.example.com", tcp.logs["b"])):
+        before = _accepted(log)
+        hello = _client_hello(name)
+        with socket.create_connection(("127.0.0.1", tcp.local_tls), timeout=5) as s:
+            s.sendall(hello)
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := s.recv(65536):
+                got += chunk
+        assert got == hello + b"bye\n"  # passthrough: the echo got the ClientHello byte for byte
+        assert _accepted(log) == before + 1, name
+    with socket.create_connection(("127.0.0.1", tcp.local_tls), timeout=5) as plain:  # no ClientHello: reset
+        plain.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        answer = b"x"
+        with contextlib.suppress(OSError):
+            answer = plain.recv(10)
+        assert answer == b""
+    assert 'reason="not-tls"' in tcp.client.stats()

@@ -50,6 +50,8 @@ SITES = {
     # the one HTTP/1 client: edge http upstreams, JWKS fetches (jwks_http.py), mesh peers (sidecar outbound, the
     # edge's `service` upstreams) and the sidecar's app
     "shared/portico/adapters/http1_client.py": CHECKED,
+    # the sidecar's HTTP/2 pools: peers (h2 over mTLS) and the app (h2c)
+    "shared/portico/mesh/h2client.py": CHECKED,
     # edge gRPC upstreams
     "shared/portico/adapters/grpc_channel.py": CHECKED,
     "shared/portico/adapters/dynamodb/config_store.py": AWS_SDK,
@@ -71,6 +73,7 @@ SITES = {
     ),
     # opaque TCP to peer sidecars (registry addresses, checked like the HTTP pools'), and to the local app
     "shared/portico/mesh/l4outbound.py": CHECKED,
+    "shared/portico/mesh/l4sidecar.py": "the health check of a tcp app port: 127.0.0.1, the sidecar's own --app-port",
     "shared/portico/mesh/l4inbound.py": (
         "dials only 127.0.0.1, at an app port the sidecar's own flags declare as tcp/tls (never one a peer chooses)"
     ),
@@ -211,6 +214,17 @@ def test_mesh_pools_refuse_metadata_peers(dials: Dials, host: str) -> None:
     with pytest.raises(UpstreamRefused):
         asyncio.run(pool.send(Request("GET", "/"), f"https://{authority}:15443/", 2.0))
     assert dials.made == [] and pool.open_connections == 0
+
+
+@pytest.mark.parametrize("host", ["evil.test", METADATA, "fd00:ec2::254"])
+def test_http2_pools_refuse_metadata_peers(dials: Dials, host: str) -> None:
+    from portico.mesh.h2client import H2Client
+
+    pool = H2Client(ClientSettings(allow_loopback=True, resolver=dials.lying_resolver), scheme_tls=False)
+    authority = f"[{host}]" if ":" in host else host
+    with pytest.raises(UpstreamRefused):
+        asyncio.run(pool.send(Request("POST", "/a.B/C"), f"http://{authority}:15443/a.B/C", 2.0, b""))
+    assert dials.made == []
 
 
 def test_the_edges_mesh_client_refuses_a_registered_metadata_address(dials: Dials) -> None:

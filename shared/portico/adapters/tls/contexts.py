@@ -37,7 +37,8 @@ def server_context(cert: IssuedCert, bundle_pem: bytes, settings: TlsSettings) -
     _harden(ctx, settings)
     ctx.verify_mode = ssl.CERT_REQUIRED
     # opaque TCP streams ride the same port, told apart by ALPN (docs/mesh-protocols.md, "The mesh hop")
-    ctx.set_alpn_protocols([*_HTTP_ALPN, OPAQUE_TCP_ALPN])
+    # h2 first: a peer sidecar's HTTP/2 pool offers only h2, its HTTP/1.1 pool only http/1.1 (mesh-protocols.md)
+    ctx.set_alpn_protocols(["h2", *_HTTP_ALPN, OPAQUE_TCP_ALPN])
     # asyncio's clients cannot resume a TLS session (no way to pass one), so tickets would be minted, encrypted and
     # sent on every handshake for nothing
     ctx.num_tickets = 0

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from portico.adapters.certs import x509util
+from portico.adapters.certs import pem
 from portico.adapters.tls.contexts import TlsSettings, client_context, server_context
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, expect_identity, peer_identity
 from portico.core.mesh import l4frame
@@ -35,6 +35,7 @@ class _Contexts:
     server: ssl.SSLContext
     client: ssl.SSLContext
     opaque: ssl.SSLContext  # outbound opaque TCP streams (ALPN portico-tcp)
+    h2_client: ssl.SSLContext  # the same identity offering ALPN h2 (the sidecar's HTTP/2 pool to peers)
 
 
 class MeshIdentity:
@@ -86,6 +87,9 @@ class MeshIdentity:
 
     def opaque_client_context(self) -> ssl.SSLContext:
         return self._now().opaque
+
+    def h2_client_context(self) -> ssl.SSLContext:
+        return self._now().h2_client
 
     def listening_context(self) -> ssl.SSLContext:
         """The context to bind the inbound listener with, once: it hands every new connection the current one."""
@@ -169,8 +173,8 @@ class MeshIdentity:
 
     async def refresh_bundle(self, *, rebuild: bool = True) -> bool:
         """Fetch the trust bundle; a CA that disappeared stays trusted for the overlap. True when it changed."""
-        pem = await asyncio.to_thread(self.source.trust_bundle)
-        fetched = x509util.anchors([pem])
+        fetched_pem = await asyncio.to_thread(self.source.trust_bundle)
+        fetched = pem.anchors([fetched_pem])
         if not fetched:
             raise CertSourceError("the certificate source returned an empty trust bundle")
         updated = update_bundle(self._bundle, fetched, self._clock(), self.bundle_overlap)
@@ -189,6 +193,7 @@ class MeshIdentity:
             server_context(cert, bundle, self.tls),
             client_context(cert, bundle, self.tls),
             client_context(cert, bundle, self.tls, [l4frame.ALPN]),
+            client_context(cert, bundle, self.tls, ["h2"]),
         )
 
     def status(self) -> dict[str, object]:

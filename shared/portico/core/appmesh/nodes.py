@@ -9,6 +9,7 @@ from portico.core.appmesh.errors import ImportFailure
 from portico.core.appmesh.inputs import Resource
 from portico.core.appmesh.report import Report
 from portico.core.appmesh.values import APPMESH_TIMEOUT, duration, seconds, service_of
+from portico.core.mesh.protocol import APPMESH, from_appmesh
 
 NODE_LABEL = "appmesh-node"
 
@@ -135,6 +136,10 @@ def sidecar(node: Resource, report: Report) -> Sidecar:
     for attr in cloud.get("attributes") or []:
         labels[str(attr.get("key"))] = str(attr.get("value"))
     env: dict[str, str] = {}
+    protocol = (lst.get("portMapping") or {}).get("protocol")
+    if isinstance(protocol, str) and protocol in APPMESH and protocol != "http" and isinstance(port, int):
+        # docs/mesh-protocols.md: the app port's protocol; HTTP is what an undeclared port is served as anyway
+        env["PORTICO_APP_PROTOCOL"] = from_appmesh(port, protocol).protocol.value
     health = lst.get("healthCheck") or {}
     if health.get("path"):
         env["PORTICO_APP_HEALTH_PATH"] = str(health["path"])

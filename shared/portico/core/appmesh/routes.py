@@ -131,7 +131,7 @@ def _match(route: Resource, kind: str, report: Report) -> dict[str, Any]:
 def http_entry(
     route: Resource, host_of: Callable[[str], str], node_timeout: Callable[[str], float | None], report: Report
 ) -> dict[str, Any] | None:
-    """The VirtualService http[] entry for `route`, or None for a tcpRoute (reported as unmapped)."""
+    """The VirtualService http[] entry for `route`, or None for a tcpRoute (see tcp_entry)."""
     kind = route_kind(route)
     if kind == "tcpRoute":
         return None
@@ -199,3 +199,24 @@ def _retries(route: Resource, kind: str, report: Report) -> dict[str, Any]:
         if per_try > 0:
             out["perTryTimeout"] = duration(per_try)
     return out
+
+
+def tcp_entry(route: Resource, host_of: Callable[[str], str]) -> dict[str, Any] | None:
+    """The VirtualService tcp[] entry for a tcpRoute: match on port, weighted targets (with their ports)."""
+    if route_kind(route) != "tcpRoute":
+        return None
+    body = route.spec["tcpRoute"]
+    targets = weighted_targets(route, "tcpRoute")
+    ports = {t.get("virtualNode"): t.get("port") for t in body.get("action", {}).get("weightedTargets") or []}
+    entry: dict[str, Any] = {}
+    port = (body.get("match") or {}).get("port")
+    if isinstance(port, int) and not isinstance(port, bool):
+        entry["match"] = [{"port": port}]
+    routes = []
+    for node, weight in targets:
+        destination: dict[str, Any] = {"host": host_of(node), "subset": node}
+        if isinstance(ports.get(node), int):
+            destination["port"] = {"number": ports[node]}
+        routes.append({"destination": destination, **({"weight": weight} if len(targets) > 1 else {})})
+    entry["route"] = routes
+    return entry

@@ -23,7 +23,7 @@ from portico.core.appmesh.nodes import (
 )
 from portico.core.appmesh.policies import callers_by_service, policies
 from portico.core.appmesh.report import Report
-from portico.core.appmesh.routes import http_entry, order_key, route_kind
+from portico.core.appmesh.routes import http_entry, order_key, route_kind, tcp_entry
 from portico.core.appmesh.shape import check_shape
 from portico.core.appmesh.values import APPMESH_TIMEOUT, DEFAULT_RETRIES, duration, service_of, slug
 from portico.core.appmesh.verdicts import cover_resource, protocol_verdict
@@ -140,6 +140,7 @@ def _virtual_service(
         return request_timeout(found) if found is not None else APPMESH_TIMEOUT
 
     http: list[dict[str, Any]] = []
+    tcp: list[dict[str, Any]] = []
     if isinstance(router, str):
         found_router = index.get("VirtualRouter", router)
         if found_router is None:
@@ -153,15 +154,18 @@ def _virtual_service(
             entry = http_entry(route, host_of, node_timeout, out.report)
             if entry is not None:
                 http.append(entry)
+            elif (l4 := tcp_entry(route, host_of)) is not None:
+                tcp.append(l4)
         protocol_verdict(found_router, out.report)
     elif isinstance(node, str) and _speaks_tcp(nodes.get(node)):
+        tcp.append({"route": [{"destination": {"host": host_of(node), "subset": node}}]})
         out.report.override(
             vs.file,
             vs.label,
             "spec.provider.virtualNode",
-            "unmapped",
-            "-",
-            "the node listens for TCP: the sidecar proxies TCP once the mesh protocols issue lands",
+            "mapped",
+            "VirtualService tcp[] route[].destination.subset",
+            "the node listens for TCP; callers reach it through their sidecar's --tcp-upstreams",
         )
     elif isinstance(node, str):
         only: dict[str, Any] = {
@@ -181,17 +185,17 @@ def _virtual_service(
             "App Mesh's defaults for a node provider",
         )
         http.append(only)
-    if not http:
+    if not http and not tcp:
         return set()
+    spec: dict[str, Any] = {"hosts": [vs.name]}
+    if http:
+        spec["http"] = http
+    if tcp:
+        spec["tcp"] = tcp
     out.documents.append(
-        {
-            "apiVersion": NETWORKING,
-            "kind": "VirtualService",
-            "metadata": {"name": _name(vs.name)},
-            "spec": {"hosts": [vs.name], "http": http},
-        }
+        {"apiVersion": NETWORKING, "kind": "VirtualService", "metadata": {"name": _name(vs.name)}, "spec": spec}
     )
-    return {d["destination"]["subset"] for e in http for d in e["route"]}
+    return {d["destination"]["subset"] for e in http + tcp for d in e["route"]}
 
 
 def _name(text: str) -> str:

@@ -16,7 +16,7 @@ _ENVELOPE = {
 
 
 def protocol_verdict(res: Resource, report: Report) -> None:
-    """HTTP is what the sidecar speaks today; HTTP/2 and gRPC wait for the mesh protocols issue; TCP too."""
+    """HTTP and TCP are what the sidecar speaks today (the catalogue's line); HTTP/2 and gRPC are partial."""
     for _i, lst in enumerate(res.spec.get("listeners") or []):
         protocol = ((lst or {}).get("portMapping") or {}).get("protocol")
         if protocol in ("http2", "grpc"):
@@ -27,15 +27,6 @@ def protocol_verdict(res: Resource, report: Report) -> None:
                 "partial",
                 "sidecar (HTTP/1.1 today)",
                 NEEDS_PROTOCOLS,
-            )
-        elif protocol == "tcp":
-            report.override(
-                res.file,
-                res.label,
-                "spec.listeners.portMapping.protocol",
-                "unmapped",
-                "-",
-                "TCP proxying in the sidecar needs the mesh protocols issue",
             )
 
 

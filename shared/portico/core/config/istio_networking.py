@@ -7,7 +7,10 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from portico.core.config.base import Duration, Model, StringMatch
+from portico.core.grpc.status import CODE_NAMES
 from portico.core.upstream.retry import RetryOn
+
+GRPC_CODES = {name: number for number, name in CODE_NAMES.items()}
 
 
 class Percent(Model):
@@ -81,8 +84,19 @@ class Delay(Model):
 
 
 class Abort(Model):
-    http_status: int = Field(ge=200, le=599)
+    """Istio's abort: `httpStatus`, or `grpcStatus` as a gRPC code name in capitals (`UNAVAILABLE`, not 14)."""
+
+    http_status: int | None = Field(default=None, ge=200, le=599)
+    grpc_status: str | None = None
     percentage: Percent | None = None
+
+    @model_validator(mode="after")
+    def _one_status(self) -> Abort:
+        if (self.http_status is None) == (self.grpc_status is None):
+            raise ValueError("abort needs exactly one of httpStatus and grpcStatus")
+        if self.grpc_status is not None and self.grpc_status not in GRPC_CODES:
+            raise ValueError(f"grpcStatus {self.grpc_status!r} is not a gRPC status name (e.g. UNAVAILABLE)")
+        return self
 
 
 class HTTPFaultInjection(Model):

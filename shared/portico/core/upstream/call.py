@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from portico.core.grpc.status import HTTP_STATUS
 from portico.core.mesh.registry import Instance
 from portico.core.upstream.cluster import ClusterState
 from portico.core.upstream.retry import Failure, RetryRule, backoff, retriable
@@ -128,19 +129,34 @@ class UpstreamCall:
         self._in_flight = instance
         return Send(instance, timeout, self._tries, retry)
 
-    def outcome(self, sent: Send, status: int | None, failure: Failure | None, now: float) -> Step:
-        """What the try `sent` gave: a status, or a failure (no response). Returns the next step."""
+    def outcome(
+        self,
+        sent: Send,
+        status: int | None,
+        failure: Failure | None,
+        now: float,
+        *,
+        grpc_status: int | None = None,
+        replayable: bool = True,
+    ) -> Step:
+        """What the try `sent` gave: a status, or a failure (no response). Returns the next step.
+
+        `grpc_status`: a gRPC answer's status, when known before anything was passed on (trailers-only); it counts
+        for outlier detection as its HTTP equivalent, as in Envoy. `replayable=False`: the request cannot be sent
+        again (its streamed body outgrew the replay buffer), so the outcome is final whatever the retry rule says.
+        """
         cluster = self._cluster
         self._end_try()
         self._release_retry()
         self.ejected = None
         if failure == "overflow":  # the connection pool is full: fail fast, never retried
             return Finish("overflow", failure="overflow")
-        if failure != "refused" and cluster.record(sent.instance, status, now, len(self._instances)):
+        counted = status if grpc_status is None or status != 200 else HTTP_STATUS.get(grpc_status, 500)
+        if failure != "refused" and cluster.record(sent.instance, counted, now, len(self._instances)):
             self.ejected = sent.instance
         if self._deadline is not None and now >= self._deadline and failure == "timeout":
             return Finish("answered", status, failure)  # the route's own timeout: no time is left to retry
-        if not retriable(self._rule, self._method, self._tries, status, failure):
+        if not replayable or not retriable(self._rule, self._method, self._tries, status, failure, grpc_status):
             return Finish("answered", status, failure)
         if not cluster.budget.try_acquire():
             return Finish("retry-overflow", status, failure)

@@ -38,6 +38,15 @@ KNOWN = frozenset(
     }
 )
 
+# Istio's gRPC retryOn names and the grpc-status each one retries (Envoy's x-envoy-retry-grpc-on).
+GRPC_CONDITIONS: dict[int, str] = {
+    1: "cancelled",
+    4: "deadline-exceeded",
+    8: "resource-exhausted",
+    13: "internal",
+    14: "unavailable",
+}
+
 # What went wrong when no response came back. `refused` (policy) and `overflow` (circuit breaking) are never retried.
 Failure = Literal["connect-failure", "reset", "timeout", "refused", "overflow"]
 
@@ -79,9 +88,13 @@ class RetryOn:
             codes.add(503)  # Istio's retriable status when none is listed
         return cls(frozenset(words - {NON_IDEMPOTENT}), frozenset(codes), NON_IDEMPOTENT in words)
 
-    def matches(self, status: int | None, failure: Failure | None) -> bool:
-        """Whether this outcome is one the route retries (the method and the count are checked separately)."""
+    def matches(self, status: int | None, failure: Failure | None, grpc_status: int | None = None) -> bool:
+        """Whether this outcome is one the route retries (the method and the count are checked separately).
+        `grpc_status` is a gRPC answer's status when it came before any message (trailers-only)."""
         c = self.conditions
+        if grpc_status is not None:
+            name = GRPC_CONDITIONS.get(grpc_status)
+            return name is not None and name in c
         if failure is not None:
             if failure == "connect-failure":
                 return bool(c & {"connect-failure", "refused-stream", "5xx", "gateway-error", "reset-before-request"})
@@ -121,14 +134,24 @@ class RetryRule:
 NO_RETRIES = RetryRule(attempts=0)
 
 
-def retriable(rule: RetryRule, method: str, tries: int, status: int | None, failure: Failure | None) -> bool:
+def retriable(
+    rule: RetryRule,
+    method: str,
+    tries: int,
+    status: int | None,
+    failure: Failure | None,
+    grpc_status: int | None = None,
+) -> bool:
     """Whether another try may go out after `tries` tries ended with this outcome.
 
     Only idempotent methods are retried unless the route says `non-idempotent`; a connect failure never reached the
-    upstream, so it is safe to retry whatever the method.
+    upstream, so it is safe to retry whatever the method. gRPC calls are all POST: a gRPC status condition is the
+    route's own statement that the call may be repeated (Istio's and Envoy's reading), so the method is not asked.
     """
     if tries > rule.attempts:
         return False
+    if grpc_status is not None:
+        return rule.retry_on.matches(status, failure, grpc_status)
     if failure != "connect-failure" and not rule.retry_on.non_idempotent and method.upper() not in IDEMPOTENT_METHODS:
         return False
     return rule.retry_on.matches(status, failure)

@@ -1,0 +1,157 @@
+"""The data of one HTTP/2 stream as it arrives (chunks, then trailers or a reset), and the response that streams it.
+
+Flow control is the reader's pace: a chunk's bytes are acknowledged to the sender (WINDOW_UPDATE) only when the
+reader takes it, so a slow reader holds at most one stream window of data per stream, never more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from portico.core.headers import Headers
+from portico.core.http import Response
+from portico.core.ports import UpstreamReset
+
+
+class StreamReset(UpstreamReset):
+    """The stream ended without its END_STREAM: the peer reset it, or the connection went away."""
+
+    def __init__(self, detail: str, code: int = 0) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class H2Body:
+    """Chunks of one stream in arrival order; `trailers` is set once the stream has ended with them."""
+
+    __slots__ = ("_chunks", "_consumed", "_ended", "_error", "_waiter", "received", "trailers")
+
+    def __init__(self, consumed: Callable[[int], None] | None = None) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._consumed = consumed
+        self._ended = False
+        self._error: Exception | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self.trailers: Headers | None = None
+        self.received = 0
+
+    @classmethod
+    def of(cls, data: bytes) -> H2Body:
+        """A body that is already whole (an HTTP/1 request or a local reply carried on HTTP/2)."""
+        body = cls()
+        if data:
+            body.feed(data, 0)
+        body.end()
+        return body
+
+    # --- the connection's side
+    def feed(self, data: bytes, flow: int) -> None:
+        """`flow` is what the frame counted against the window (padding included): acknowledged when read."""
+        self.received += len(data)
+        self._chunks.append(data)
+        if flow > len(data) and self._consumed is not None:
+            self._consumed(flow - len(data))  # padding is nobody's to read: give it back at once
+        self._wake()
+
+    def end(self, trailers: Headers | None = None) -> None:
+        self._ended = True
+        self.trailers = trailers
+        self._wake()
+
+    def fail(self, exc: Exception) -> None:
+        if not self._ended:
+            self._error = exc
+            self._ended = True
+            self._wake()
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    @property
+    def failed(self) -> bool:
+        return self._error is not None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # --- the reader's side
+    async def read(self) -> bytes | None:
+        """The next chunk, or None at the end; raises StreamReset if the stream was reset."""
+        while not self._chunks:
+            if self._error is not None:
+                raise self._error
+            if self._ended:
+                return None
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        chunk = self._chunks.popleft()
+        if self._consumed is not None:
+            self._consumed(len(chunk))
+        return chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while (chunk := await self.read()) is not None:
+            yield chunk
+
+    async def readall(self, limit: int) -> bytes:
+        """The whole body (for an HTTP/1 hop), refused past `limit` bytes."""
+        parts: list[bytes] = []
+        size = 0
+        while (chunk := await self.read()) is not None:
+            size += len(chunk)
+            if size > limit:
+                raise ValueError(f"body larger than {limit} bytes")
+            parts.append(chunk)
+        return b"".join(parts)
+
+
+class ReplayBody:
+    """A request body that a retry can send again: what was read is kept up to `limit` bytes (Envoy's
+    per_request_buffer_limit); past it, `replayable` turns False and the engine makes the outcome final."""
+
+    __slots__ = ("_kept", "_limit", "_size", "_source", "replayable")
+
+    def __init__(self, source: H2Body, limit: int) -> None:
+        self._source = source
+        self._limit = limit
+        self._kept: list[bytes] = []
+        self._size = 0
+        self.replayable = True
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """What was kept so far, then the rest as it arrives (one reader at a time: tries do not overlap)."""
+        for kept in list(self._kept):
+            yield kept
+        while (chunk := await self._source.read()) is not None:
+            if self.replayable:
+                self._size += len(chunk)
+                if self._size > self._limit:
+                    self.replayable = False
+                    self._kept.clear()
+                else:
+                    self._kept.append(chunk)
+            yield chunk
+
+    @property
+    def trailers(self) -> Headers | None:
+        return self._source.trailers
+
+
+@dataclass(slots=True)
+class StreamedResponse(Response):
+    """A response whose body is read from `stream` (and whose trailers arrive at its end); `body` stays empty.
+    `cancel` resets the upstream stream when the caller goes away before the end; past `deadline` (the event
+    loop's clock) the stream is ended for the caller and reset upstream."""
+
+    stream: H2Body | None = None
+    cancel: Callable[[], None] | None = None
+    deadline: float | None = None
