@@ -9,7 +9,7 @@ import os
 import random
 import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -154,8 +154,8 @@ class Sidecar:
     def _entry(self, chain: Handler) -> RequestHandler:
         now = self.clock.now
 
-        async def handle(req: Request, info: ConnInfo) -> Response:
-            return await chain(Context(request=req, now=now(), attrs={CONN: info}))
+        def handle(req: Request, info: ConnInfo) -> Awaitable[Response]:  # the chain's coroutine, not one more
+            return chain(Context(request=req, now=now(), attrs={CONN: info}))
 
         return handle
 
