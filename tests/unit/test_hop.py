@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from portico.core.headers import Headers
-from portico.core.hop import hop_by_hop_names, underscore_action, underscore_refusal
+from portico.core.hop import UnderscoreAction, forged_names, hop_by_hop_names, underscore_action, underscore_refusal
 from portico.core.mesh.hop import clean_request, strip_hop_by_hop
 from portico.edge.filters.hygiene import PORTICO_SET, client_fields_to_drop
 
@@ -84,3 +86,25 @@ def test_underscore_setting_is_parsed_strictly() -> None:
     assert underscore_action(None, "V") == "drop" and underscore_action(" Allow ", "V") == "allow"
     with pytest.raises(ValueError, match="V="):
         underscore_action("ignore", "V")
+
+
+_NAMES = ["accept", "host", "connection", "keep-alive", "te", "x-portico-peer", "x_portico_peer"]
+_NAMES += ["x-portico-attempt-count", "content-length", "x-a", "x_a", "Keep_Alive", "upgrade", "traceparent"]
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(_NAMES), st.sampled_from(["1", "x-a", "close, x-a", "x_a, te", ""]))),
+    st.sampled_from(["drop", "allow"]),
+    st.sets(st.sampled_from(["x-portico-attempt-count", "x-portico-peer"])),
+)
+def test_the_common_case_shortcut_drops_exactly_what_the_full_rules_drop(
+    pairs: list[tuple[str, str]], underscores: UnderscoreAction, ok: set[str]
+) -> None:
+    headers = Headers(pairs)
+    internal_ok = frozenset(ok)
+    drop = (forged_names(headers, underscores=underscores) - internal_ok) | {"content-length"}
+    assert clean_request(headers, underscores, internal_ok=internal_ok).items() == [
+        (k, v) for k, v in headers if k not in drop
+    ]
+    by_hop = hop_by_hop_names(headers) | {"content-length"}
+    assert strip_hop_by_hop(headers).items() == [(k, v) for k, v in headers if k not in by_hop]

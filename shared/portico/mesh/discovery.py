@@ -34,10 +34,16 @@ class Discovery:
 
     async def instances(self, service: str) -> list[Instance]:
         """Live instances (healthy, fresh heartbeat) of `service`."""
-        stored = self._stored.get(service)
-        if stored is None:
+        if service not in self._stored:
             await self._fetch(service)
-            stored = self._stored.get(service, [])
+        return self.known_instances(service)
+
+    def fetched(self, service: str) -> bool:
+        return service in self._stored
+
+    def known_instances(self, service: str) -> list[Instance]:
+        """`instances` for a service already fetched once (the data path's case: no coroutine, no wait)."""
+        stored = self._stored.get(service, [])
         now = self._clock.now()
         cached = self._live.get(service)
         # the live view is recomputed when the list changes and at most every LIVE_RECHECK seconds otherwise (a

@@ -142,8 +142,13 @@ class HttpServerProtocol(asyncio.Protocol):
         self._done_reading = False
         self._reset_message()
         self._unparsed_head = 0
-        self._idle: asyncio.TimerHandle | None = None
-        self._head_timer: asyncio.TimerHandle | None = None
+        # One timer per connection for both deadlines (request headers, keep-alive idle), re-armed only when it
+        # fires before the deadline in force: setting a deadline per request is then two attribute writes, not a
+        # timer created and cancelled twice per request (see _on_timer).
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline = 0.0
+        self._waiting_for: typing.Literal["head", "idle"] | None = None
         self._h2c: tuple[bytes, bytes, list[tuple[bytes, bytes]]] | None = None  # an ignored upgrade's head
 
     # --- connection events
@@ -165,14 +170,15 @@ class HttpServerProtocol(asyncio.Protocol):
             self._close()
             return
         self._tracker.add(self)
-        self._arm_head_timer()  # a new connection owes its first request's headers within header_timeout
+        self._expect_head()  # a new connection owes its first request's headers within header_timeout
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closing = True
         self._tracker.discard(self)
-        for timer in (self._idle, self._head_timer):
-            if timer is not None:
-                timer.cancel()
+        self._waiting_for = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def data_received(self, data: bytes) -> None:
         if self._closing or self._done_reading:
@@ -207,10 +213,8 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._reset_message()
-        if self._idle is not None:
-            self._idle.cancel()
-        if self._head_timer is None:
-            self._arm_head_timer()
+        if self._waiting_for != "head":  # a first request's deadline runs from the connection's start
+            self._expect_head()
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -229,9 +233,7 @@ class HttpServerProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        self._waiting_for = None
         if self._header_bytes > self._limits.max_header_bytes:
             raise _Reject(431, "request headers are too large")
         lowered = [(n.lower(), v) for n, v in self._headers]
@@ -367,19 +369,33 @@ class HttpServerProtocol(asyncio.Protocol):
     def _arm_idle(self) -> None:
         if self._closing or self._busy:
             return
-        if self._idle is not None:
-            self._idle.cancel()
-        self._idle = asyncio.get_running_loop().call_later(self._limits.keepalive_timeout, self._close)
+        self._wait("idle", self._limits.keepalive_timeout)
 
-    def _arm_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-        self._head_timer = asyncio.get_running_loop().call_later(self._limits.header_timeout, self._head_timeout)
+    def _expect_head(self) -> None:
+        self._wait("head", self._limits.header_timeout)
+
+    def _wait(self, what: typing.Literal["head", "idle"], seconds: float) -> None:
+        now = self._loop.time()
+        self._waiting_for, self._deadline = what, now + seconds
+        if self._timer is None:
+            # never later than header_timeout from now: a request may begin any moment, and its head deadline
+            # must find the timer armed no later than it
+            self._timer = self._loop.call_at(now + min(seconds, self._limits.header_timeout), self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        what = self._waiting_for
+        if self._closing or what is None:
+            return  # busy with a request: the response arms it again
+        now = self._loop.time()
+        if now < self._deadline:
+            self._timer = self._loop.call_at(min(self._deadline, now + self._limits.header_timeout), self._on_timer)
+        elif what == "idle":
+            self._close()
+        elif not self._headers_done:
+            self._head_timeout()
 
     def _head_timeout(self) -> None:
-        self._head_timer = None
-        if self._closing or self._headers_done:
-            return
         self._tracker.header_timeouts += 1
         self._reject(408, f"request headers not received within {self._limits.header_timeout:g}s")
 

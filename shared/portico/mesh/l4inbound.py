@@ -43,6 +43,7 @@ class InboundTcp:
         workload: Workload,
         stats: Registry,
         connect_timeout: float = 5.0,
+        max_streams: int = 4096,
     ) -> None:
         self._service = service
         self._ports = frozenset(p.port for p in ports.values() if p.is_opaque)
@@ -51,6 +52,7 @@ class InboundTcp:
         self._workload = workload
         self._stats = stats
         self._connect_timeout = connect_timeout
+        self._max_streams = max_streams  # the listener's connection cap (PORTICO_MAX_CONNECTIONS) holds for streams
         self._version: int | None = None
         self._policies = PolicySet()
         self.open: set[Pipe] = set()
@@ -101,6 +103,10 @@ class InboundTcp:
         return mesh
 
     async def _connect(self, pipe: Pipe, peer: SpiffeId, source_ip: str, port: int, rest: bytes) -> None:
+        if len(self.open) >= self._max_streams:
+            self._refuse("overflow", peer, f"{len(self.open)} streams open: the listener's cap")
+            pipe.abort()
+            return
         if port not in self._ports:
             self._refuse("port", peer, f"port {port} is not a declared tcp/tls app port")
             pipe.abort()

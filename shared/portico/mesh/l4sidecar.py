@@ -45,6 +45,7 @@ class TcpEndpoints:
             config=lambda: (state.version, state.config),
             workload=Workload(identity.identity.namespace, {"app": s.service, **s.labels}),
             stats=state.stats,
+            max_streams=s.limits.max_connections,
         )
         self.outbound = [
             OutboundTcp(
@@ -67,6 +68,11 @@ class TcpEndpoints:
             raise ValueError("--tcp-upstreams needs mTLS: the sidecar has no mesh identity")
         for out in self.outbound:
             await out.start()
+
+    def streams(self) -> int:
+        """Opaque TCP streams open now, in and out."""
+        inbound = len(self.inbound.open) if self.inbound is not None else 0
+        return inbound + sum(len(o.open) for o in self.outbound)
 
     def ports(self) -> dict[str, int]:
         return {f"tcp:{o.upstream.service}:{o.upstream.port}": o.port for o in self.outbound if o.server is not None}

@@ -3,7 +3,7 @@
 The `portico` console script hands `sidecar` straight here (portico.cli.launch), so what the process imports is
 what it runs: argparse for the flags, the mesh, and the small AWS JSON client. Everything heavy that is only
 needed at start-up (parsing flags, reading ECS metadata) is freed before the process settles (gc.freeze,
-malloc_trim).
+malloc_trim), and certificates are made in a child process (certworker), so `cryptography` is never loaded.
 """
 
 from __future__ import annotations
@@ -95,14 +95,17 @@ def _error(message: str, code: int) -> int:
 
 def run(settings: SidecarSettings) -> None:
     """Build the sidecar from its settings and serve until drained. Raises StartError when it cannot start."""
-    from portico.mesh.identity import mesh_identity, resolve_identity
+    from portico.mesh.certworker import WorkerCertSource
+    from portico.mesh.identity import cert_source, mesh_identity, resolve_identity
 
     settings = _with_task_metadata(settings)
     try:  # inbound mTLS is not optional: without a certificate source the sidecar does not start
         identity_settings = resolve_identity(settings.service)
     except ValueError as exc:
         raise StartError(str(exc)) from exc
-    serve(build(settings, mesh_identity(identity_settings, clients=aws_json_clients)))
+    # certificates are issued in a child process (certworker): cryptography never enters the sidecar's memory
+    source = WorkerCertSource(identity_settings, cert_source(identity_settings, aws_json_clients))
+    serve(build(settings, mesh_identity(identity_settings, source)))
 
 
 def build(settings: SidecarSettings, identity: MeshIdentity | None) -> Sidecar:

@@ -139,7 +139,13 @@ class Dispatcher:
         dest = pick_weighted(route.destinations, self._rng)
         if dest is None:
             return problem(503, f"route {route.name} has no destination with weight above 0")
-        return await self.send(ctx.request, service_name(dest.host), dest.subset, route)
+        service = service_name(dest.host)
+        cluster = self._state.cluster(service, dest.subset)
+        if cluster is None:
+            return problem(503, f"no DestinationRule defines subset {dest.subset!r} of {service!r}")
+        return await self._call(
+            ctx.request, service, cluster, route, (("service", service), ("subset", dest.subset or ""))
+        )
 
     async def send(
         self, req: Request, service: str, subset: str | None, route: CompiledRoute, *, mirror: bool = False
@@ -162,7 +168,11 @@ class Dispatcher:
     ) -> Response:
         state = self._state
         stats = state.stats
-        instances = await state.discovery.instances(service)
+        discovery = state.discovery
+        if discovery.fetched(service):  # every request but a service's first: no coroutine to await
+            instances = discovery.known_instances(service)
+        else:
+            instances = await discovery.instances(service)
         path = rewrite_path(req.path, route.prefix_for(req) if route.rewrite else None, route.rewrite)
         target = path + ("?" + req.raw_query if req.raw_query else "")
         host = route.rewrite.authority if route.rewrite and route.rewrite.authority else req.host

@@ -9,7 +9,7 @@ import os
 import random
 import signal
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
@@ -154,8 +154,8 @@ class Sidecar:
     def _entry(self, chain: Handler) -> RequestHandler:
         now = self.clock.now
 
-        async def handle(req: Request, info: ConnInfo) -> Response:
-            return await chain(Context(request=req, now=now(), attrs={CONN: info}))
+        def handle(req: Request, info: ConnInfo) -> Awaitable[Response]:  # the chain's coroutine, not one more
+            return chain(Context(request=req, now=now(), attrs={CONN: info}))
 
         return handle
 
@@ -344,7 +344,8 @@ class Sidecar:
         inbound.tracker.start_draining()
         deadline = self.clock.monotonic() + self.settings.drain_timeout
         # the outbound listener keeps serving: the app may still call peers while finishing its requests
-        while inbound.tracker.in_flight > 0 and self.clock.monotonic() < deadline:
+        # open TCP streams (both ways) get the same time to finish as in-flight requests
+        while (inbound.tracker.in_flight > 0 or self.tcp.streams()) and self.clock.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self._stopped.set()
 

@@ -38,6 +38,7 @@ class TcpMesh:
     local_a: int  # the client's listener for echo-a
     local_split: int  # the client's listener for `echo` (50/50 between echo-a and echo-b)
     local_denied: int  # the client's listener for echo-a's denied port
+    local_tls: int  # the client's listener for `secure:443/tls`: routed by SNI to echo-a or echo-b
     local_c: int  # the client's listener for echo-c (connectionPool.tcp maxConnections 2, idleTimeout 1s)
     echo_a: int
     echo_b: int
@@ -58,6 +59,17 @@ spec:
       route:
         - {{destination: {{host: echo-a, port: {{number: {t["echo_a"]}}}}}, weight: 50}}
         - {{destination: {{host: echo-b, port: {{number: {t["echo_b"]}}}}}, weight: 50}}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: VirtualService
+metadata: {{name: secure}}
+spec:
+  hosts: [secure]
+  tls:
+    - match: [{{port: 443, sniHosts: [a.example.com]}}]
+      route: [{{destination: {{host: echo-a, port: {{number: {t["echo_a"]}}}}}}}]
+    - match: [{{sniHosts: ["*.b.example.com"]}}]
+      route: [{{destination: {{host: echo-b, port: {{number: {t["echo_b"]}}}}}}}]
 ---
 apiVersion: security.istio.io/v1beta1
 kind: AuthorizationPolicy
@@ -116,9 +128,9 @@ def _wait_port(port: int, timeout: float = 10.0) -> None:
 @pytest.fixture(scope="module")
 def tcp(module_mesh: Mesh) -> Iterator[TcpMesh]:
     mesh = module_mesh
-    free = _distinct_ports(8)
+    free = _distinct_ports(9)
     ports = {"echo_a": free[0], "echo_b": free[1], "denied": free[2]}
-    local = {"a": free[3], "split": free[4], "denied": free[5], "c": free[6]}
+    local = {"a": free[3], "split": free[4], "denied": free[5], "c": free[6], "tls": free[8]}
     echo_c = free[7]  # echo-c starts in its own test (an app port declared tcp: health by connecting)
     mesh.config(_config(ports))
     procs: list[subprocess.Popen[bytes]] = []
@@ -131,7 +143,7 @@ def tcp(module_mesh: Mesh) -> Iterator[TcpMesh]:
         b = mesh.start("echo-b", env={"PORTICO_APP_PORTS": f"{ports['echo_b']}=tcp-echo"})
         upstreams = (
             f"{local['a']}=echo-a:{ports['echo_a']},{local['split']}=echo:7000,"
-            f"{local['denied']}=echo-a:{ports['denied']},{local['c']}=echo-c:{echo_c}"
+            f"{local['denied']}=echo-a:{ports['denied']},{local['c']}=echo-c:{echo_c},{local['tls']}=secure:443/tls"
         )
         client = mesh.start("client", env={"PORTICO_TCP_UPSTREAMS": upstreams})
         for port in (*ports.values(), *local.values()):
@@ -148,6 +160,7 @@ def tcp(module_mesh: Mesh) -> Iterator[TcpMesh]:
             local_a=local["a"],
             local_split=local["split"],
             local_denied=local["denied"],
+            local_tls=local["tls"],
             local_c=local["c"],
             echo_a=ports["echo_a"],
             echo_b=ports["echo_b"],
@@ -354,3 +367,35 @@ def mesh_ready(inst: Instance) -> bytes:
     from tests.e2e.mesh.conftest import get
 
     return get(f"http://127.0.0.1:{inst.admin}/ready")[1]
+
+
+def _client_hello(server_name: str) -> bytes:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return outgoing.read()
+
+
+def test_tls_routes_pick_the_destination_by_sni_and_pass_the_hello_through(tcp: TcpMesh) -> None:
+    for name, log in (("a.example.com", tcp.logs["a"]), ("x.b.example.com", tcp.logs["b"])):
+        before = _accepted(log)
+        hello = _client_hello(name)
+        with socket.create_connection(("127.0.0.1", tcp.local_tls), timeout=5) as s:
+            s.sendall(hello)
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := s.recv(65536):
+                got += chunk
+        assert got == hello + b"bye\n"  # passthrough: the echo got the ClientHello byte for byte
+        assert _accepted(log) == before + 1, name
+    with socket.create_connection(("127.0.0.1", tcp.local_tls), timeout=5) as plain:  # no ClientHello: reset
+        plain.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        answer = b"x"
+        with contextlib.suppress(OSError):
+            answer = plain.recv(10)
+        assert answer == b""
+    assert 'reason="not-tls"' in tcp.client.stats()

@@ -40,8 +40,9 @@ spec:
 """
 
 # Modules a sidecar must never load: the CLI's table/diff stack, boto3's client machinery and service models,
-# and the edge's config kinds.
+# the edge's config kinds, and cryptography (its certificates are made by the certworker child process).
 NEVER = ("typer", "rich", "boto3", "botocore.client", "botocore.session", "botocore.loaders", "s3transfer")
+NEVER += ("cryptography",)
 NEVER_PORTICO = ("portico.cli.main", "portico.core.config.route", "portico.core.config.identity", "portico.edge")
 
 

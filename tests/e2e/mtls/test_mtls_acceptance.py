@@ -14,7 +14,7 @@ import pytest
 from localdev.dev.ca import mint
 from localdev.pki import ThrowawayCa
 from portico.adapters.aws import client
-from portico.adapters.certs import x509util
+from portico.adapters.certs import pem, x509util
 from portico.core.mesh.registry import Instance
 from tests.e2e.mtls.conftest import TD, MtlsMesh, client_context, http, raw_request
 
@@ -57,7 +57,7 @@ def issue_from_local_ca(pca_arn: str, spiffe_id: str, *, not_before: float, not_
         ValidityNotBefore={"Type": "ABSOLUTE", "Value": int(not_before)},
     )["CertificateArn"]
     got = pca.get_certificate(CertificateAuthorityArn=pca_arn, CertificateArn=arn)
-    return x509util.join_pem(got["Certificate"], got["CertificateChain"]), x509util.key_pem(key)
+    return pem.join_pem(got["Certificate"], got["CertificateChain"]), x509util.key_pem(key)
 
 
 def bundle(pca_arn: str) -> bytes:

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from cryptography.hazmat.primitives import serialization
 
 from portico.adapters import aws
-from portico.adapters.certs import x509util
+from portico.adapters.certs import pem
 from portico.core.mtls.spiffe import SpiffeId
 from portico.core.ports import CertSourceError, IssuedCert
 
@@ -46,6 +45,11 @@ class AcmExportCertSource:
         return self._client
 
     def issue(self) -> IssuedCert:
+        # cryptography only where a certificate is issued (the sidecar's certworker), never at import
+        from cryptography.hazmat.primitives import serialization
+
+        from portico.adapters.certs import x509util
+
         passphrase = secrets.token_urlsafe(24).encode()  # used once, to carry the key; never stored
         try:
             got = self.client.export_certificate(CertificateArn=self.certificate_arn, Passphrase=passphrase)
@@ -58,7 +62,7 @@ class AcmExportCertSource:
         key_pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        chain = x509util.join_pem(got["Certificate"], got.get("CertificateChain"))
+        chain = pem.join_pem(got["Certificate"], got.get("CertificateChain"))
         self._last_chain = chain
         return x509util.issued(chain, key_pem, self.identity, accept_dns=True)
 
@@ -72,11 +76,11 @@ class AcmExportCertSource:
                     got = pca.get_certificate_authority_certificate(CertificateAuthorityArn=arn)
                 except (ClientError, BotoCoreError) as exc:
                     raise CertSourceError(f"could not read the certificate of CA {arn}: {exc}") from exc
-                blobs.append(x509util.join_pem(got["Certificate"], got.get("CertificateChain")))
-            return b"".join(a.pem for a in x509util.anchors(blobs))
+                blobs.append(pem.join_pem(got["Certificate"], got.get("CertificateChain")))
+            return b"".join(a.pem for a in pem.anchors(blobs))
         if not self._last_chain:
             self.issue()
-        chain = x509util.anchors([self._last_chain])
+        chain = pem.anchors([self._last_chain])
         if len(chain) < 2:
             raise CertSourceError("the exported certificate has no chain; give the CA ARN(s) to trust")
         return chain[-1].pem

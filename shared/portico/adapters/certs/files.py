@@ -7,9 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-
-from portico.adapters.certs import x509util
+from portico.adapters.certs import pem
 from portico.core.mtls.spiffe import SpiffeId
 from portico.core.ports import CertSourceError, IssuedCert
 
@@ -35,6 +33,11 @@ class FileCertSource:
         self.key_password = key_password
 
     def issue(self) -> IssuedCert:
+        # cryptography only where a certificate is issued (the sidecar's certworker), never at import
+        from cryptography.hazmat.primitives import serialization
+
+        from portico.adapters.certs import x509util
+
         chain = self._read(self.cert_file)
         try:
             key = serialization.load_pem_private_key(self._read(self.key_file), password=self.key_password)
@@ -50,7 +53,7 @@ class FileCertSource:
         return x509util.issued(chain, key_pem, expected)
 
     def trust_bundle(self) -> bytes:
-        return b"".join(a.pem for a in x509util.anchors([self._read(self.bundle_file)]))
+        return b"".join(a.pem for a in pem.anchors([self._read(self.bundle_file)]))
 
     @staticmethod
     def _read(path: Path) -> bytes:

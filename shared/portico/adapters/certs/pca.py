@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from portico.adapters import aws
-from portico.adapters.certs import x509util
+from portico.adapters.certs import pem
 from portico.core.mtls.spiffe import SpiffeId
 from portico.core.ports import CertSourceError, IssuedCert
 
@@ -58,6 +58,9 @@ class AcmPcaCertSource:
         return self._client
 
     def issue(self) -> IssuedCert:
+        # cryptography only where a certificate is issued (the sidecar's certworker), never at import
+        from portico.adapters.certs import x509util
+
         key = x509util.new_key()
         csr = x509util.csr_pem(key, self.identity)
         try:
@@ -71,7 +74,7 @@ class AcmPcaCertSource:
             got = self._issued(arn)
         except (ClientError, BotoCoreError) as exc:
             raise CertSourceError(f"AWS Private CA {self.ca_arn} did not issue a certificate: {exc}") from exc
-        chain = x509util.join_pem(got["Certificate"], got.get("CertificateChain"))
+        chain = pem.join_pem(got["Certificate"], got.get("CertificateChain"))
         return x509util.issued(chain, x509util.key_pem(key), self.identity)
 
     def _issued(self, arn: str) -> dict[str, Any]:
@@ -98,8 +101,8 @@ class AcmPcaCertSource:
                 got = self.client.get_certificate_authority_certificate(CertificateAuthorityArn=arn)
             except (ClientError, BotoCoreError) as exc:
                 raise CertSourceError(f"could not read the certificate of CA {arn}: {exc}") from exc
-            blobs.append(x509util.join_pem(got["Certificate"], got.get("CertificateChain")))
-        return b"".join(a.pem for a in x509util.anchors(blobs))
+            blobs.append(pem.join_pem(got["Certificate"], got.get("CertificateChain")))
+        return b"".join(a.pem for a in pem.anchors(blobs))
 
     def _validity(self) -> dict[str, Any]:
         days, rest = divmod(self.validity, 86400)

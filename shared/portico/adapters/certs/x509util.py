@@ -1,16 +1,16 @@
-"""X.509 helpers for the certificate sources: keys, CSRs with a SPIFFE URI SAN, and reading what was issued."""
+"""X.509 helpers for the certificate sources: keys, CSRs with a SPIFFE URI SAN, and reading what was issued.
+
+These need `cryptography`, so the sidecar runs them in its certificate worker (portico.mesh.certworker), never in
+its own process; chains and trust bundles are read with the standard library (pem.py).
+"""
 
 from __future__ import annotations
-
-import hashlib
-from collections.abc import Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from portico.core.mtls.bundle import TrustAnchor
 from portico.core.mtls.spiffe import InvalidSpiffeId, SpiffeId, from_dns_name, parse
 from portico.core.ports import CertSourceError, IssuedCert
 
@@ -91,26 +91,3 @@ def _eku(cert: x509.Certificate) -> set[x509.ObjectIdentifier] | None:
         return set(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except x509.ExtensionNotFound:
         return None
-
-
-def anchors(pem_blobs: Sequence[bytes]) -> list[TrustAnchor]:
-    """Trust anchors from PEM blobs, one per distinct certificate."""
-    out: dict[str, TrustAnchor] = {}
-    for blob in pem_blobs:
-        for cert in load_chain(blob):
-            der = cert.public_bytes(serialization.Encoding.DER)
-            fingerprint = hashlib.sha256(der).hexdigest()
-            pem = cert.public_bytes(serialization.Encoding.PEM)
-            out[fingerprint] = TrustAnchor(fingerprint, pem, cert.not_valid_after_utc.timestamp())
-    return list(out.values())
-
-
-def join_pem(*parts: bytes | str | None) -> bytes:
-    """Concatenate PEM blocks, each ending in a newline."""
-    out = b""
-    for part in parts:
-        if not part:
-            continue
-        data = part.encode() if isinstance(part, str) else part
-        out += data.strip() + b"\n"
-    return out

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from portico.adapters.certs import x509util
+from portico.adapters.certs import pem
 from portico.adapters.tls.contexts import TlsSettings, client_context, server_context
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, expect_identity, peer_identity
 from portico.core.mesh import l4frame
@@ -173,8 +173,8 @@ class MeshIdentity:
 
     async def refresh_bundle(self, *, rebuild: bool = True) -> bool:
         """Fetch the trust bundle; a CA that disappeared stays trusted for the overlap. True when it changed."""
-        pem = await asyncio.to_thread(self.source.trust_bundle)
-        fetched = x509util.anchors([pem])
+        fetched_pem = await asyncio.to_thread(self.source.trust_bundle)
+        fetched = pem.anchors([fetched_pem])
         if not fetched:
             raise CertSourceError("the certificate source returned an empty trust bundle")
         updated = update_bundle(self._bundle, fetched, self._clock(), self.bundle_overlap)
