@@ -53,8 +53,8 @@ class H2ClientConnection(asyncio.Protocol):
         wire = self.wire
         if wire.closed or self.goaway:
             return False
-        limit = wire.conn.remote_settings.max_concurrent_streams
-        return wire.conn.open_outbound_streams < limit
+        # our own count: h2's open_outbound_streams walks every stream it knows on each call
+        return len(self._streams) < wire.conn.remote_settings.max_concurrent_streams
 
     @property
     def active(self) -> int:
