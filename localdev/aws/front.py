@@ -22,7 +22,9 @@ from urllib.parse import unquote, urlsplit
 import httptools
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-FastAnswer = Callable[[dict[str, Any]], "tuple[str, list[tuple[str, str]], bytes] | None"]
+# (the x-amz-target, authorization and content-encoding headers, body) -> an answer, or None for moto to answer
+FastAnswer = Callable[[dict[str, str], bytes], "tuple[str, list[tuple[str, str]], bytes] | None"]
+_FAST_HEADERS = frozenset({"x-amz-target", "authorization", "content-encoding"})
 _MAX_BODY = 64 * 1024 * 1024  # S3 uploads in tests and deploy-local stay far below this
 _PRESERVED = "moto.preserved_header_names"
 
@@ -51,6 +53,7 @@ class _Connection(asyncio.Protocol):
         self._queue: asyncio.Queue[_Request | None] = asyncio.Queue()
         self._size = 0
         self._task: asyncio.Task[None] | None = None
+        self._pending = 0  # requests queued or being served by _serve: a fast answer must not overtake them
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -97,28 +100,46 @@ class _Connection(asyncio.Protocol):
         self._current.body.append(body)
 
     def on_message_complete(self) -> None:
-        self._queue.put_nowait(self._current)
+        request = self._current
+        if not self._pending and self._transport is not None:
+            # Answered here, inside the parser's callback, when the fast path can (DynamoDB, lock free): no queue,
+            # no task switch, no WSGI environ. Only when nothing is ahead of it on this connection, so answers
+            # keep the order of requests.
+            answered = self._front.answer_now(request)
+            if answered is not None:
+                self._write(request.method, request.keep_alive, *answered)
+                return
+        self._pending += 1
+        self._queue.put_nowait(request)
 
     # serving, one request at a time per connection (HTTP/1.1 without pipelining surprises)
     async def _serve(self) -> None:
         while (request := await self._queue.get()) is not None:
-            method, keep_alive = request.method, request.keep_alive
-            status, headers, body = await self._front.handle(method, request, self._peer())
-            if self._transport is None or self._transport.is_closing():
+            try:
+                status, headers, body = await self._front.handle(request.method, request, self._peer())
+            finally:
+                self._pending -= 1
+            if not self._write(request.method, request.keep_alive, status, headers, body):
                 return
-            head = [f"HTTP/1.1 {status}"]
-            names = {k.lower() for k, _ in headers}
-            for k, v in headers:
-                head.append(f"{k}: {v}")
-            if "content-length" not in names and method != "HEAD":
-                head.append(f"Content-Length: {len(body)}")
-            if not keep_alive:
-                head.append("Connection: close")
-            payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
-            self._transport.write(payload + (b"" if method == "HEAD" else body))
-            if not keep_alive:
-                self._close()
-                return
+
+    def _write(self, method: str, keep_alive: bool, status: str, headers: Any, body: bytes) -> bool:
+        """Send one answer; False when the connection is closed (or closes after this answer)."""
+        if self._transport is None or self._transport.is_closing():
+            return False
+        head = [f"HTTP/1.1 {status}"]
+        names = {k.lower() for k, _ in headers}
+        for k, v in headers:
+            head.append(f"{k}: {v}")
+        if "content-length" not in names and method != "HEAD":
+            head.append(f"Content-Length: {len(body)}")
+        if not keep_alive:
+            head.append("Connection: close")
+        payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        self._transport.write(payload + (b"" if method == "HEAD" else body))
+        if not keep_alive:
+            self._close()
+            return False
+        return True
 
     def _peer(self) -> tuple[str, int]:
         peer = self._transport.get_extra_info("peername") if self._transport else None
@@ -140,12 +161,26 @@ class Front:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="local-aws")
         self.server_port = port
 
+    def answer_now(self, request: _Request) -> tuple[str, Any, bytes] | None:
+        """The fast path's answer from the request's own headers (no WSGI environ), when it has one now."""
+        if self._fast is None:
+            return None
+        wanted = {}
+        for name, value in request.headers:
+            lower = name.lower()
+            if lower in _FAST_HEADERS:
+                if lower in wanted:
+                    return None  # a repeated field: moto's WSGI view joins them, so moto answers
+                wanted[lower] = value
+        if "x-amz-target" not in wanted:
+            return None
+        return self._fast(wanted, b"".join(request.body))
+
     async def handle(self, method: str, request: _Request, peer: tuple[str, int]) -> tuple[str, Any, bytes]:
+        answered = self.answer_now(request)  # a request queued behind another on its connection, or lock taken
+        if answered is not None:
+            return answered
         environ = self._environ(method, request, peer)
-        if self._fast is not None and "HTTP_X_AMZ_TARGET" in environ:
-            answered = self._fast(environ)
-            if answered is not None:
-                return answered
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self._call_app, environ)
 

@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -74,22 +74,28 @@ class SerialisedDispatcher(DomainDispatcherApplication):
         return [body]
 
     def answer_fast(self, environ: Environ, *, wait: bool = False) -> FastResponse | None:
-        """The fast path's answer to a DynamoDB call, under the same lock as moto's; None: let moto answer.
-
-        With `wait=False` (the event loop) a held lock means None at once: the request then queues for a worker
-        thread instead of stalling every connection behind a long moto call.
-        """
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if self._fast is None or not target.startswith(_DYNAMODB_TARGET):
-            return None
+        """`answer_parts` for a WSGI request (werkzeug's server); the body is put back for moto when None."""
         stream = environ["wsgi.input"]
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = stream.getvalue() if isinstance(stream, io.BytesIO) else stream.read(length)
         environ["wsgi.input"] = io.BytesIO(body)
         headers = {
+            "x-amz-target": environ.get("HTTP_X_AMZ_TARGET", ""),
             "authorization": environ.get("HTTP_AUTHORIZATION", ""),
             "content-encoding": environ.get("HTTP_CONTENT_ENCODING", ""),
         }
+        return self.answer_parts(headers, body, wait=wait)
+
+    def answer_parts(self, headers: Mapping[str, str], body: bytes, *, wait: bool = False) -> FastResponse | None:
+        """The fast path's answer to a DynamoDB call, under the same lock as moto's; None: let moto answer.
+
+        `headers` holds x-amz-target, authorization and content-encoding (lower-case names). With `wait=False`
+        (the event loop) a held lock means None at once: the request then queues for a worker thread instead of
+        stalling every connection behind a long moto call.
+        """
+        target = headers.get("x-amz-target", "")
+        if self._fast is None or not target.startswith(_DYNAMODB_TARGET):
+            return None
         if not self._serial.acquire(blocking=wait):
             return None
         try:
@@ -172,7 +178,7 @@ def serve(
         else:
             app = build_app(fast=fast)
             _settle_heap(fast)
-            front = Front(app, app.answer_fast, host, port)
+            front = Front(app, app.answer_parts, host, port)
             try:
                 _run_loop(front.serve(announce))
             finally:

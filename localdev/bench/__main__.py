@@ -16,6 +16,7 @@ BENCHMARKS = [
     "mtls",
     "mesh",
     "mesh_tcp",
+    "mesh_grpc",
     "dynamodb",
     "edge_mesh",
 ]

@@ -178,3 +178,47 @@ def test_range_key_tables_and_missing_tables(local_aws: str, moto_only: str) -> 
         assert (got, by_fast) == (_call(reference, op, {"TableName": table, **params})[0], expect_fast)
     missing = {"TableName": "no-such-table", "Key": {"pk": {"S": "x"}}}
     assert _call(fast, "get_item", missing) == (("error", "ResourceNotFoundException"), False)
+
+
+def test_pipelined_answers_keep_request_order(local_aws: str) -> None:
+    """A fast-path call pipelined behind one moto answers on a worker thread is answered after it, never before:
+    the fast path answers inside the parser's callback only when nothing is ahead of it on the connection."""
+    import json
+    import socket
+    from urllib.parse import urlsplit
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    ddb = aws_client("dynamodb", local_aws)
+    table = f"pipelined-{uuid.uuid4().hex[:8]}"
+    _table(ddb, table, range_key=False)
+    url = urlsplit(local_aws)
+
+    def raw(operation: str, params: dict[str, Any]) -> bytes:
+        request = AWSRequest(
+            method="POST",
+            url=f"{local_aws}/",
+            data=json.dumps(params).encode(),
+            headers={"X-Amz-Target": f"DynamoDB_20120810.{operation}", "Content-Type": "application/x-amz-json-1.0"},
+        )
+        SigV4Auth(Credentials("test", "test"), "dynamodb", "us-east-1").add_auth(request)
+        head = ["POST / HTTP/1.1", f"Host: {url.netloc}", f"Content-Length: {len(request.body)}"]
+        head += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() != "host"]
+        return ("\r\n".join(head) + "\r\n\r\n").encode() + request.body
+
+    slow = raw("DescribeTable", {"TableName": table})  # moto's, on a worker thread
+    update = {"TableName": table, "Key": {"pk": {"S": "p"}}, "UpdateExpression": "SET #v = :v"}
+    update |= {"ExpressionAttributeNames": {"#v": "v"}, "ExpressionAttributeValues": {":v": {"S": "x"}}}
+    fast = raw("UpdateItem", update)  # the fast path's
+    with socket.create_connection((url.hostname, url.port), timeout=10) as conn:
+        conn.sendall(slow + fast)  # one write: both requests arrive before the first is answered
+        received = b""
+        while received.count(b"HTTP/1.1 ") < 2 or not received.rstrip().endswith(b"}"):
+            chunk = conn.recv(65536)
+            assert chunk, "connection closed early"
+            received += chunk
+    first, second = received.split(b"HTTP/1.1 ")[1:3]
+    assert b'"Table"' in first and b"x-portico-local-fast-path" not in first
+    assert b"x-portico-local-fast-path: 1" in second

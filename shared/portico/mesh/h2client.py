@@ -53,8 +53,8 @@ class H2ClientConnection(asyncio.Protocol):
         wire = self.wire
         if wire.closed or self.goaway:
             return False
-        limit = wire.conn.remote_settings.max_concurrent_streams
-        return wire.conn.open_outbound_streams < limit
+        # our own count: h2's open_outbound_streams walks every stream it knows on each call
+        return len(self._streams) < wire.conn.remote_settings.max_concurrent_streams
 
     @property
     def active(self) -> int:
@@ -122,7 +122,7 @@ class H2ClientConnection(asyncio.Protocol):
                 wire.window_opened()
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self._goaway(event.last_stream_id)
-        wire.flush()
+        wire.flush_soon()  # with what the woken streams write next: one write, not two
 
     def _goaway(self, last_stream_id: int | None) -> None:
         self.goaway = True
@@ -145,7 +145,8 @@ class H2ClientConnection(asyncio.Protocol):
         pending = _Pending(H2Body(lambda n: self._consumed(sid, n)))
         self._streams[sid] = pending
         conn.send_headers(sid, fields, end_stream=end_stream)
-        self.wire.flush_soon()
+        if end_stream:  # else the body's pump flushes: HEADERS and the first DATA leave in one write
+            self.wire.flush_soon()
         return sid, pending
 
     def _consumed(self, stream_id: int, size: int) -> None:
@@ -157,6 +158,7 @@ class H2ClientConnection(asyncio.Protocol):
     async def pump(self, stream_id: int, body: AsyncIterator[bytes], trailers: Callable[[], Headers | None]) -> None:
         """Stream the request body up, then END_STREAM (with trailers when the caller sent some)."""
         wire = self.wire
+        wire.flush_soon()  # runs after this first step: with what the body already holds, in one write
         try:
             async for chunk in body:
                 await wire.send_data(stream_id, chunk)

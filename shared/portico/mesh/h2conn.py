@@ -32,7 +32,17 @@ _HTTP1_ONLY = frozenset({"content-length"})  # framing is HTTP/2's own; a stale 
 
 
 def config(*, client_side: bool) -> h2.config.H2Configuration:
-    return h2.config.H2Configuration(client_side=client_side, header_encoding=None, validate_inbound_headers=True)
+    """Inbound header fields are validated and normalised by h2 (RFC 9113 8.2); outbound ones are built by `encode`
+    below (lower-case names, no connection-specific fields, no CR/LF/NUL), so h2's per-field outbound checks, a
+    third of its per-frame cost when profiled, are skipped."""
+    return h2.config.H2Configuration(
+        client_side=client_side,
+        header_encoding=None,
+        validate_inbound_headers=True,
+        normalize_inbound_headers=True,
+        validate_outbound_headers=False,
+        normalize_outbound_headers=False,
+    )
 
 
 def local_settings(conn: h2.connection.H2Connection) -> None:

@@ -136,7 +136,7 @@ class H2ServerProtocol(asyncio.Protocol):
             stream = self._streams.get(stream_id)
             if stream is not None and stream.task is None:
                 stream.task = wire.loop.create_task(self._serve(stream_id, stream))
-        wire.flush()
+        wire.flush_soon()  # after the new streams' first steps: acknowledgements ride with what they write
         if self._closing and not self._streams:
             self._close()
 

@@ -103,6 +103,13 @@ class InboundTcp:
         return mesh
 
     async def _connect(self, pipe: Pipe, peer: SpiffeId, source_ip: str, port: int, rest: bytes) -> None:
+        try:
+            await self._admit_and_dial(pipe, peer, source_ip, port, rest)
+        except Exception:  # a bug here must cost this stream only
+            log.exception("tcp stream from %s failed", peer)
+            pipe.abort()
+
+    async def _admit_and_dial(self, pipe: Pipe, peer: SpiffeId, source_ip: str, port: int, rest: bytes) -> None:
         if len(self.open) >= self._max_streams:
             self._refuse("overflow", peer, f"{len(self.open)} streams open: the listener's cap")
             pipe.abort()

@@ -100,6 +100,13 @@ class OutboundTcp:
 
     async def _open(self, pipe: Pipe) -> None:
         try:
+            await self._route_and_dial(pipe)
+        except Exception:  # a bug here must cost this stream only, and give its slot back
+            log.exception("tcp stream setup failed")
+            pipe.abort()
+
+    async def _route_and_dial(self, pipe: Pipe) -> None:
+        try:
             await pipe.app.connected
         except ConnectionError:
             return
@@ -140,7 +147,7 @@ class OutboundTcp:
                 pipe.flow = Flow(self._state.stats, labels, app_is_client=True)
                 pipe.idle_timeout = limits.idle_timeout or None
                 if limits.max_connection_duration:
-                    asyncio.get_running_loop().call_later(limits.max_connection_duration, pipe.abort)
+                    pipe.expire_after(limits.max_connection_duration)
                 pipe.join()
                 return
         reason = "connect" if tried else "no-healthy"  # every try failed, or there was nothing to try

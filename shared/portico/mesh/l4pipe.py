@@ -37,7 +37,7 @@ def _buffer() -> bytearray:
 
 
 def _release(buf: bytearray) -> None:
-    if len(_POOL) < POOL_SIZE:
+    if len(buf) == 4 + READ_SIZE and len(_POOL) < POOL_SIZE:  # only pool buffers go back (not placeholders)
         _POOL.append(buf)
 
 
@@ -84,6 +84,11 @@ class Pipe:
         self._loop = asyncio.get_running_loop()
         self._last = self._loop.time()
         self._timer: asyncio.TimerHandle | None = None
+        self._expiry: asyncio.TimerHandle | None = None
+
+    def expire_after(self, seconds: float) -> None:
+        """DestinationRule maxConnectionDuration: the stream is reset at this age."""
+        self._expiry = self._loop.call_later(seconds, self.abort)
 
     def join(self) -> None:
         """Both transports are up: send what the app wrote meanwhile, then let bytes flow."""
@@ -134,8 +139,9 @@ class Pipe:
 
     def _end(self) -> None:
         self.closed = True
-        if self._timer is not None:
-            self._timer.cancel()
+        for handle in (self._timer, self._expiry):
+            if handle is not None:
+                handle.cancel()
         self.on_close(self)
 
 
@@ -145,7 +151,7 @@ class AppSide(asyncio.BufferedProtocol):
     def __init__(self, pipe: Pipe) -> None:
         self.pipe = pipe
         self.transport: asyncio.Transport | None = None
-        self._buf = _buffer()
+        self._buf = bytearray(4)  # the read buffer comes from the pool once connected (connection_made)
         self._view = memoryview(self._buf)
         self._tail = self._view[4:]
         self.early = bytearray()  # bytes read before the mesh side joined (a ClientHello to route by SNI)
@@ -158,6 +164,9 @@ class AppSide(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)  # uvloop's transports do not subclass it
         self.transport.set_write_buffer_limits(high=HIGH_WATER)
+        self._buf = _buffer()
+        self._view = memoryview(self._buf)
+        self._tail = self._view[4:]
         _nodelay(transport)
         if not self.pipe.joined and not self.reading_early:
             self.transport.pause_reading()
@@ -242,14 +251,16 @@ class MeshSide(asyncio.BufferedProtocol):
     def __init__(self, pipe: Pipe) -> None:
         self.pipe = pipe
         self.transport: asyncio.Transport | None = None
-        self._buf = _buffer()
-        self._view = memoryview(self._buf)[:READ_SIZE]
+        self._buf = bytearray()  # from the pool once connected: a dial attempt that fails never takes one
+        self._view = memoryview(self._buf)
         self.decoder = FrameDecoder()
         self.raw: Callable[[memoryview], None] | None = None  # inbound: the preamble reader, before frames
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = typing.cast(asyncio.Transport, transport)
         self.transport.set_write_buffer_limits(high=HIGH_WATER)
+        self._buf = _buffer()
+        self._view = memoryview(self._buf)[:READ_SIZE]
 
     def send(self, data: bytes) -> None:
         if self.transport is not None and data:

@@ -7,6 +7,7 @@ against a slow server, and an AuthorizationPolicy deny that the app never sees.
 
 from __future__ import annotations
 
+import queue
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -116,6 +117,17 @@ def test_four_call_kinds_and_large_messages(gmesh: GrpcMesh) -> None:
         ]
         replies = list(method(ch, "Chat", "stream_stream")(iter([b"x", b"y"]), timeout=5))
         assert replies == [b"re:x", b"re:y"]
+        # ping-pong: each message waits for the previous answer, so both directions stay open and interleave
+        answered: queue.Queue[bytes] = queue.Queue()
+
+        def pings() -> Iterator[bytes]:
+            for i in range(5):
+                yield f"ping-{i}".encode()
+                assert answered.get(timeout=5) == f"re:ping-{i}".encode()
+
+        for reply in method(ch, "Chat", "stream_stream")(pings(), timeout=10):
+            answered.put(reply)
+        assert answered.qsize() == 0
 
 
 def test_split_90_10_over_2000_calls(gmesh: GrpcMesh) -> None:

@@ -197,8 +197,17 @@ def test_tcp_and_tls_sections_validate(tmp_path: Path) -> None:
     file.write_text(ISTIO_L4.replace("  gateways: [tcp-echo-gateway]\n", ""))
     result = _validate(file)
     assert result.exit_code == 0, result.output
+    gateway_bound = tmp_path / "bound.yaml"
+    gateway_bound.write_text(ISTIO_L4)  # Istio's example as written: the routes belong to tcp-echo-gateway
+    assert [(m["path"], m["message"].split(" (")[0]) for m in _issues(_validate(gateway_bound))] == [
+        ("spec.gateways[0]", "not supported by Portico: routes bound to Istio gateway 'tcp-echo-gateway'")
+    ]
+    mesh_only = tmp_path / "mesh.yaml"
+    mesh_only.write_text(ISTIO_L4.replace("[tcp-echo-gateway]", "[mesh]"))
+    assert _validate(mesh_only).exit_code == 0
     with_gateway = tmp_path / "gw.yaml"
-    with_gateway.write_text(ISTIO_L4.replace("    - port: 31400", "    - port: 31400\n      sourceLabels: {app: x}"))
+    meshed = ISTIO_L4.replace("[tcp-echo-gateway]", "[mesh]")
+    with_gateway.write_text(meshed.replace("    - port: 31400", "    - port: 31400\n      sourceLabels: {app: x}"))
     issues = _issues(_validate(with_gateway))
     assert [m["path"] for m in issues] == ["spec.tcp[0].match[0].sourceLabels"]
 

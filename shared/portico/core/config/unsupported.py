@@ -126,7 +126,23 @@ def unsupported(raw: dict[str, Any]) -> list[tuple[str, str]]:
     ]
     if kind == "AuthorizationPolicy":
         found += _authorization_policy(raw)
+    if kind == "VirtualService":
+        found += _gateways(raw)
     return found
+
+
+def _gateways(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """`spec.gateways` naming anything but `mesh` binds the routes to an ingress/egress gateway, which Portico's
+    sidecars are not: applying them in the mesh instead would be silently wrong."""
+    spec = raw.get("spec")
+    names = spec.get("gateways") if isinstance(spec, dict) else None
+    if not isinstance(names, list):
+        return []
+    return [
+        (f"spec.gateways[{i}]", f"{PREFIX}routes bound to Istio gateway {name!r} (spec.gateways other than mesh)")
+        for i, name in enumerate(names)
+        if name != "mesh"
+    ]
 
 
 def _authorization_policy(raw: dict[str, Any]) -> list[tuple[str, str]]:

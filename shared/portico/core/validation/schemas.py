@@ -174,14 +174,22 @@ class CompiledSchema:
         self._schema = schema
         self._fast: Callable[[Any], Any] | None = None
         self._full: Any = None
+        self._fast_error: type[Exception] = Exception  # fastjsonschema's, when it compiled the schema
         if not _uses_newer_keywords(schema):
             self._fast = _fast_compile(schema)
+            if self._fast is not None:
+                from fastjsonschema import JsonSchemaValueException  # imported by _fast_compile already
+
+                self._fast_error = JsonSchemaValueException
 
     def errors(self, instance: Any, where: str) -> list[Violation]:
         if self._fast is not None:
-            first = _first_error(self._fast, instance)
-            if first is None:
-                return []
+            try:
+                self._fast(instance)
+            except self._fast_error as exc:  # the first violation; jsonschema lists them all (below)
+                first = _first_violation(exc)
+            else:
+                return []  # the valid path, the common one: one call of the generated code, nothing else
             return self._listed(instance, where) or [Violation(where, first[0], first[1])]
         return self._listed(instance, where)
 
@@ -214,15 +222,10 @@ def _fast_compile(schema: Mapping[str, Any] | bool) -> Callable[[Any], Any] | No
     return validate
 
 
-def _first_error(validate: Callable[[Any], Any], instance: Any) -> tuple[str, str] | None:
-    from fastjsonschema import JsonSchemaValueException
-
-    try:
-        validate(instance)
-    except JsonSchemaValueException as exc:
-        path = list(exc.path or [])[1:]  # the first element is the root's name ("data")
-        return pointer(path), _short(f"fails {exc.rule} {json.dumps(exc.rule_definition, default=str)}")
-    return None
+def _first_violation(exc: Any) -> tuple[str, str]:
+    """fastjsonschema's first violation as (pointer, detail)."""
+    path = list(exc.path or [])[1:]  # the first element is the root's name ("data")
+    return pointer(path), _short(f"fails {exc.rule} {json.dumps(exc.rule_definition, default=str)}")
 
 
 def _violations(error: Any, where: str) -> list[Violation]:
