@@ -18,7 +18,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from portico.adapters.certs import pem
 from portico.adapters.certs.files import FileCertSource
 from portico.core.mtls.spiffe import build
-from portico.core.ports import CertSourceError
+from portico.core.ports import CertSourceError, IssuedCert
 from portico.mesh.certworker import WorkerCertSource
 from portico.mesh.identity import IdentitySettings, cert_source
 
@@ -147,3 +147,17 @@ def test_the_sidecar_modules_do_not_load_cryptography() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_source_that_reads_its_bundle_from_its_chain_is_told_what_the_worker_issued(tmp_path: Path) -> None:
+    """ACM without trust CA ARNs takes its bundle's root from the exported chain: the chain the worker got."""
+    settings, leaf = _files(tmp_path)
+    seen: list[int] = []
+
+    class Noting(FileCertSource):
+        def note_issued(self, cert: IssuedCert) -> None:
+            seen.append(cert.serial)
+
+    inner = Noting(settings.cert_file or "", settings.key_file or "", settings.bundle_file or "", settings.spiffe_id)
+    WorkerCertSource(settings, inner).issue()
+    assert seen == [leaf.serial_number]

@@ -49,7 +49,11 @@ class Headers:
 
     def remove(self, name: str) -> None:
         name = name.lower()
-        self._items = [(key, value) for key, value in self._items if key != name]
+        items = self._items
+        for key, _ in items:
+            if key == name:  # the list is rebuilt only when there is something to take out
+                self._items = [(key, value) for key, value in items if key != name]
+                return
 
     def names(self) -> frozenset[str]:
         return frozenset(key for key, _ in self._items)

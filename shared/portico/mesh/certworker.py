@@ -59,7 +59,7 @@ class WorkerCertSource:
         if done.returncode != 0 or "chain_pem" not in answer:
             tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
             raise CertSourceError(f"the certificate worker failed (exit {done.returncode}): {' / '.join(tail)}")
-        return IssuedCert(
+        cert = IssuedCert(
             chain_pem=answer["chain_pem"].encode(),
             key_pem=answer["key_pem"].encode(),
             serial=int(answer["serial"]),
@@ -67,6 +67,10 @@ class WorkerCertSource:
             not_after=float(answer["not_after"]),
             identity=str(answer["identity"]),
         )
+        note = getattr(self._inner, "note_issued", None)
+        if note is not None:  # a source whose bundle comes from what it issued (ACM without trust CA ARNs)
+            note(cert)
+        return cert
 
     def trust_bundle(self) -> bytes:
         return self._inner.trust_bundle()

@@ -206,6 +206,7 @@ class HttpServerProtocol(asyncio.Protocol):
     def _reset_message(self) -> None:
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
+        self._lowered: list[tuple[bytes, bytes]] = []
         self._body: list[bytes] = []
         self._body_len = 0
         self._header_bytes = 0
@@ -236,7 +237,7 @@ class HttpServerProtocol(asyncio.Protocol):
         self._waiting_for = None
         if self._header_bytes > self._limits.max_header_bytes:
             raise _Reject(431, "request headers are too large")
-        lowered = [(n.lower(), v) for n, v in self._headers]
+        lowered = self._lowered = [(n.lower(), v) for n, v in self._headers]
         cls = [v for n, v in lowered if n == b"content-length"]
         tes = [v for n, v in lowered if n == b"transfer-encoding"]
         if cls and tes:
@@ -279,7 +280,8 @@ class HttpServerProtocol(asyncio.Protocol):
     def _build_request(self) -> Request:
         method = self._parser.get_method().decode("ascii")
         url = httptools.parse_url(self._url)
-        headers = Headers((n.decode("latin-1"), v.decode("latin-1")) for n, v in self._headers)
+        # names as on_headers_complete lowered them (llhttp accepts only ASCII token characters in a name)
+        headers = Headers.lowered([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._lowered])
         raw_path = (url.path or b"/").decode("latin-1")
         raw_query = (url.query or b"").decode("latin-1")
         host = headers.get("host", "") or ""

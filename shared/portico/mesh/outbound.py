@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable
 
 from portico.core.chain import Context, Filter, Handler, build_chain
 from portico.core.config.configset import service_name
@@ -177,14 +178,15 @@ class Dispatcher:
         target = path + ("?" + req.raw_query if req.raw_query else "")
         host = route.rewrite.authority if route.rewrite and route.rewrite.authority else req.host
         headers = req.headers
-        headers.set("host", host)
+        if headers.get("host") != host:
+            headers.set("host", host)
         client = cluster.client
 
-        async def attempt(send: Send) -> Response:
+        def attempt(send: Send) -> Awaitable[Response]:  # the client's own coroutine: no wrapper per try
             headers.set(ATTEMPT_HEADER, str(send.attempt))
             if send.retry:
                 stats.inc("portico_upstream_retries_total", labels)
-            return await client.send(req, cluster.origin(send.instance) + target, send.timeout)
+            return client.send(req, cluster.origin(send.instance) + target, send.timeout)
 
         def observe(send: Send, status: int | None, ejected: Instance | None) -> None:
             stats.inc("portico_upstream_requests_total", (*labels, ("code", str(status or 0))))

@@ -28,6 +28,7 @@ class EchoServer:
         self.name = name
         self.fail_with = fail_with
         self.calls: Counter[str] = Counter()
+        self.slow_lasted: list[float] = []  # how long each Slow call ran before it ended (3 s unless cancelled)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=16),
             options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
@@ -67,9 +68,10 @@ class EchoServer:
 
     def _slow(self, req: bytes, ctx: Any) -> bytes:
         self._count("Slow")
-        end = time.monotonic() + 3.0
-        while ctx.is_active() and time.monotonic() < end:
+        start = time.monotonic()
+        while ctx.is_active() and time.monotonic() < start + 3.0:
             time.sleep(0.01)
+        self.slow_lasted.append(time.monotonic() - start)
         return b"late"
 
     def _collect(self, it: Iterator[bytes], ctx: Any) -> bytes:

@@ -168,6 +168,11 @@ def test_deadline_against_a_slow_server(gmesh: GrpcMesh) -> None:
     print(f"200 ms deadline against a slow server: {err.value.code()} after {elapsed:.3f}s")
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, (err.value.code(), err.value.details(), elapsed)
     assert 0.2 <= elapsed <= 0.5, elapsed
+    # the cancellation travelled as RST_STREAM through both sidecars: the app's call ended long before its 3 s
+    deadline = time.monotonic() + 3
+    while not gmesh.v1.slow_lasted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gmesh.v1.slow_lasted and gmesh.v1.slow_lasted[-1] < 1.5, gmesh.v1.slow_lasted
 
 
 def test_authorization_deny_is_permission_denied_and_never_reaches_the_app(gmesh: GrpcMesh) -> None:

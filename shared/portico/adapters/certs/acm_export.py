@@ -66,6 +66,11 @@ class AcmExportCertSource:
         self._last_chain = chain
         return x509util.issued(chain, key_pem, self.identity, accept_dns=True)
 
+    def note_issued(self, cert: IssuedCert) -> None:
+        """A certificate this source issued in another process (the sidecar's certworker): its chain is the one
+        the bundle's root comes from."""
+        self._last_chain = cert.chain_pem
+
     def trust_bundle(self) -> bytes:
         """The CAs named in `trust_ca_arns` (AWS Private CA), else the root at the end of the exported chain."""
         if self.trust_ca_arns:
