@@ -399,3 +399,27 @@ def test_tls_routes_pick_the_destination_by_sni_and_pass_the_hello_through(tcp: 
             answer = plain.recv(10)
         assert answer == b""
     assert 'reason="not-tls"' in tcp.client.stats()
+
+
+def test_tcp_keepalive_settings_reach_the_socket() -> None:
+    import asyncio
+
+    from portico.core.config.istio_networking import TcpKeepalive
+    from portico.mesh.l4outbound import _keepalive
+
+    async def check(port: int) -> tuple[int, int, int, int]:
+        transport, _ = await asyncio.get_running_loop().create_connection(asyncio.Protocol, "127.0.0.1", port)
+        _keepalive(transport, TcpKeepalive.model_validate({"time": "45s", "interval": "5s", "probes": 4}))
+        sock = transport.get_extra_info("socket")
+        found = (
+            sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+        )
+        transport.close()
+        return found
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:  # the kernel completes the connection from its backlog
+        keepalive, idle, interval, probes = asyncio.run(check(listener.getsockname()[1]))
+    assert (bool(keepalive), idle, interval, probes) == (True, 45, 5, 4)

@@ -121,6 +121,12 @@ spec:
             "matches by gateway",
         ),
         (
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\nspec:\n  hosts: [r]\n"
+            "  http: [{match: [{sourceLabels: {app: web}}], route: [{destination: {host: r}}]}]\n",
+            "spec.http[0].match[0].sourceLabels",
+            "matches by source labels",
+        ),
+        (
             TCP_ONLY.replace("{port: 27017}", "{destinationSubnets: [10.0.0.0/8]}"),
             "spec.tcp[0].match[0].destinationSubnets",
             "matches by destination subnet",

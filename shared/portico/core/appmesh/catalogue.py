@@ -132,7 +132,9 @@ ROWS: tuple[Row, ...] = (
         "-",
         "the app is checked every PORTICO_HEARTBEAT_INTERVAL, one mesh-wide value: readers judge staleness by theirs",
     ),
-    Row("VirtualNode", "listeners.healthCheck.protocol", "mapped", "sidecar health check (HTTP GET)"),
+    Row(
+        "VirtualNode", "listeners.healthCheck.protocol", "mapped", "sidecar health check (HTTP GET; a connect for tcp)"
+    ),
     Row("VirtualNode", "listeners.healthCheck.port", "ignored", "-", "the sidecar checks the app port"),
     Row("VirtualNode", "listeners.healthCheck.healthyThreshold", "unmapped", "-", "the sidecar acts on each check"),
     Row("VirtualNode", "listeners.healthCheck.unhealthyThreshold", "unmapped", "-", "the sidecar acts on each check"),

@@ -51,6 +51,9 @@ FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
         ("spec.http.*.match.*.gateways", "matches by gateway (http[].match[].gateways)"),
         ("spec.http.*.match.*.sourceNamespace", "matches by source namespace (http[].match[].sourceNamespace)"),
         ("spec.http.*.match.*.statPrefix", "per-match stat prefixes (http[].match[].statPrefix)"),
+        # accepted by the model once but never enforced: refused by name rather than silently matching everything
+        ("spec.http.*.match.*.sourceLabels", "matches by source labels (http[].match[].sourceLabels)"),
+        ("spec.http.*.match.*.port", "matches by port on http routes (http[].match[].port)"),
     ),
     "DestinationRule": (
         ("spec.trafficPolicy.portLevelSettings", "per-port traffic policies (trafficPolicy.portLevelSettings)"),
