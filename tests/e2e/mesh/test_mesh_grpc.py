@@ -7,7 +7,9 @@ against a slow server, and an AuthorizationPolicy deny that the app never sees.
 
 from __future__ import annotations
 
+import json
 import queue
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,6 +30,9 @@ metadata: {name: echo}
 spec:
   hosts: [echo]
   http:
+    - name: who-canary
+      match: [{uri: {exact: /demo.Echo/Who}, headers: {x-canary: {exact: "1"}}}]
+      route: [{destination: {host: echo, subset: v2}}]
     - name: who-split
       match: [{uri: {exact: /demo.Echo/Who}}]
       route:
@@ -88,9 +93,11 @@ def gmesh(module_mesh: Mesh) -> Iterator[GrpcMesh]:
             mesh.instances.append(inst)
         for inst in mesh.instances:
             mesh.wait_ready(inst)
+        mesh.start("web")  # an HTTP/1.1 app (localdev.demo.app): HTTP/2 callers reach it too
         client = mesh.start("client", app=False)
         mesh.wait_for(client, "echo", 2)
         mesh.wait_for(client, "vault", 1)
+        mesh.wait_for(client, "web", 1)
         yield GrpcMesh(mesh, client, v1, v2, vault)
     finally:
         for s in (v1, v2, vault):
@@ -188,3 +195,36 @@ def test_fault_injection_by_grpc_status(gmesh: GrpcMesh) -> None:
         method(ch, "Faulty")(b"", timeout=5)
     assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "Faulty" not in gmesh.v1.calls
+
+
+def test_grpc_metadata_matches_a_route(gmesh: GrpcMesh) -> None:
+    with channel(gmesh.client.outbound, "echo") as ch:
+        who = method(ch, "Who")
+        answers = Counter(who(b"", timeout=5, metadata=(("x-canary", "1"),)) for _ in range(20))
+    assert answers == {b"v2": 20}
+
+
+def test_an_http2_caller_reaches_an_http1_app_over_mtls(gmesh: GrpcMesh) -> None:
+    """h2c prior knowledge from the caller, h2 between the sidecars, HTTP/1.1 to an app declared as nothing."""
+    run = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "--http2-prior-knowledge",
+            "-H",
+            "Host: web",
+            "-d",
+            "hello",
+            "-w",
+            "\n%{http_version}",
+            f"http://127.0.0.1:{gmesh.client.outbound}/headers",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    body, _, version = run.stdout.rpartition("\n")
+    assert version == "2", run.stdout
+    seen = {k.lower(): v for k, v in json.loads(body)["headers"]}
+    assert seen["x-portico-peer"] == "spiffe://cluster.local/ns/default/sa/client"  # the verified caller, via mTLS
+    assert seen["content-length"] == "5"  # the HTTP/2 body was buffered into an HTTP/1.1 request
