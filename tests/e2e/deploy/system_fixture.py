@@ -239,72 +239,75 @@ def running_system(local_aws: str, pca_arn: str, tmp: Path) -> Iterator[System]:
             procs.append(proc)
             return proc
 
-        # The developer portal's sign-in: the dev issuer (login page, token endpoint, JWKS) and the session key in
-        # Secrets Manager, as PortalSessionSecretArn has it on AWS.
-        issuer_port, door_port = free_port(), free_port()
-        issuer = f"http://127.0.0.1:{issuer_port}"
-        door = f"http://127.0.0.1:{door_port}"
-        start("issuer", [sys.executable, "-m", "localdev.issuer", "--dir", str(tmp / "issuer"),
-                         "--port", str(issuer_port)], base)  # fmt: skip
-        session_secret = client("secretsmanager").create_secret(
-            Name=f"portico-portal-session-{suffix}", SecretString=os.urandom(32).hex()
-        )["ARN"]
-        config = tmp / "config.yaml"
-        config.write_text(
-            CONFIG.format(
-                function=function, edge_principal="cluster.local/ns/default/sa/edge", issuer=issuer, door=door
-            )
-        )
-        applied = subprocess.run(
-            [sys.executable, "-m", "portico", "apply", "-f", str(config)],
-            env={**base, **portico, **_aws_env(recorder, OPERATOR), "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert applied.returncode == 0, applied.stdout + applied.stderr
-
-        py = sys.executable
-        ports = {name: free_port() for name in ("orders_app", "orders_in", "orders_out", "orders_admin")}
-        ports |= {name: free_port() for name in ("pay_app", "pay_in", "pay_out", "pay_admin")}
-        sidecar_env = {**base, **portico, **_aws_env(recorder, SIDECAR)}
-        start(
-            "payments-app",
-            [py, "-m", "localdev.demo.app", "--service", "payments", "--port", str(ports["pay_app"])],
-            base,
-        )
-        payments = start(
-            "payments-sidecar",
-            [py, "-m", "portico", "sidecar", "--service", "payments", "--app-port", str(ports["pay_app"]),
-             "--inbound-port", str(ports["pay_in"]), "--outbound-port", str(ports["pay_out"]),
-             "--admin-port", str(ports["pay_admin"]), "--instance-id", "payments-1"],
-            sidecar_env,
-        )  # fmt: skip
-        orders_app = [py, "-m", "localdev.demo.app", "--service", "orders", "--port", str(ports["orders_app"])]
-        start("orders-app", [*orders_app, "--outbound", f"127.0.0.1:{ports['orders_out']}"], base)
-        container_env = {k: v for k, v in {**portico, **_aws_env(recorder, SIDECAR)}.items()}
-        args = [
-            "--service",
-            "orders",
-            "--app-port",
-            str(ports["orders_app"]),
-            "--inbound-port",
-            str(ports["orders_in"]),
-        ]
-        args += ["--outbound-port", str(ports["orders_out"]), "--admin-port", str(ports["orders_admin"])]
-        args += ["--instance-id", "orders-container", "--address", "127.0.0.1"]
-        container = start("orders-sidecar", image.run_command(report.image, container_name, container_env, args), base)
-        _wait_ready(ports["pay_admin"], payments, tmp / "payments-sidecar.log")
-        _wait_ready(ports["orders_admin"], container, tmp / "orders-sidecar.log", timeout=90)
-
-        edge_env = {**base, **portico, **_aws_env(recorder, EDGE), "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"}
-        # two history records kept, so a portal change also trims the history (its Query and DeleteItem)
-        edge_env |= {"PORTICO_PORTAL_SESSION_SECRET_ID": session_secret, "PORTICO_HISTORY_LIMIT": "2"}
-        front = start("frontdoor", [py, "-m", "localdev.frontdoor", "--port", str(door_port)], edge_env)
-        frontdoor = wait_listening(front, tmp / "frontdoor.log", "front door")
-        wait_listening(procs[0], tmp / "issuer.log", "dev issuer")
+        # Everything started from here on is stopped by the finally below, even when set-up fails half-way.
         try:
+            # The developer portal's sign-in: the dev issuer (login page, token endpoint, JWKS) and the session key in
+            # Secrets Manager, as PortalSessionSecretArn has it on AWS.
+            issuer_port, door_port = free_port(), free_port()
+            issuer = f"http://127.0.0.1:{issuer_port}"
+            door = f"http://127.0.0.1:{door_port}"
+            start("issuer", [sys.executable, "-m", "localdev.issuer", "--dir", str(tmp / "issuer"),
+                             "--port", str(issuer_port)], base)  # fmt: skip
+            session_secret = client("secretsmanager").create_secret(
+                Name=f"portico-portal-session-{suffix}", SecretString=os.urandom(32).hex()
+            )["ARN"]
+            config = tmp / "config.yaml"
+            config.write_text(
+                CONFIG.format(
+                    function=function, edge_principal="cluster.local/ns/default/sa/edge", issuer=issuer, door=door
+                )
+            )
+            applied = subprocess.run(
+                [sys.executable, "-m", "portico", "apply", "-f", str(config)],
+                env={**base, **portico, **_aws_env(recorder, OPERATOR), "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert applied.returncode == 0, applied.stdout + applied.stderr
+
+            py = sys.executable
+            ports = {name: free_port() for name in ("orders_app", "orders_in", "orders_out", "orders_admin")}
+            ports |= {name: free_port() for name in ("pay_app", "pay_in", "pay_out", "pay_admin")}
+            sidecar_env = {**base, **portico, **_aws_env(recorder, SIDECAR)}
+            start(
+                "payments-app",
+                [py, "-m", "localdev.demo.app", "--service", "payments", "--port", str(ports["pay_app"])],
+                base,
+            )
+            payments = start(
+                "payments-sidecar",
+                [py, "-m", "portico", "sidecar", "--service", "payments", "--app-port", str(ports["pay_app"]),
+                 "--inbound-port", str(ports["pay_in"]), "--outbound-port", str(ports["pay_out"]),
+                 "--admin-port", str(ports["pay_admin"]), "--instance-id", "payments-1"],
+                sidecar_env,
+            )  # fmt: skip
+            orders_app = [py, "-m", "localdev.demo.app", "--service", "orders", "--port", str(ports["orders_app"])]
+            start("orders-app", [*orders_app, "--outbound", f"127.0.0.1:{ports['orders_out']}"], base)
+            container_env = {k: v for k, v in {**portico, **_aws_env(recorder, SIDECAR)}.items()}
+            args = [
+                "--service",
+                "orders",
+                "--app-port",
+                str(ports["orders_app"]),
+                "--inbound-port",
+                str(ports["orders_in"]),
+            ]
+            args += ["--outbound-port", str(ports["orders_out"]), "--admin-port", str(ports["orders_admin"])]
+            args += ["--instance-id", "orders-container", "--address", "127.0.0.1"]
+            container = start(
+                "orders-sidecar", image.run_command(report.image, container_name, container_env, args), base
+            )
+            _wait_ready(ports["pay_admin"], payments, tmp / "payments-sidecar.log")
+            _wait_ready(ports["orders_admin"], container, tmp / "orders-sidecar.log", timeout=90)
+
+            edge_env = {**base, **portico, **_aws_env(recorder, EDGE), "PORTICO_ALLOW_LOOPBACK_UPSTREAMS": "true"}
+            # two history records kept, so a portal change also trims the history (its Query and DeleteItem)
+            edge_env |= {"PORTICO_PORTAL_SESSION_SECRET_ID": session_secret, "PORTICO_HISTORY_LIMIT": "2"}
+            front = start("frontdoor", [py, "-m", "localdev.frontdoor", "--port", str(door_port)], edge_env)
+            frontdoor = wait_listening(front, tmp / "frontdoor.log", "front door")
+            wait_listening(procs[0], tmp / "issuer.log", "dev issuer")
             yield System(
                 image=report,
                 recorder=recorder,
@@ -320,13 +323,10 @@ def running_system(local_aws: str, pca_arn: str, tmp: Path) -> Iterator[System]:
                 procs=procs,
             )
         finally:
-            if container.poll() is None:
-                subprocess.run(
-                    ["podman", *image.storage_args(), "kill", container_name],
-                    capture_output=True,
-                    timeout=30,
-                    check=False,
-                )
+            # by name: the container may not have started, or may have stopped already (both harmless here)
+            subprocess.run(
+                ["podman", *image.storage_args(), "kill", container_name], capture_output=True, timeout=30, check=False
+            )
             for proc in reversed(procs):
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGTERM)
