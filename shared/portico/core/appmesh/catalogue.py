@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-NEEDS_PROTOCOLS = "needs HTTP/2 and gRPC in the sidecar (the mesh protocols issue), not landed yet"
+NEEDS_PROTOCOLS = (
+    "the sidecar now carries HTTP/2 and gRPC (docs/mesh-protocols.md), but imported gRPC routes are not yet "
+    "verified end to end through it (the mesh protocols issue is still open): check such a route before relying on it"
+)
 PER_CALLER = "App Mesh enforces it in the receiving Envoy; Portico in each calling sidecar, per caller"
 
 

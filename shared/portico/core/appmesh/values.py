@@ -27,7 +27,7 @@ DEFAULTS: tuple[tuple[str, str, str, str], ...] = (
         "gRPC retry events",
         "cancelled, deadline-exceeded, internal, resource-exhausted, unavailable",
         "the same tokens",
-        "the same tokens (need the mesh protocols issue)",
+        "the same tokens (gRPC through the sidecar: docs/mesh-protocols.md)",
     ),
     ("weighted targets", "integers 0-100, relative (1:1 is 50/50)", "must sum to 100", "must sum to 100; scaled"),
     ("outlier interval / baseEjectionDuration", "{value, unit} in ms or s", "duration string", "duration string"),

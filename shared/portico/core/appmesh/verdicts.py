@@ -16,7 +16,8 @@ _ENVELOPE = {
 
 
 def protocol_verdict(res: Resource, report: Report) -> None:
-    """HTTP and TCP are what the sidecar speaks today (the catalogue's line); HTTP/2 and gRPC are partial."""
+    """HTTP and TCP map fully (the catalogue's line); HTTP/2 and gRPC listeners stay partial until imported gRPC
+    routes are verified through the sidecar."""
     for _i, lst in enumerate(res.spec.get("listeners") or []):
         protocol = ((lst or {}).get("portMapping") or {}).get("protocol")
         if protocol in ("http2", "grpc"):
@@ -25,7 +26,7 @@ def protocol_verdict(res: Resource, report: Report) -> None:
                 res.label,
                 "spec.listeners.portMapping.protocol",
                 "partial",
-                "sidecar (HTTP/1.1 today)",
+                "sidecar PORTICO_APP_PROTOCOL",
                 NEEDS_PROTOCOLS,
             )
 
