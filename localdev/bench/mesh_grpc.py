@@ -20,10 +20,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from localdev.bench.envoy_peer import envoy_binary, grpc_inbound_config, grpc_outbound_config
-from localdev.bench.mesh import CLIENT, ROOT, SERVER, TRUST_DOMAIN, Stack, _environment, spiffe
-from localdev.bench.tools import cpu_seconds, free_port, rss_mib, wait_http
+from localdev.bench.mesh import CLIENT, SERVER, TRUST_DOMAIN, Stack, _environment, spiffe
+from localdev.bench.tools import cpu_seconds, free_port, report_ratios, rss_mib, wait_http
 
 PATH = "/portico.demo.v1.Library/Echo"
 EMPTY_MESSAGE = b"\x00\x00\x00\x00\x00"  # gRPC framing: not compressed, length 0
@@ -203,22 +201,11 @@ def _line(run: dict[str, Any]) -> str:
 
 
 def _report(runs: list[dict[str, Any]], args: argparse.Namespace, tmp: Path) -> None:
-    all_ratios = [ratios(r) for r in runs]
-    median = {k: statistics.median(r[k] for r in all_ratios) for k in all_ratios[0]}
-    print(
-        f"\nh2load -> proxy =mTLS h2=> proxy -> grpcio app, unary Echo; {args.connections} connections x "
-        f"{args.streams} streams x {args.seconds:g}s; {os.cpu_count()} cores shared by all processes"
+    header = (
+        f"h2load -> proxy =mTLS h2=> proxy -> grpcio app, unary Echo; {args.connections} connections x "
+        f"{args.streams} streams x {args.seconds:g}s"
     )
-    for k, v in median.items():
-        target = " (target >= 0.5, moonshot 0.8)" if k == "calls/s" else ""
-        print(f"  median portico/envoy {k:<32} {v:6.2f}{target}  runs: {', '.join(f'{r[k]:.2f}' for r in all_ratios)}")
-    out = args.out
-    if out is None:
-        folder = ROOT / "localdev" / "bench" / "results"
-        folder.mkdir(parents=True, exist_ok=True)
-        out = folder / f"mesh_grpc-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"runs": runs, "ratios": all_ratios, "median": median}, indent=2))
-    print(f"raw results: {out}; process logs in {tmp}")
+    report_ratios("mesh_grpc", runs, ratios, header, {"calls/s": "target >= 0.5, moonshot 0.8"}, args.out, tmp)
 
 
 if __name__ == "__main__":

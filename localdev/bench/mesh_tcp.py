@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from localdev.bench.envoy_peer import envoy_binary, tcp_inbound_config, tcp_outbound_config
-from localdev.bench.mesh import CLIENT, ROOT, SERVER, TRUST_DOMAIN, Stack, _environment, spiffe
-from localdev.bench.tools import cpu_seconds, free_port, rss_mib, wait_http
+from localdev.bench.mesh import CLIENT, SERVER, TRUST_DOMAIN, Stack, _environment, spiffe
+from localdev.bench.tools import cpu_seconds, free_port, report_ratios, rss_mib, wait_http
 
 CHUNK = 1 << 20
 
@@ -236,22 +236,11 @@ def _line(run: dict[str, Any]) -> str:
 
 
 def _report(runs: list[dict[str, Any]], args: argparse.Namespace, tmp: Path) -> None:
-    all_ratios = [ratios(r) for r in runs]
-    median = {k: statistics.median(r[k] for r in all_ratios) for k in all_ratios[0]}
-    print(
-        f"\nclient -> proxy =mTLS=> proxy -> app, opaque TCP; {args.mb} MiB per stream, {args.concurrency} "
-        f"connecting clients x {args.seconds:g}s; {os.cpu_count()} cores shared by all processes"
+    header = (
+        f"client -> proxy =mTLS=> proxy -> app, opaque TCP; {args.mb} MiB per stream, {args.concurrency} "
+        f"connecting clients x {args.seconds:g}s"
     )
-    for k, v in median.items():
-        target = " (target >= 0.5, moonshot 0.9)" if k == "throughput" else ""
-        print(f"  median portico/envoy {k:<20} {v:6.2f}{target}  runs: {', '.join(f'{r[k]:.2f}' for r in all_ratios)}")
-    out = args.out
-    if out is None:
-        folder = ROOT / "localdev" / "bench" / "results"
-        folder.mkdir(parents=True, exist_ok=True)
-        out = folder / f"mesh_tcp-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps({"runs": runs, "ratios": all_ratios, "median": median}, indent=2))
-    print(f"raw results: {out}; process logs in {tmp}")
+    report_ratios("mesh_tcp", runs, ratios, header, {"throughput": "target >= 0.5, moonshot 0.9"}, args.out, tmp)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -125,3 +126,33 @@ def print_rows(rows: list[tuple[str, str, str]], value_width: int = 12) -> None:
     print(f"{'measure'.ljust(width)}  {'value':>{value_width}}  ratio")
     for name, value, ratio in rows:
         print(f"{name.ljust(width)}  {value:>{value_width}}  {ratio}")
+
+
+def report_ratios(
+    name: str,
+    runs: list[dict[str, Any]],
+    ratios: Callable[[dict[str, Any]], dict[str, float]],
+    header: str,
+    targets: dict[str, str],
+    out: Path | None,
+    logs: Path,
+) -> None:
+    """Print the median of each portico/peer ratio over `runs` (with every run's figure and the ratio's target),
+    and write the raw runs to `out` (default localdev/bench/results/NAME-TIME.json)."""
+    import json
+    import statistics
+
+    all_ratios = [ratios(r) for r in runs]
+    median = {k: statistics.median(r[k] for r in all_ratios) for k in all_ratios[0]}
+    print(f"\n{header}; {os.cpu_count()} cores shared by all processes")
+    width = max(len(k) for k in median)
+    for k, v in median.items():
+        target = f" ({targets[k]})" if k in targets else ""
+        each = ", ".join(f"{r[k]:.2f}" for r in all_ratios)
+        print(f"  median portico/envoy {k:<{width}} {v:6.2f}{target}  runs: {each}")
+    if out is None:
+        folder = Path(__file__).resolve().parent / "results"
+        folder.mkdir(parents=True, exist_ok=True)
+        out = folder / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"runs": runs, "ratios": all_ratios, "median": median}, indent=2))
+    print(f"raw results: {out}; process logs in {logs}")

@@ -18,22 +18,27 @@ from dataclasses import replace
 
 from portico.adapters.http1_client import ClientSettings
 from portico.core.chain import Context, Filter, Handler, build_chain
-from portico.core.config.configset import service_name
 from portico.core.grpc.wire import GRPC_DEADLINE_EXCEEDED, grpc_timeout, is_grpc, status_of
 from portico.core.headers import Headers
 from portico.core.hop import UnderscoreAction
 from portico.core.http import Request, Response
 from portico.core.mesh.vsmatch import CompiledRoute, rewrite_path
-from portico.core.mesh.weighted import pick_weighted
 from portico.core.ports import Transport, UpstreamError, UpstreamRefused
 from portico.core.problem import problem
 from portico.core.upstream.call import Send, UpstreamCall
-from portico.mesh.attrs import ROUTE
 from portico.mesh.cluster import Cluster
 from portico.mesh.h2body import H2Body, ReplayBody, StreamedResponse
 from portico.mesh.h2client import H2Client
 from portico.mesh.inbound import AppForwarder
-from portico.mesh.outbound import ATTEMPT_HEADER, FaultFilter, HygieneFilter, RouteFilter, _failure_response, overloaded
+from portico.mesh.outbound import (
+    ATTEMPT_HEADER,
+    FaultFilter,
+    HygieneFilter,
+    RouteFilter,
+    _failure_response,
+    overloaded,
+    pick_target,
+)
 from portico.mesh.state import MeshState
 from portico.mesh.telemetry import MeshTelemetry, TelemetryFilter
 from portico.upstream_loop import drive
@@ -87,18 +92,12 @@ class H2Dispatcher:
             client.close()
 
     async def __call__(self, ctx: Context) -> Response:
-        route: CompiledRoute = ctx.attrs[ROUTE]
-        dest = pick_weighted(route.destinations, self._rng)
-        if dest is None:
-            return problem(503, f"route {route.name} has no destination with weight above 0")
-        service = service_name(dest.host)
-        cluster = self._state.cluster(service, dest.subset)
-        if cluster is None:
-            return problem(503, f"no DestinationRule defines subset {dest.subset!r} of {service!r}")
+        target = pick_target(ctx, self._state, self._rng)
+        if isinstance(target, Response):
+            return target
+        route, service, cluster, labels = target
         body: H2Body = ctx.attrs[BODY]
-        return await self._call(
-            ctx.request, body, service, cluster, route, (("service", service), ("subset", dest.subset or ""))
-        )
+        return await self._call(ctx.request, body, service, cluster, route, labels)
 
     async def _call(
         self,

@@ -127,6 +127,23 @@ class MirrorFilter:
         return await next(ctx)
 
 
+Target = tuple[CompiledRoute, str, Cluster, tuple[tuple[str, str], ...]]
+
+
+def pick_target(ctx: Context, state: MeshState, rng: random.Random) -> Target | Response:
+    """The matched route's weighted destination and its cluster (HTTP/1.1 and HTTP/2 routers alike), or the 503
+    that says why there is none: (route, service, cluster, the service/subset labels of its metrics)."""
+    route: CompiledRoute = ctx.attrs[ROUTE]
+    dest = pick_weighted(route.destinations, rng)
+    if dest is None:
+        return problem(503, f"route {route.name} has no destination with weight above 0")
+    service = service_name(dest.host)
+    cluster = state.cluster(service, dest.subset)
+    if cluster is None:
+        return problem(503, f"no DestinationRule defines subset {dest.subset!r} of {service!r}")
+    return route, service, cluster, (("service", service), ("subset", dest.subset or ""))
+
+
 class Dispatcher:
     """The router: weighted subset, then the engine's attempts (balancer, retries, limits, outliers) over the
     cluster's pooled client."""
@@ -136,17 +153,11 @@ class Dispatcher:
         self._rng = rng
 
     async def __call__(self, ctx: Context) -> Response:
-        route: CompiledRoute = ctx.attrs[ROUTE]
-        dest = pick_weighted(route.destinations, self._rng)
-        if dest is None:
-            return problem(503, f"route {route.name} has no destination with weight above 0")
-        service = service_name(dest.host)
-        cluster = self._state.cluster(service, dest.subset)
-        if cluster is None:
-            return problem(503, f"no DestinationRule defines subset {dest.subset!r} of {service!r}")
-        return await self._call(
-            ctx.request, service, cluster, route, (("service", service), ("subset", dest.subset or ""))
-        )
+        target = pick_target(ctx, self._state, self._rng)
+        if isinstance(target, Response):
+            return target
+        route, service, cluster, labels = target
+        return await self._call(ctx.request, service, cluster, route, labels)
 
     async def send(
         self, req: Request, service: str, subset: str | None, route: CompiledRoute, *, mirror: bool = False
