@@ -68,10 +68,12 @@ async def listen(
 def _sniffing(
     http1: Callable[[], asyncio.Protocol], h2: H2Handler, lim: ServerLimits, tracker: ConnectionTracker
 ) -> Callable[[], asyncio.Protocol]:
-    from portico.mesh.h2server import H2ServerProtocol  # h2 loads only for listeners that serve HTTP/2
     from portico.mesh.sniffer import ProtocolSniffer
 
     def http2() -> asyncio.Protocol:
+        # h2 loads on the first connection that speaks HTTP/2 (ALPN h2 or the h2c preface), not before
+        from portico.mesh.h2server import H2ServerProtocol
+
         return H2ServerProtocol(h2, lim, tracker)
 
     return lambda: ProtocolSniffer(http1, http2, lim.header_timeout, tracker, lim.max_connections)

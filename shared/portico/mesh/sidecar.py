@@ -12,6 +12,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from portico.adapters.clock import SystemClock
 from portico.adapters.http1_client import ClientSettings, Http1Client
@@ -33,8 +34,6 @@ from portico.mesh.client import mtls_settings
 from portico.mesh.discovery import Discovery
 from portico.mesh.gauges import register_gauges
 from portico.mesh.h2body import H2Body
-from portico.mesh.h2proxy import BODY, AppH2Forwarder, H2Dispatcher, outbound_h2_chain
-from portico.mesh.h2server import H2Handler
 from portico.mesh.handshakes import HandshakeCounter
 from portico.mesh.http1 import ConnInfo, RequestHandler
 from portico.mesh.inbound import AppForwarder, InboundHygieneFilter, PeerIdentityFilter
@@ -44,6 +43,10 @@ from portico.mesh.outbound import outbound_chain
 from portico.mesh.settings import SidecarSettings
 from portico.mesh.state import MeshState
 from portico.mesh.telemetry import LogSink, MeshTelemetry, TelemetryFilter
+
+if TYPE_CHECKING:  # h2 (about 1.5 MiB) loads on the first HTTP/2 request, or at start for an h2c app
+    from portico.mesh.h2proxy import AppH2Forwarder, H2Dispatcher
+    from portico.mesh.h2server import H2Handler
 
 log = logging.getLogger("portico.mesh.sidecar")
 
@@ -106,9 +109,11 @@ class Sidecar:
         self._app = Http1Client(ClientSettings(allow_loopback=True))  # the local app, on 127.0.0.1
         # HTTP/2 to peers: the same identity and peer check, offering ALPN h2 (docs/mesh-protocols.md)
         h2_tls = identity.h2_client_context if identity is not None else outbound_ssl
-        self._h2 = H2Dispatcher(self.state, self._rng, replace(client_settings, tls=h2_tls))
-        app_h2 = settings.app_protocol in H2_TO_APP
-        self._app_h2 = AppH2Forwarder(settings.app_port, app_h2, self._app)
+        self._h2_settings = replace(client_settings, tls=h2_tls)
+        self._h2: H2Dispatcher | None = None  # made on the first HTTP/2 request (self._h2_dispatcher)
+        self._app_h2: AppH2Forwarder | None = None
+        if settings.app_protocol in H2_TO_APP:  # an h2c app: its health check speaks HTTP/2 from the start
+            self._h2_app_forwarder()
         self._extra_inbound = inbound_filters or []
         self.listeners: dict[str, Listener] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -159,11 +164,39 @@ class Sidecar:
 
         return handle
 
-    def _h2_entry(self, chain: Handler) -> H2Handler:
+    def _h2_dispatcher(self) -> H2Dispatcher:
+        if self._h2 is None:
+            from portico.mesh.h2proxy import H2Dispatcher
+
+            self._h2 = H2Dispatcher(self.state, self._rng, self._h2_settings)
+        return self._h2
+
+    def _h2_app_forwarder(self) -> AppH2Forwarder:
+        if self._app_h2 is None:
+            from portico.mesh.h2proxy import AppH2Forwarder
+
+            h2c = self.settings.app_protocol in H2_TO_APP
+            self._app_h2 = AppH2Forwarder(self.settings.app_port, h2c, self._app)
+        return self._app_h2
+
+    def _outbound_h2_chain(self) -> Handler:
+        from portico.mesh.h2proxy import outbound_h2_chain
+
+        s = self.settings
+        return outbound_h2_chain(self.state, self.telemetry, self._rng, self._h2_dispatcher(), s.underscores)
+
+    def _h2_entry(self, build: Callable[[], Handler]) -> H2Handler:
+        """An HTTP/2 stream's entry; the chain (and with it the h2 modules) is built on the first stream."""
         now = self.clock.now
+        built: list[tuple[Handler, str]] = []
 
         async def handle(req: Request, info: ConnInfo, body: H2Body) -> Response:
-            return await chain(Context(request=req, now=now(), attrs={CONN: info, BODY: body}))
+            if not built:
+                from portico.mesh.h2proxy import BODY
+
+                built.append((build(), BODY))
+            chain, body_attr = built[0]
+            return await chain(Context(request=req, now=now(), attrs={CONN: info, body_attr: body}))
 
         return handle
 
@@ -188,7 +221,7 @@ class Sidecar:
             "127.0.0.1",
             s.outbound_port,
             limits=s.limits,
-            h2=self._h2_entry(outbound_h2_chain(self.state, self.telemetry, self._rng, self._h2, s.underscores)),
+            h2=self._h2_entry(self._outbound_h2_chain),
         )
         self.listeners["inbound"] = await listen(
             "inbound",
@@ -198,7 +231,7 @@ class Sidecar:
             ssl_context=self._inbound_ssl,
             limits=s.limits,
             on_tls=self.handshakes.inbound_done,
-            h2=self._h2_entry(self._inbound_chain(self._app_h2)),
+            h2=self._h2_entry(lambda: self._inbound_chain(self._h2_app_forwarder())),
             alpn=self.tcp.alpn_routes(),
         )
         await self.tcp.start()
@@ -253,10 +286,10 @@ class Sidecar:
         if self.settings.app_protocol in OPAQUE:  # a TCP app has no health path: a connect is the check
             return await app_accepts(self.settings.app_port)
         path = self.settings.app_health_path
-        if self._app_h2.h2c:  # an HTTP/2 app (grpc, http2) may not speak HTTP/1.1 at all
+        if self.settings.app_protocol in H2_TO_APP:  # an HTTP/2 app (grpc, http2) may not speak HTTP/1.1 at all
             try:
                 grpc = self.settings.app_protocol is Protocol.GRPC
-                return await self._app_h2.probe(path, 2.0, grpc=grpc) < 500
+                return await self._h2_app_forwarder().probe(path, 2.0, grpc=grpc) < 500
             except Exception:
                 return False
         probe = Request("GET", path, headers=Headers([("host", "localhost")]), host="localhost")
@@ -302,8 +335,9 @@ class Sidecar:
             await asyncio.sleep(5.0)
             self.state.housekeeping()
             now = asyncio.get_running_loop().time()
-            self._h2.housekeeping(now)
-            self._app_h2.housekeeping(now)
+            for h2 in (self._h2, self._app_h2):
+                if h2 is not None:
+                    h2.housekeeping(now)
 
     def _readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -360,8 +394,9 @@ class Sidecar:
             listener.server.close()
             listener.tracker.start_draining()
         self._app.close()
-        self._h2.close()
-        self._app_h2.close()
+        for h2 in (self._h2, self._app_h2):
+            if h2 is not None:
+                h2.close()
         self.tcp.close()
         for cluster in self.state.clusters.values():
             cluster.close()

@@ -43,6 +43,8 @@ spec:
 # the edge's config kinds, and cryptography (its certificates are made by the certworker child process).
 NEVER = ("typer", "rich", "boto3", "botocore.client", "botocore.session", "botocore.loaders", "s3transfer")
 NEVER += ("cryptography",)
+# HTTP/2 (h2, hpack) loads on the first HTTP/2 stream, or at start for an h2c app: never in an HTTP/1.1-only mesh
+NEVER += ("h2", "hpack", "hyperframe")
 NEVER_PORTICO = ("portico.cli.main", "portico.core.config.route", "portico.core.config.identity", "portico.edge")
 
 
