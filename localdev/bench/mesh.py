@@ -209,11 +209,11 @@ def ratios(r: dict[str, dict[str, Any]]) -> dict[str, float]:
     d, po, en = r["direct"], r["portico"], r["envoy"]
     added_po, added_en = po["c1_p50_ms"] - d["c1_p50_ms"], en["c1_p50_ms"] - d["c1_p50_ms"]
     return {
-        "throughput portico/envoy (target >= 0.4)": po["rps"] / en["rps"],
-        "added p50 latency portico/envoy, c=1 (target <= 2.5)": added_po / added_en if added_en > 0 else float("inf"),
+        "throughput portico/envoy (target >= 0.8)": po["rps"] / en["rps"],
+        "added p50 latency portico/envoy, c=1 (target <= 1.5)": added_po / added_en if added_en > 0 else float("inf"),
         "added p50 latency portico/envoy, loaded": (po["p50_ms"] - d["p50_ms"]) / max(en["p50_ms"] - d["p50_ms"], 1e-9),
         "RSS per proxy portico/envoy (target <= 0.8)": max(po["rss_mib"]) / max(en["rss_mib"]),
-        "CPU per request portico/envoy": po["cpu_us_per_req"] / en["cpu_us_per_req"],
+        "CPU per request portico/envoy (target <= 1.5)": po["cpu_us_per_req"] / en["cpu_us_per_req"],
     }
 
 
