@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import io
 import os
@@ -180,7 +181,7 @@ def serve(
             _settle_heap(fast)
             front = Front(app, app.answer_parts, host, port)
             try:
-                _run_loop(front.serve(announce))
+                _run_loop(_until_signalled(front.serve(announce)))
             finally:
                 front.close()
     except KeyboardInterrupt:
@@ -204,6 +205,21 @@ def _settle_heap(fast: bool) -> None:
         moto_backend(moto_account("test"), os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
     gc.collect()
     gc.freeze()
+
+
+async def _until_signalled(serving: Coroutine[Any, Any, None]) -> None:
+    """Serve until SIGTERM or SIGINT, registered with the loop itself.
+
+    A plain `signal.signal` handler runs only when the interpreter gets control back, and an idle uvloop sits in
+    epoll without waking for it: `terminate()` on an endpoint with no traffic then hung (seen in CI: the benchmark's
+    `server.wait(timeout=10)` expired). The loop's own handler wakes the loop and cancels the serving task.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(serving)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _run_loop(main: Coroutine[Any, Any, None]) -> None:
