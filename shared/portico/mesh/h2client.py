@@ -25,7 +25,7 @@ from portico.core.headers import Headers
 from portico.core.http import Request
 from portico.core.ports import UpstreamConnectError, UpstreamReset, UpstreamTimeout
 from portico.mesh.h2body import H2Body, StreamedResponse, StreamReset
-from portico.mesh.h2conn import H2Wire, config, decode, encode, local_settings
+from portico.mesh.h2conn import H2Wire, connection, decode, encode, latin1, local_settings
 
 BodySource = AsyncIterator[bytes] | bytes
 ALPN = ["h2"]
@@ -43,7 +43,7 @@ class H2ClientConnection(asyncio.Protocol):
     """One upstream HTTP/2 connection and its streams."""
 
     def __init__(self) -> None:
-        self.wire = H2Wire(h2.connection.H2Connection(config(client_side=True)))
+        self.wire = H2Wire(connection(client_side=True))
         self._streams: dict[int, _Pending] = {}
         self.goaway = False
         self.idle_since = self.wire.loop.time()
@@ -139,7 +139,7 @@ class H2ClientConnection(asyncio.Protocol):
         if not self._streams:
             self.idle_since = self.wire.loop.time()
 
-    def open_stream(self, fields: list[tuple[str, str]], end_stream: bool) -> tuple[int, _Pending]:
+    def open_stream(self, fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[int, _Pending]:
         conn = self.wire.conn
         sid = conn.get_next_available_stream_id()
         pending = _Pending(H2Body(lambda n: self._consumed(sid, n)))
@@ -216,10 +216,10 @@ class H2Client:
         except TimeoutError:
             raise UpstreamTimeout(f"no HTTP/2 connection to {origin} within the try's timeout") from None
         fields = [
-            (":method", request.method),
-            (":scheme", "https" if self._tls else "http"),
-            (":authority", request.headers.get("host") or request.host or origin.partition("://")[2]),
-            (":path", target),
+            (b":method", latin1(request.method)),
+            (b":scheme", b"https" if self._tls else b"http"),
+            (b":authority", latin1(request.headers.get("host") or request.host or origin.partition("://")[2])),
+            (b":path", latin1(target)),
             *encode(request.headers),
         ]
         whole = body if isinstance(body, bytes) else None

@@ -19,6 +19,7 @@ import h2.settings
 
 from portico.core.headers import Headers
 from portico.mesh.h2body import StreamReset
+from portico.mesh.h2codec import StatelessEncoder
 
 # Per-stream receive window: a slow reader holds at most this much per stream (Envoy's default is 256 MiB; gRPC's
 # own BDP probing starts at 64 KiB). 1 MiB keeps a large message moving at LAN speed without unbounded memory.
@@ -70,9 +71,10 @@ def decode(fields: Iterable[tuple[bytes, bytes]]) -> tuple[dict[str, str], Heade
     return pseudo, Headers.lowered(pairs)
 
 
-def encode(headers: Headers) -> list[tuple[str, str]]:
-    """Fields to send on an HTTP/2 hop: connection-specific ones dropped, `te` only as "trailers"."""
-    out: list[tuple[str, str]] = []
+def encode(headers: Headers) -> list[tuple[bytes, bytes]]:
+    """Fields to send on an HTTP/2 hop: connection-specific ones dropped, `te` only as "trailers". Bytes, back in
+    the latin-1 they were decoded from (h2 would encode a str as UTF-8 and change any byte above 0x7f)."""
+    out: list[tuple[bytes, bytes]] = []
     for name, value in headers:
         if name in CONNECTION_FIELDS or name in _HTTP1_ONLY or name.startswith(":"):
             continue
@@ -80,8 +82,22 @@ def encode(headers: Headers) -> list[tuple[str, str]]:
             continue
         if "\r" in value or "\n" in value or "\x00" in value:
             continue  # never forward a field h2 would reject mid-stream
-        out.append((name, value))
+        out.append((latin1(name), latin1(value)))
     return out
+
+
+def latin1(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:  # set by configuration, never received: UTF-8 as h2 would
+        return text.encode("utf-8")
+
+
+def connection(*, client_side: bool) -> h2.connection.H2Connection:
+    """An h2 state machine with the sidecar's configuration and the stateless header encoder."""
+    conn = h2.connection.H2Connection(config(client_side=client_side))
+    conn.encoder = StatelessEncoder()
+    return conn
 
 
 class H2Wire:

@@ -29,7 +29,7 @@ from portico.core.grpc.wire import GRPC_DEADLINE_EXCEEDED, is_grpc, local_reply
 from portico.core.http import Request, Response
 from portico.core.problem import problem
 from portico.mesh.h2body import H2Body, StreamedResponse, StreamReset
-from portico.mesh.h2conn import H2Wire, config, decode, encode, local_settings
+from portico.mesh.h2conn import H2Wire, connection, decode, encode, local_settings
 from portico.mesh.http1 import ConnectionTracker, ConnInfo, ServerLimits
 
 log = logging.getLogger("portico.mesh.h2")
@@ -55,7 +55,7 @@ class H2ServerProtocol(asyncio.Protocol):
         self._handler = handler
         self._limits = limits
         self._tracker = tracker
-        self._wire = H2Wire(h2.connection.H2Connection(config(client_side=False)))
+        self._wire = H2Wire(connection(client_side=False))
         self._info = ConnInfo(peer=None)
         self._streams: dict[int, _Stream] = {}
         self._opened = 0
@@ -233,7 +233,7 @@ class H2ServerProtocol(asyncio.Protocol):
         try:
             if stream.grpc and streamed is None and not (response.content_type or "").startswith("application/grpc"):
                 response = local_reply(response)  # the mesh's own answer, in gRPC's terms
-            fields = [(":status", str(response.status)), *encode(response.headers)]
+            fields = [(b":status", _STATUS.get(response.status) or b"%d" % response.status), *encode(response.headers)]
             end_now = streamed is None and not response.body
             if streamed is not None and streamed.ended and not streamed.failed and _bare(streamed):
                 end_now, streamed = True, None  # trailers-only upstream (gRPC's status in the head): keep it so
@@ -341,6 +341,9 @@ def _conn_info(transport: Any) -> ConnInfo:
         peer_cert=ssl_object.getpeercert() if ssl_object is not None else None,
         peer_der=ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None,
     )
+
+
+_STATUS = {code: b"%d" % code for code in range(100, 600)}
 
 
 def _bare(body: H2Body) -> bool:
