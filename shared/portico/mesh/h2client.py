@@ -25,6 +25,7 @@ from portico.core.headers import Headers
 from portico.core.http import Request
 from portico.core.ports import UpstreamConnectError, UpstreamReset, UpstreamTimeout
 from portico.mesh.h2body import H2Body, StreamedResponse, StreamReset
+from portico.mesh.h2codec import RESPONSE, TRAILERS, MalformedHeaders
 from portico.mesh.h2conn import H2Wire, connection, decode, encode, latin1, local_settings
 
 BodySource = AsyncIterator[bytes] | bytes
@@ -82,19 +83,26 @@ class H2ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         wire = self.wire
         try:
-            events = wire.conn.receive_data(data)
-        except h2.exceptions.ProtocolError:
+            self._events(wire.conn.receive_data(data))
+        except h2.exceptions.ProtocolError as exc:  # h2's, or a malformed header block (MalformedHeaders)
+            if isinstance(exc, MalformedHeaders):
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    wire.conn.close_connection(h2.errors.ErrorCodes.PROTOCOL_ERROR)
             wire.flush()
             self.close()
             for broken in self._streams.values():
                 self._fail(broken, StreamReset("the upstream broke the HTTP/2 protocol"))
             self._streams.clear()
             return
+        wire.flush_soon()  # with what the woken streams write next: one write, not two
+
+    def _events(self, events: list[h2.events.Event]) -> None:
+        wire = self.wire
         for event in events:
             if isinstance(event, h2.events.ResponseReceived):
+                pseudo, headers = decode(event.headers, RESPONSE)
                 pending = self._streams.get(event.stream_id)
                 if pending is not None and not pending.head.done():
-                    pseudo, headers = decode(event.headers)
                     pending.head.set_result((int(pseudo.get(":status", "0") or 0), headers))
             elif isinstance(event, h2.events.DataReceived):
                 pending = self._streams.get(event.stream_id)
@@ -103,9 +111,12 @@ class H2ClientConnection(asyncio.Protocol):
                 else:
                     pending.body.feed(event.data, event.flow_controlled_length)
             elif isinstance(event, h2.events.TrailersReceived):
+                trailers = decode(event.headers, TRAILERS)[1]
                 pending = self._streams.get(event.stream_id)
                 if pending is not None:
-                    pending.body.trailers = decode(event.headers)[1]
+                    pending.body.trailers = trailers
+            elif isinstance(event, h2.events.InformationalResponseReceived):
+                decode(event.headers, RESPONSE)  # checked as h2 would; a 1xx is not passed on
             elif isinstance(event, h2.events.StreamEnded):
                 pending = self._streams.pop(event.stream_id, None)
                 if pending is not None:
@@ -122,7 +133,6 @@ class H2ClientConnection(asyncio.Protocol):
                 wire.window_opened()
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self._goaway(event.last_stream_id)
-        wire.flush_soon()  # with what the woken streams write next: one write, not two
 
     def _goaway(self, last_stream_id: int | None) -> None:
         self.goaway = True

@@ -29,6 +29,7 @@ from portico.core.grpc.wire import GRPC_DEADLINE_EXCEEDED, is_grpc, local_reply
 from portico.core.http import Request, Response
 from portico.core.problem import problem
 from portico.mesh.h2body import H2Body, StreamedResponse, StreamReset
+from portico.mesh.h2codec import REQUEST, TRAILERS, MalformedHeaders
 from portico.mesh.h2conn import H2Wire, connection, decode, encode, local_settings
 from portico.mesh.http1 import ConnectionTracker, ConnInfo, ServerLimits
 
@@ -112,6 +113,25 @@ class H2ServerProtocol(asyncio.Protocol):
             self._close()
             return
         started: list[int] = []
+        try:
+            self._events(events, started)
+        except MalformedHeaders as exc:  # what h2's own validation would have answered: GOAWAY PROTOCOL_ERROR
+            self._tracker.rejected += 1
+            log.info("HTTP/2 connection from %s closed: %s", self._info.peer, exc)
+            self._goaway(h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
+        if self._early_resets >= RESET_FLOOR and self._early_resets * 2 >= self._opened:
+            self._calm("too many streams reset by the client (rapid reset)")
+            return
+        for stream_id in started:  # a stream reset within this same read never starts
+            stream = self._streams.get(stream_id)
+            if stream is not None and stream.task is None:
+                stream.task = wire.loop.create_task(self._serve(stream_id, stream))
+        wire.flush_soon()  # after the new streams' first steps: acknowledgements ride with what they write
+        if self._closing and not self._streams:
+            self._close()
+
+    def _events(self, events: list[h2.events.Event], started: list[int]) -> None:
         for event in events:
             if isinstance(event, h2.events.RequestReceived):
                 self._request(event, started)
@@ -126,19 +146,9 @@ class H2ServerProtocol(asyncio.Protocol):
             elif isinstance(event, h2.events.StreamReset):
                 self._reset_by_client(event.stream_id)
             elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
-                wire.window_opened()
+                self._wire.window_opened()
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self._closing = True
-        if self._early_resets >= RESET_FLOOR and self._early_resets * 2 >= self._opened:
-            self._calm("too many streams reset by the client (rapid reset)")
-            return
-        for stream_id in started:  # a stream reset within this same read never starts
-            stream = self._streams.get(stream_id)
-            if stream is not None and stream.task is None:
-                stream.task = wire.loop.create_task(self._serve(stream_id, stream))
-        wire.flush_soon()  # after the new streams' first steps: acknowledgements ride with what they write
-        if self._closing and not self._streams:
-            self._close()
 
     # --- stream events
     def _request(self, event: h2.events.RequestReceived, started: list[int]) -> None:
@@ -150,7 +160,7 @@ class H2ServerProtocol(asyncio.Protocol):
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
-        pseudo, headers = decode(event.headers)
+        pseudo, headers = decode(event.headers, REQUEST)
         if len(headers) > self._limits.max_headers:
             stream.task = wire.loop.create_task(self._answer(sid, stream, problem(431, "too many header fields")))
             return
@@ -189,7 +199,7 @@ class H2ServerProtocol(asyncio.Protocol):
     def _trailers(self, event: h2.events.TrailersReceived) -> None:
         stream = self._streams.get(event.stream_id)
         if stream is not None:
-            stream.body.end(decode(event.headers)[1])
+            stream.body.end(decode(event.headers, TRAILERS)[1])
 
     def _consumed(self, stream_id: int, size: int) -> None:
         if size and not self._closing:
