@@ -159,6 +159,22 @@ class H2ClientConnection(asyncio.Protocol):
             self.wire.flush_soon()
         return sid, pending
 
+    def send_whole(self, stream_id: int, data: bytes, trailers: Headers | None) -> bool:
+        """Send a body that is all here at once: END_STREAM on its one DATA frame (or on the trailers), no pump
+        task, the same write as the HEADERS. False when it does not fit the peer's windows and a frame: the
+        caller pumps it instead."""
+        wire = self.wire
+        conn = wire.conn
+        if len(data) > min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size):
+            return False
+        last = not trailers
+        if data or last:
+            conn.send_data(stream_id, data, end_stream=last)
+        if trailers:
+            conn.send_headers(stream_id, encode(trailers), end_stream=True)
+        wire.flush_soon()
+        return True
+
     def _consumed(self, stream_id: int, size: int) -> None:
         if size and not self.wire.closed:
             with contextlib.suppress(h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError):
@@ -220,11 +236,13 @@ class H2Client:
         origin, target = _split(url)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        try:
-            async with asyncio.timeout_at(deadline):
-                conn = await self._connection(origin)
-        except TimeoutError:
-            raise UpstreamTimeout(f"no HTTP/2 connection to {origin} within the try's timeout") from None
+        conn = self._pooled(origin)  # the usual case: no await, no timeout scope
+        if conn is None:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    conn = await self._connection(origin)
+            except TimeoutError:
+                raise UpstreamTimeout(f"no HTTP/2 connection to {origin} within the try's timeout") from None
         fields = [
             (b":method", latin1(request.method)),
             (b":scheme", b"https" if self._tls else b"http"),
@@ -233,16 +251,20 @@ class H2Client:
             *encode(request.headers),
         ]
         whole = body if isinstance(body, bytes) else None
-        empty = whole is not None and not whole
+        extra = trailers() if whole is not None else None
+        empty = whole is not None and not whole and not extra
         sid, pending = conn.open_stream(fields, end_stream=empty)
         pump: asyncio.Task[None] | None = None
-        if not empty:
+        if not empty and not (whole is not None and conn.send_whole(sid, whole, extra)):
             source = _once(whole) if whole is not None else body
             assert not isinstance(source, bytes)
             pump = loop.create_task(conn.pump(sid, source, trailers))
         try:
-            async with asyncio.timeout_at(deadline):
+            if deadline is None:
                 status, headers = await pending.head
+            else:
+                async with asyncio.timeout_at(deadline):
+                    status, headers = await pending.head
         except TimeoutError:
             conn.cancel(sid)
             _stop(pump)
@@ -257,6 +279,12 @@ class H2Client:
             _stop(pump)
 
         return StreamedResponse(status, headers, stream=pending.body, cancel=cancel)
+
+    def _pooled(self, origin: str) -> H2ClientConnection | None:
+        for conn in self._pools.get(origin, ()):
+            if conn.usable:
+                return conn
+        return None
 
     async def _connection(self, origin: str) -> H2ClientConnection:
         pool = self._pools.setdefault(origin, [])
