@@ -4,7 +4,7 @@ Run: python -m localdev.bench.mtls [--requests N]. It starts the embedded local 
 per mode, a demo payments app with two sidecars (orders -> payments); the only difference between the modes is
 the inbound/outbound mTLS. CPU is read from /proc for the two sidecar processes, so the ratio is per request.
 Plaintext sidecars exist only here (the product's CLI refuses to start without a certificate source); they are
-built by the same code as `portico sidecar` (portico.mesh.main.build), access log and metrics included.
+built by the same code as `portico sidecar` (portico.mesh.root.build), access log and metrics included.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ def _cpu(pid: int) -> float:
 def _plain_sidecar(service: str, app_port: int, inbound: int, outbound: int, admin: int, config: str) -> None:
     """A sidecar exactly as `portico sidecar` builds it (stores, access log, metrics), minus the identity
     (benchmark baseline only)."""
-    from portico.mesh.main import build, serve
+    from portico.mesh.main import serve
+    from portico.mesh.root import build
     from portico.mesh.settings import resolve
 
     settings = resolve(

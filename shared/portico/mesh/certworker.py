@@ -83,13 +83,18 @@ def settings_from(document: dict[str, Any]) -> IdentitySettings:
     return IdentitySettings(**values)
 
 
+def aws_json_clients(service: str) -> object:
+    """The certificate sources' AWS clients (acm-pca, acm): SigV4 JSON calls without boto3's service models."""
+    from portico.adapters.aws_json import client
+
+    return client(service, timeout=10.0, retries=3)
+
+
 def main(clients: ClientFactory | None = None) -> int:
     """Read IdentitySettings (JSON) on stdin, issue, write the certificate (JSON) on stdout."""
     try:
         settings = settings_from(json.loads(sys.stdin.read()))
         if clients is None:
-            from portico.mesh.main import aws_json_clients
-
             clients = aws_json_clients
         cert = cert_source(settings, clients).issue()
     except CertSourceError as exc:

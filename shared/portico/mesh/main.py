@@ -1,4 +1,5 @@
-"""`portico sidecar`: the sidecar's composition root, started without the CLI's typer/rich stack.
+"""`portico sidecar`: the sidecar's entry point, started without the CLI's typer/rich stack; what it runs is
+assembled by the sidecar's composition root (portico.mesh.root).
 
 The `portico` console script hands `sidecar` straight here (portico.cli.launch), so what the process imports is
 what it runs: argparse for the flags, the mesh, and the small AWS JSON client. Everything heavy that is only
@@ -13,17 +14,14 @@ import contextlib
 import gc
 import logging
 import os
-import random
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from portico.mesh.settings import SidecarSettings, resolve
 
 if TYPE_CHECKING:
-    from portico.adapters.tls.identity import MeshIdentity
     from portico.mesh.sidecar import Sidecar
 
 EXIT_INVALID = 1  # the CLI's exit codes (portico.cli.output)
@@ -94,52 +92,16 @@ def _error(message: str, code: int) -> int:
 
 
 def run(settings: SidecarSettings) -> None:
-    """Build the sidecar from its settings and serve until drained. Raises StartError when it cannot start."""
-    from portico.mesh.certworker import WorkerCertSource
-    from portico.mesh.identity import cert_source, mesh_identity, resolve_identity
+    """Build the sidecar from its settings (portico.mesh.root) and serve until drained. Raises StartError when it
+    cannot start."""
+    from portico.mesh.root import build, mesh_identity_for
 
     settings = _with_task_metadata(settings)
     try:  # inbound mTLS is not optional: without a certificate source the sidecar does not start
-        identity_settings = resolve_identity(settings.service)
+        identity = mesh_identity_for(settings)
     except ValueError as exc:
         raise StartError(str(exc)) from exc
-    # certificates are issued in a child process (certworker): cryptography never enters the sidecar's memory
-    source = WorkerCertSource(identity_settings, cert_source(identity_settings, aws_json_clients))
-    serve(build(settings, mesh_identity(identity_settings, source)))
-
-
-def build(settings: SidecarSettings, identity: MeshIdentity | None) -> Sidecar:
-    """The sidecar and its adapters. `identity=None` (no mTLS) exists only for the mTLS benchmark's plaintext
-    baseline, so that the two differ in nothing else; the command never builds one."""
-    from portico.adapters import aws_env
-    from portico.adapters.aws_json import client as aws_json_client
-    from portico.adapters.clock import SystemClock
-    from portico.adapters.dynamodb.config_store import DynamoDbConfigStore
-    from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
-    from portico.adapters.file_config_store import FileConfigStore
-    from portico.adapters.telemetry import BatchedJsonLines
-    from portico.core.ports import ConfigStore
-    from portico.mesh.sidecar import Sidecar
-
-    names = aws_env.table_names()
-    ddb = aws_json_client("dynamodb", timeout=2.0, retries=2)  # one client for both tables
-    config: ConfigStore = (
-        FileConfigStore([Path(settings.config_file)])
-        if settings.config_file
-        else DynamoDbConfigStore(names["config"], client=ddb)
-    )
-    seed = os.environ.get("PORTICO_SEED")  # reproducible weighted/fault/balancer choices for tests and benchmarks
-    rng = random.Random(int(seed)) if seed else random.Random()
-    return Sidecar(
-        settings,
-        DynamoDbRegistryStore(names["registry"], client=ddb),
-        config,
-        rng=rng,
-        identity=identity,
-        access_log=BatchedJsonLines() if settings.access_log else None,  # one JSON line per request on stdout
-        emf_write=print_line if settings.emf_namespace else None,
-        clock=SystemClock(),  # the data path reads time only through the Clock port
-    )
+    serve(build(settings, identity))
 
 
 def serve(side: Sidecar) -> None:
@@ -175,17 +137,6 @@ def _with_task_metadata(settings: SidecarSettings) -> SidecarSettings:
     except (OSError, ValueError) as exc:
         raise StartError(f"cannot read ECS task metadata from {metadata_uri}: {exc}", EXIT_UNAVAILABLE) from exc
     return replace(settings, address=meta.address, zone=meta.zone, instance_id=meta.task_id)
-
-
-def aws_json_clients(service: str) -> object:
-    """The certificate sources' AWS clients (acm-pca, acm): SigV4 JSON calls without boto3's service models."""
-    from portico.adapters.aws_json import client
-
-    return client(service, timeout=10.0, retries=3)
-
-
-def print_line(line: str) -> None:
-    print(line, flush=True)
 
 
 def return_free_memory() -> None:

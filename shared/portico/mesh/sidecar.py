@@ -5,116 +5,91 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import random
 import signal
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from portico.adapters.clock import SystemClock
-from portico.adapters.http1_client import ClientSettings, Http1Client
-from portico.adapters.tls.identity import MeshIdentity
-from portico.core.chain import Context, Filter, Handler, build_chain
-from portico.core.config.mesh_documents import MESH_KINDS
+from portico.adapters.http1_client import Http1Client
 from portico.core.config.refresh import ConfigCache
 from portico.core.headers import Headers
-from portico.core.http import Request, Response
+from portico.core.http import Request
 from portico.core.mesh.protocol import H2_TO_APP, OPAQUE, Protocol
 from portico.core.mesh.registry import Health, Instance, RegistryStore
-from portico.core.mtls.authz import Workload
-from portico.core.ports import Clock, ConfigStore
+from portico.core.ports import Clock
 from portico.core.telemetry.prometheus import Registry
 from portico.mesh.admin import AdminHandler
-from portico.mesh.attrs import CONN
-from portico.mesh.authz import AuthorizationFilter
-from portico.mesh.client import mtls_settings
 from portico.mesh.discovery import Discovery
 from portico.mesh.gauges import register_gauges
-from portico.mesh.h2body import H2Body
 from portico.mesh.handshakes import HandshakeCounter
-from portico.mesh.http1 import ConnInfo, RequestHandler
-from portico.mesh.inbound import AppForwarder, InboundHygieneFilter, PeerIdentityFilter
+from portico.mesh.http1 import RequestHandler
 from portico.mesh.l4sidecar import TcpEndpoints, app_accepts
 from portico.mesh.listener import Listener, listen
-from portico.mesh.outbound import outbound_chain
 from portico.mesh.settings import SidecarSettings
 from portico.mesh.state import MeshState
-from portico.mesh.telemetry import LogSink, MeshTelemetry, TelemetryFilter
+from portico.mesh.telemetry import MeshTelemetry
 
-if TYPE_CHECKING:  # h2 (about 1.5 MiB) loads on the first HTTP/2 request, or at start for an h2c app
-    from portico.mesh.h2proxy import AppH2Forwarder, H2Dispatcher
+if TYPE_CHECKING:
+    from portico.adapters.tls.identity import MeshIdentity
     from portico.mesh.h2server import H2Handler
+    from portico.mesh.root import LazyH2
 
 log = logging.getLogger("portico.mesh.sidecar")
 
 
-class Sidecar:
-    """Built by the entry point with its stores; `inbound_ssl`/`outbound_ssl` are where mTLS contexts plug in."""
+@dataclass(frozen=True)
+class Entries:
+    """What each listener serves: the outbound and inbound chains behind their HTTP/1.1 and HTTP/2 entries."""
 
-    def __init__(
-        self,
-        settings: SidecarSettings,
-        registry: RegistryStore,
-        config: ConfigStore,
-        *,
-        inbound_ssl: ssl.SSLContext | None = None,
-        outbound_ssl: ssl.SSLContext | None = None,
-        inbound_filters: list[Filter] | None = None,
-        rng: random.Random | None = None,
-        identity: MeshIdentity | None = None,
-        access_log: LogSink | None = None,
-        emf_write: Callable[[str], None] | None = None,
-        clock: Clock | None = None,
-    ) -> None:
+    outbound: RequestHandler
+    outbound_h2: H2Handler
+    inbound: RequestHandler
+    inbound_h2: H2Handler
+
+
+@dataclass(frozen=True)
+class SidecarDeps:
+    """The sidecar's collaborators, made by its composition root (portico.mesh.root)."""
+
+    clock: Clock
+    registry: RegistryStore
+    config: ConfigCache
+    identity: MeshIdentity | None  # mTLS; None only for the mTLS benchmark's plaintext baseline
+    inbound_ssl: ssl.SSLContext | None  # a plain TLS context when there is no identity
+    stats: Registry
+    telemetry: MeshTelemetry
+    emf_write: Callable[[str], None] | None
+    handshakes: HandshakeCounter
+    discovery: Discovery
+    state: MeshState
+    app: Http1Client
+    h2: LazyH2
+    tcp: TcpEndpoints
+    entries: Entries
+
+
+class Sidecar:
+    """Runs what its composition root (portico.mesh.root) made; this class owns the lifecycle only."""
+
+    def __init__(self, settings: SidecarSettings, deps: SidecarDeps) -> None:
         self.settings = settings
-        self.clock: Clock = clock or SystemClock()
-        self._registry = registry
-        # the sidecar validates and keeps only the kinds it serves; the edge's Routes are not its to check
-        self._config = ConfigCache(config, interval=settings.config_refresh, kinds=MESH_KINDS)
-        self._inbound_ssl = inbound_ssl
-        # mTLS: the identity's contexts rotate; pools take the current client context for each new connection
-        # and check that the server proves the destination service's SPIFFE ID.
-        self.identity = identity
-        # one registry for /stats: the telemetry filters and the data path (retries, ejections, overflow) share it
-        self.stats = Registry()
-        # span ids must differ between sidecars even when PORTICO_SEED fixes routing choices, so not self._rng; a
-        # generator seeded from the OS (ids need uniqueness, not secrecy) spares a getrandom call per request
-        self.telemetry = MeshTelemetry(
-            settings.service,
-            self.clock,
-            random.Random(os.urandom(32)).randbytes,
-            registry=self.stats,
-            access_log=access_log,
-            emf_namespace=settings.emf_namespace,
-        )
-        self._emf_write = emf_write
-        self.handshakes = HandshakeCounter(self.stats)
-        # peers are sidecars found in the registry: loopback is how they share a host in development
-        client_settings = (
-            mtls_settings(identity, on_handshake=self.handshakes.outbound)
-            if identity is not None
-            else ClientSettings(allow_loopback=True, tls=outbound_ssl, on_handshake=self.handshakes.outbound)
-        )
-        tls = identity is not None or outbound_ssl is not None
-        self.discovery = Discovery(
-            registry, self.clock, stale_after=settings.stale_after, refresh_interval=settings.registry_refresh
-        )
-        self.state = MeshState(
-            self.discovery, self.stats, self.clock, client_settings, scheme="https" if tls else "http"
-        )
-        self._rng = rng or random.Random()
-        self._app = Http1Client(ClientSettings(allow_loopback=True))  # the local app, on 127.0.0.1
-        # HTTP/2 to peers: the same identity and peer check, offering ALPN h2 (docs/mesh-protocols.md)
-        h2_tls = identity.h2_client_context if identity is not None else outbound_ssl
-        self._h2_settings = replace(client_settings, tls=h2_tls)
-        self._h2: H2Dispatcher | None = None  # made on the first HTTP/2 request (self._h2_dispatcher)
-        self._app_h2: AppH2Forwarder | None = None
-        if settings.app_protocol in H2_TO_APP:  # an h2c app: its health check speaks HTTP/2 from the start
-            self._h2_app_forwarder()
-        self._extra_inbound = inbound_filters or []
+        self.clock = deps.clock
+        self._registry = deps.registry
+        self._config = deps.config
+        self.identity = deps.identity
+        self._inbound_ssl = deps.inbound_ssl
+        self.stats = deps.stats
+        self.telemetry = deps.telemetry
+        self._emf_write = deps.emf_write
+        self.handshakes = deps.handshakes
+        self.discovery = deps.discovery
+        self.state = deps.state
+        self._app = deps.app
+        self._h2 = deps.h2
+        self.tcp = deps.tcp
+        self._entries = deps.entries
         self.listeners: dict[str, Listener] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.app_healthy = False
@@ -122,83 +97,6 @@ class Sidecar:
         self.draining = False
         self._instance: Instance | None = None
         self._stopped = asyncio.Event()
-        self.tcp = TcpEndpoints(settings, self.state, None, self._rng)  # built for real in start()
-
-    # --- assembly: each chain reads top to bottom
-    def _outbound_chain(self) -> Handler:
-        return outbound_chain(self.state, self.telemetry, self._rng, self.settings.underscores)
-
-    def _inbound_chain(self, forward: Handler | None = None) -> Handler:
-        filters: list[Filter] = [
-            TelemetryFilter(self.telemetry, "destination"),  # outermost: continues the caller's trace, times the hop
-            InboundHygieneFilter(self.settings.underscores),  # callers cannot claim an identity through headers
-            PeerIdentityFilter(self.identity.peer_policy if self.identity else None),  # verified identity only
-            *self._authorization(),  # AuthorizationPolicy on that identity, live with config
-            *self._extra_inbound,
-        ]
-        return build_chain(filters, forward or AppForwarder(self._app, self.settings.app_port))
-
-    def _authorization(self) -> list[Filter]:
-        if self.identity is None:
-            return []
-        s = self.settings
-        workload = Workload(self.identity.identity.namespace, {"app": s.service, **s.labels})
-
-        def on_deny() -> None:
-            self.stats.inc("portico_inbound_denied_total", (("reason", "rbac"),))
-
-        def on_dry_run(allowed: bool) -> None:
-            self.stats.inc("portico_authz_dry_run_total", (("result", "allowed" if allowed else "denied"),))
-
-        return [
-            AuthorizationFilter(
-                lambda: (self.state.version, self.state.config), workload, s.app_port, on_deny, on_dry_run
-            )
-        ]
-
-    def _entry(self, chain: Handler) -> RequestHandler:
-        now = self.clock.now
-
-        def handle(req: Request, info: ConnInfo) -> Awaitable[Response]:  # the chain's coroutine, not one more
-            return chain(Context(request=req, now=now(), attrs={CONN: info}))
-
-        return handle
-
-    def _h2_dispatcher(self) -> H2Dispatcher:
-        if self._h2 is None:
-            from portico.mesh.h2proxy import H2Dispatcher
-
-            self._h2 = H2Dispatcher(self.state, self._rng, self._h2_settings)
-        return self._h2
-
-    def _h2_app_forwarder(self) -> AppH2Forwarder:
-        if self._app_h2 is None:
-            from portico.mesh.h2proxy import AppH2Forwarder
-
-            h2c = self.settings.app_protocol in H2_TO_APP
-            self._app_h2 = AppH2Forwarder(self.settings.app_port, h2c, self._app)
-        return self._app_h2
-
-    def _outbound_h2_chain(self) -> Handler:
-        from portico.mesh.h2proxy import outbound_h2_chain
-
-        s = self.settings
-        return outbound_h2_chain(self.state, self.telemetry, self._rng, self._h2_dispatcher(), s.underscores)
-
-    def _h2_entry(self, build: Callable[[], Handler]) -> H2Handler:
-        """An HTTP/2 stream's entry; the chain (and with it the h2 modules) is built on the first stream."""
-        now = self.clock.now
-        built: list[tuple[Handler, str]] = []
-
-        async def handle(req: Request, info: ConnInfo, body: H2Body) -> Response:
-            if not built:
-                from portico.mesh.h2proxy import BODY
-
-                built.append((build(), BODY))
-            chain, body_attr = built[0]
-            return await chain(Context(request=req, now=now(), attrs={CONN: info, body_attr: body}))
-
-        return handle
 
     # --- lifecycle
     async def start(self) -> None:
@@ -210,28 +108,26 @@ class Sidecar:
             self._inbound_ssl = self.identity.listening_context()
         if self._inbound_ssl is not None:
             self.handshakes.watch(self._inbound_ssl)
-        # opaque TCP: streams on the mTLS port by ALPN, local listeners per --tcp-upstreams (docs/mesh-protocols.md)
-        self.tcp = TcpEndpoints(s, self.state, self.identity, self._rng, self.handshakes.outbound)
         await self._reload()
         admin = AdminHandler(self._readiness, self.stats.render, self._dump)
         self.listeners["admin"] = await listen("admin", admin, "127.0.0.1", s.admin_port, limits=s.limits)
         self.listeners["outbound"] = await listen(
             "outbound",
-            self._entry(self._outbound_chain()),
+            self._entries.outbound,
             "127.0.0.1",
             s.outbound_port,
             limits=s.limits,
-            h2=self._h2_entry(self._outbound_h2_chain),
+            h2=self._entries.outbound_h2,
         )
         self.listeners["inbound"] = await listen(
             "inbound",
-            self._entry(self._inbound_chain()),
+            self._entries.inbound,
             s.inbound_host,
             s.inbound_port,
             ssl_context=self._inbound_ssl,
             limits=s.limits,
             on_tls=self.handshakes.inbound_done,
-            h2=self._h2_entry(lambda: self._inbound_chain(self._h2_app_forwarder())),
+            h2=self._entries.inbound_h2,
             alpn=self.tcp.alpn_routes(),
         )
         await self.tcp.start()
@@ -289,7 +185,7 @@ class Sidecar:
         if self.settings.app_protocol in H2_TO_APP:  # an HTTP/2 app (grpc, http2) may not speak HTTP/1.1 at all
             try:
                 grpc = self.settings.app_protocol is Protocol.GRPC
-                return await self._h2_app_forwarder().probe(path, 2.0, grpc=grpc) < 500
+                return await self._h2.app_forwarder().probe(path, 2.0, grpc=grpc) < 500
             except Exception:
                 return False
         probe = Request("GET", path, headers=Headers([("host", "localhost")]), host="localhost")
@@ -334,10 +230,7 @@ class Sidecar:
         while True:
             await asyncio.sleep(5.0)
             self.state.housekeeping()
-            now = asyncio.get_running_loop().time()
-            for h2 in (self._h2, self._app_h2):
-                if h2 is not None:
-                    h2.housekeeping(now)
+            self._h2.housekeeping(asyncio.get_running_loop().time())
 
     def _readiness(self) -> tuple[bool, str]:
         if self.draining:
@@ -394,9 +287,7 @@ class Sidecar:
             listener.server.close()
             listener.tracker.start_draining()
         self._app.close()
-        for h2 in (self._h2, self._app_h2):
-            if h2 is not None:
-                h2.close()
+        self._h2.close()
         self.tcp.close()
         for cluster in self.state.clusters.values():
             cluster.close()

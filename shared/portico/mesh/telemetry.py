@@ -1,8 +1,9 @@
 """The sidecar's telemetry: an outermost filter per listener giving one JSON access-log line per request,
 Istio-like Prometheus metrics, an optional EMF flush, W3C trace propagation and per-hop timing.
 
-Wiring (in sidecar.py, one line per chain): `TelemetryFilter(telemetry, "source")` first in the outbound chain,
-`TelemetryFilter(telemetry, "destination")` first in the inbound chain; admin /stats renders `telemetry.registry`.
+Wiring (in root.py, the sidecar's composition root, one line per chain): `TelemetryFilter(telemetry, "source")`
+first in the outbound chain, `TelemetryFilter(telemetry, "destination")` first in the inbound chain; admin /stats
+renders `telemetry.registry`.
 It reads what the mesh filters leave in ctx.attrs: "service" (the outbound destination) and "peer" (the caller's
 verified SPIFFE id on the inbound side).
 """
