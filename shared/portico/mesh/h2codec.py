@@ -114,6 +114,22 @@ _PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path", b":status"
 _REQUEST_PSEUDO = frozenset({b":scheme", b":path", b":authority", b":method", b":protocol"})
 _GOOD_NAMES: set[bytes] = set()
 _GOOD_NAME_LIMIT = 1024
+# fields that passed every per-field check, as decoded: bounded in count and size (unique values such as trace ids
+# fill it once and are then simply checked each time; at most 2,048 x 256 bytes)
+_GOOD_FIELDS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+_GOOD_FIELD_LIMIT = 2048
+_PER_CALL = frozenset(  # values new on every call: not worth a place
+    {
+        b"traceparent",
+        b"tracestate",
+        b"x-request-id",
+        b"x-amzn-trace-id",
+        b"x-b3-traceid",
+        b"x-b3-spanid",
+        b"grpc-timeout",
+    }
+)
+_GOOD_VALUE_LIMIT = 256
 
 
 def inbound(fields: Iterable[tuple[bytes, bytes]], kind: BlockKind) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -126,7 +142,20 @@ def inbound(fields: Iterable[tuple[bytes, bytes]], kind: BlockKind) -> tuple[dic
     cookies: list[bytes] = []
     regular = False
     good = _GOOD_NAMES
+    seen = _GOOD_FIELDS
     for field in fields:
+        known = seen.get(field)  # a field checked before (most are: content-type, te, user-agent, ...)
+        if known is not None:
+            if known[0][0] == ":":
+                if known[0] in pseudo:
+                    raise MalformedHeaders(f"duplicate pseudo-header field {known[0]!r}")
+                if regular:
+                    raise MalformedHeaders(f"pseudo-header field out of sequence: {known[0]!r}")
+                pseudo[known[0]] = known[1]
+            else:
+                regular = True
+                pairs.append(known)
+            continue
         name, value = field[0], field[1]
         if name not in good:
             _check_name(name)
@@ -143,14 +172,17 @@ def inbound(fields: Iterable[tuple[bytes, bytes]], kind: BlockKind) -> tuple[dic
                 raise MalformedHeaders(f"pseudo-header field out of sequence: {name!r}")
             if name not in _PSEUDO:
                 raise MalformedHeaders(f"unknown pseudo-header field {name!r}")
-            pseudo[key] = value.decode("latin-1")
+            pseudo[key] = text = value.decode("latin-1")
+            _remember(name, value, (key, text))
             continue
         regular = True
         if name in _CONNECTION:
             raise MalformedHeaders(f"connection-specific header field {name!r}")
         if name == b"te" and value.lower() != b"trailers":
             raise MalformedHeaders(f"invalid value for te: {value!r}")
-        pairs.append((name.decode("latin-1"), value.decode("latin-1")))
+        pair = (name.decode("latin-1"), value.decode("latin-1"))
+        pairs.append(pair)
+        _remember(name, value, pair)
     if cookies:
         joined = b"; ".join(cookies)
         if joined and _BAD_VALUE.search(joined) is not None:
@@ -158,6 +190,12 @@ def inbound(fields: Iterable[tuple[bytes, bytes]], kind: BlockKind) -> tuple[dic
         pairs.append(("cookie", joined.decode("latin-1")))
     _check_pseudo(pseudo, pairs, kind)
     return pseudo, pairs
+
+
+def _remember(name: bytes, value: bytes, decoded: tuple[str, str]) -> None:
+    """Keep a field that passed every per-field check (never a cookie: those are checked once joined)."""
+    if len(value) <= _GOOD_VALUE_LIMIT and len(_GOOD_FIELDS) < _GOOD_FIELD_LIMIT and name not in _PER_CALL:
+        _GOOD_FIELDS[(name, value)] = decoded
 
 
 def _check_name(name: bytes) -> None:
