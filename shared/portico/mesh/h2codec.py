@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import h2.exceptions
-from hpack import Encoder
+from hpack import Decoder, Encoder, OversizedHeaderListError
 from hpack.table import HeaderTable
 
 _NEVER_INDEXED = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
@@ -93,6 +93,102 @@ class StatelessEncoder(Encoder):
             parts.append(bytes((size,)) if size < 127 else _integer(size, 7, 0))
             parts.append(value)
         return b"".join(parts)
+
+
+class PlainDecoder(Decoder):
+    """An hpack `Decoder` with a short way through the blocks `StatelessEncoder` writes (another Portico sidecar's):
+    static-table indexes and literals without indexing or never indexed, no Huffman code. Such a block leaves the
+    dynamic table as it was, so at the first representation of any other kind (Huffman, a dynamic index, incremental
+    indexing, a table size update, or a malformed one) the whole block is simply decoded again by hpack itself. The
+    header list size limit (MAX_HEADER_LIST_SIZE: OversizedHeaderListError, which h2 answers with ENHANCE_YOUR_CALM)
+    is counted as hpack counts it."""
+
+    def decode(self, data: bytes, raw: bool = False) -> Iterable[Any]:
+        fields = _plain_block(bytes(data), self.max_header_list_size) if raw else None
+        if fields is None:
+            return super().decode(data, raw)
+        self._assert_valid_table_size()
+        return fields
+
+
+_STATIC = HeaderTable.STATIC_TABLE
+
+
+def _plain_block(data: bytes, limit: int) -> list[tuple[bytes, bytes]] | None:
+    """The fields of a block made only of the representations above, or None to leave it to hpack."""
+    fields: list[tuple[bytes, bytes]] = []
+    size = 0
+    end = len(data)
+    at = 0
+    static = _STATIC
+    while at < end:
+        first = data[at]
+        if first & 0x80:  # indexed (6.1): the static table only, one byte
+            index = first & 0x7F
+            if index == 0 or index > 61:  # 0 is an error, the rest the dynamic table: hpack's
+                return None
+            at += 1
+            field = static[index - 1]
+        elif first & 0xE0:  # incremental indexing or a table size update
+            return None
+        else:  # without indexing or never indexed (6.2.2, 6.2.3): a 4-bit name index
+            index = first & 0x0F
+            at += 1
+            if index == 0x0F:
+                if at >= end or data[at] & 0x80:  # a second index byte at most: 15..142, the static table
+                    return None
+                index += data[at]
+                at += 1
+                if index > 61:
+                    return None
+            if index:
+                name = static[index - 1][0]
+            else:
+                if at >= end:
+                    return None
+                length = data[at]
+                if length & 0x80:  # Huffman: hpack's
+                    return None
+                at += 1
+                if length == 0x7F:
+                    length, at = _long_length(data, at, end)
+                name = data[at : at + length]
+                at += length
+                if at > end:
+                    return None
+            if at >= end:
+                return None
+            length = data[at]
+            if length & 0x80:
+                return None
+            at += 1
+            if length == 0x7F:
+                length, at = _long_length(data, at, end)
+            value = data[at : at + length]
+            at += length
+            if at > end:
+                return None
+            field = (name, value)
+        fields.append(field)
+        size += 32 + len(field[0]) + len(field[1])
+        if size > limit:
+            raise OversizedHeaderListError(f"A header list larger than {limit} has been received")
+    return fields
+
+
+def _long_length(data: bytes, at: int, end: int) -> tuple[int, int]:
+    """A string length past the 7-bit prefix (5.1): its continuation bytes from `at`. A length that runs off the
+    block comes back as one the caller's bounds check refuses."""
+    length = 0x7F
+    shift = 0
+    while at < end and shift <= 28:
+        more = data[at]
+        at += 1
+        length += (more & 0x7F) << shift
+        shift += 7
+        if not more & 0x80:
+            return length, at
+    return end + 1, end  # unterminated or absurd: `at + length` lands past the end
 
 
 # --- inbound header blocks

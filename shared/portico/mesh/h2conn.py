@@ -21,7 +21,7 @@ from hyperframe.frame import Frame, RstStreamFrame
 
 from portico.core.headers import Headers
 from portico.mesh.h2body import StreamReset
-from portico.mesh.h2codec import BlockKind, StatelessEncoder, inbound
+from portico.mesh.h2codec import BlockKind, PlainDecoder, StatelessEncoder, inbound
 
 # Per-stream receive window: a slow reader holds at most this much per stream (Envoy's default is 256 MiB; gRPC's
 # own BDP probing starts at 64 KiB). 1 MiB keeps a large message moving at LAN speed without unbounded memory.
@@ -127,6 +127,10 @@ def connection(*, client_side: bool) -> h2.connection.H2Connection:
     """An h2 state machine with the sidecar's configuration and the stateless header encoder."""
     conn = _Connection(config(client_side=client_side))
     conn.encoder = StatelessEncoder()
+    decoder = PlainDecoder()  # before any SETTINGS, which set their limits on this one
+    decoder.max_header_list_size = conn.decoder.max_header_list_size
+    decoder.max_allowed_table_size = conn.decoder.max_allowed_table_size
+    conn.decoder = decoder
     return conn
 
 
