@@ -31,7 +31,7 @@ from portico.edge.filters.cors import CorsFilter
 from portico.edge.filters.deprecation import DeprecationFilter
 from portico.edge.filters.guard import ErrorGuardFilter
 from portico.edge.filters.hygiene import HeaderHygieneFilter
-from portico.edge.filters.ip import ClientIpFilter, RouteIpRules
+from portico.edge.filters.ip import ClientIpFilter, RefusedClientScreen, RouteIpRules
 from portico.edge.filters.limits import Limits, LimitsFilter
 from portico.edge.filters.normalize import PathNormalizeFilter
 from portico.edge.filters.portal import PortalFilter
@@ -150,6 +150,10 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(RequestIdFilter(deps.rng))  # request id + traceparent first, so every later answer can quote them
     if tel.tracer is not None:
         steps.append(XRayFilter(tel.tracer))  # optional (PORTICO_XRAY): a subsegment annotated with the request id
+    route_ip_rules = RouteIpRules(config.routes)
+    if route_ip_rules and not routes.matches_fields:
+        # a refused client's repeated request is answered here, before any other work (portico.edge.filters.ip)
+        steps.append(RefusedClientScreen(route_ip_rules, trusted=bool(deps.trusted_proxies)))
     steps.append(HeaderHygieneFilter(deps.underscores))  # hop-by-hop, x-portico-*, `_` names: before any trust
     if not deps.ip_policy.empty or deps.trusted_proxies:
         steps.append(ClientIpFilter(deps.ip_policy, deps.trusted_proxies))  # global IP policy: the cheapest refusal
@@ -160,7 +164,7 @@ def edge_filters(loaded: LoadedConfig, deps: EdgeDeps, routes: EdgeRoutes) -> li
     steps.append(CorsFilter(routes, deps.cors))  # preflights answered here, before auth would demand credentials
     # sets ctx.attrs["route"], ["route_name"], ["path_params"]; 404/405; and 403 when the matched route's ipRules
     # refuse the client: judged at the match, before anything else is spent on the request (not even a credential)
-    steps.append(RouteFilter(routes, RouteIpRules(config.routes)))
+    steps.append(RouteFilter(routes, route_ip_rules))
     steps.append(DeprecationFilter(config.routes))  # Deprecation/Sunset/Link on every answer, 401s and 429s too
     authenticator = Authenticator(loaded.config, deps.key_sources)
     if any(r.spec.auth.client_cert is not None for r in config.routes.values()):

@@ -98,6 +98,20 @@ class H2Body:
             self._consumed(len(chunk))
         return chunk
 
+    def take_all(self) -> bytes | None:
+        """Everything left, at once, if the stream has ended cleanly (a unary request has, by the time it is routed);
+        None while more may come or after a reset."""
+        if not self._ended or self._error is not None:
+            return None
+        chunks = self._chunks
+        if not chunks:
+            return b""
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        chunks.clear()
+        if self._consumed is not None:
+            self._consumed(len(data))
+        return data
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while (chunk := await self.read()) is not None:
             yield chunk
@@ -140,6 +154,22 @@ class ReplayBody:
                 else:
                     self._kept.append(chunk)
             yield chunk
+
+    def whole(self) -> bytes | None:
+        """The whole body at once when the request has ended already (`H2Body.take_all`), kept for a retry as
+        `chunks` keeps it; None while it is still arriving."""
+        rest = self._source.take_all()
+        if rest is None:
+            return None
+        data = b"".join([*self._kept, rest]) if self._kept else rest
+        if rest and self.replayable:
+            self._size += len(rest)
+            if self._size > self._limit:
+                self.replayable = False
+                self._kept.clear()
+            else:
+                self._kept.append(rest)
+        return data
 
     @property
     def trailers(self) -> Headers | None:

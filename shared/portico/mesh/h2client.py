@@ -25,7 +25,8 @@ from portico.core.headers import Headers
 from portico.core.http import Request
 from portico.core.ports import UpstreamConnectError, UpstreamReset, UpstreamTimeout
 from portico.mesh.h2body import H2Body, StreamedResponse, StreamReset
-from portico.mesh.h2conn import H2Wire, config, decode, encode, local_settings
+from portico.mesh.h2codec import RESPONSE, TRAILERS, MalformedHeaders
+from portico.mesh.h2conn import H2Wire, connection, decode, encode, latin1, local_settings
 
 BodySource = AsyncIterator[bytes] | bytes
 ALPN = ["h2"]
@@ -43,7 +44,7 @@ class H2ClientConnection(asyncio.Protocol):
     """One upstream HTTP/2 connection and its streams."""
 
     def __init__(self) -> None:
-        self.wire = H2Wire(h2.connection.H2Connection(config(client_side=True)))
+        self.wire = H2Wire(connection(client_side=True))
         self._streams: dict[int, _Pending] = {}
         self.goaway = False
         self.idle_since = self.wire.loop.time()
@@ -82,19 +83,26 @@ class H2ClientConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         wire = self.wire
         try:
-            events = wire.conn.receive_data(data)
-        except h2.exceptions.ProtocolError:
+            self._events(wire.conn.receive_data(data))
+        except h2.exceptions.ProtocolError as exc:  # h2's, or a malformed header block (MalformedHeaders)
+            if isinstance(exc, MalformedHeaders):
+                with contextlib.suppress(h2.exceptions.ProtocolError):
+                    wire.conn.close_connection(h2.errors.ErrorCodes.PROTOCOL_ERROR)
             wire.flush()
             self.close()
             for broken in self._streams.values():
                 self._fail(broken, StreamReset("the upstream broke the HTTP/2 protocol"))
             self._streams.clear()
             return
+        wire.flush_soon()  # with what the woken streams write next: one write, not two
+
+    def _events(self, events: list[h2.events.Event]) -> None:
+        wire = self.wire
         for event in events:
             if isinstance(event, h2.events.ResponseReceived):
+                pseudo, headers = decode(event.headers, RESPONSE)
                 pending = self._streams.get(event.stream_id)
                 if pending is not None and not pending.head.done():
-                    pseudo, headers = decode(event.headers)
                     pending.head.set_result((int(pseudo.get(":status", "0") or 0), headers))
             elif isinstance(event, h2.events.DataReceived):
                 pending = self._streams.get(event.stream_id)
@@ -103,9 +111,12 @@ class H2ClientConnection(asyncio.Protocol):
                 else:
                     pending.body.feed(event.data, event.flow_controlled_length)
             elif isinstance(event, h2.events.TrailersReceived):
+                trailers = decode(event.headers, TRAILERS)[1]
                 pending = self._streams.get(event.stream_id)
                 if pending is not None:
-                    pending.body.trailers = decode(event.headers)[1]
+                    pending.body.trailers = trailers
+            elif isinstance(event, h2.events.InformationalResponseReceived):
+                decode(event.headers, RESPONSE)  # checked as h2 would; a 1xx is not passed on
             elif isinstance(event, h2.events.StreamEnded):
                 pending = self._streams.pop(event.stream_id, None)
                 if pending is not None:
@@ -122,7 +133,6 @@ class H2ClientConnection(asyncio.Protocol):
                 wire.window_opened()
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self._goaway(event.last_stream_id)
-        wire.flush_soon()  # with what the woken streams write next: one write, not two
 
     def _goaway(self, last_stream_id: int | None) -> None:
         self.goaway = True
@@ -139,7 +149,7 @@ class H2ClientConnection(asyncio.Protocol):
         if not self._streams:
             self.idle_since = self.wire.loop.time()
 
-    def open_stream(self, fields: list[tuple[str, str]], end_stream: bool) -> tuple[int, _Pending]:
+    def open_stream(self, fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[int, _Pending]:
         conn = self.wire.conn
         sid = conn.get_next_available_stream_id()
         pending = _Pending(H2Body(lambda n: self._consumed(sid, n)))
@@ -148,6 +158,22 @@ class H2ClientConnection(asyncio.Protocol):
         if end_stream:  # else the body's pump flushes: HEADERS and the first DATA leave in one write
             self.wire.flush_soon()
         return sid, pending
+
+    def send_whole(self, stream_id: int, data: bytes, trailers: Headers | None) -> bool:
+        """Send a body that is all here at once: END_STREAM on its one DATA frame (or on the trailers), no pump
+        task, the same write as the HEADERS. False when it does not fit the peer's windows and a frame: the
+        caller pumps it instead."""
+        wire = self.wire
+        conn = wire.conn
+        if len(data) > min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size):
+            return False
+        last = not trailers
+        if data or last:
+            conn.send_data(stream_id, data, end_stream=last)
+        if trailers:
+            conn.send_headers(stream_id, encode(trailers), end_stream=True)
+        wire.flush_soon()
+        return True
 
     def _consumed(self, stream_id: int, size: int) -> None:
         if size and not self.wire.closed:
@@ -210,29 +236,35 @@ class H2Client:
         origin, target = _split(url)
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        try:
-            async with asyncio.timeout_at(deadline):
-                conn = await self._connection(origin)
-        except TimeoutError:
-            raise UpstreamTimeout(f"no HTTP/2 connection to {origin} within the try's timeout") from None
+        conn = self._pooled(origin)  # the usual case: no await, no timeout scope
+        if conn is None:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    conn = await self._connection(origin)
+            except TimeoutError:
+                raise UpstreamTimeout(f"no HTTP/2 connection to {origin} within the try's timeout") from None
         fields = [
-            (":method", request.method),
-            (":scheme", "https" if self._tls else "http"),
-            (":authority", request.headers.get("host") or request.host or origin.partition("://")[2]),
-            (":path", target),
+            (b":method", latin1(request.method)),
+            (b":scheme", b"https" if self._tls else b"http"),
+            (b":authority", latin1(request.headers.get("host") or request.host or origin.partition("://")[2])),
+            (b":path", latin1(target)),
             *encode(request.headers),
         ]
         whole = body if isinstance(body, bytes) else None
-        empty = whole is not None and not whole
+        extra = trailers() if whole is not None else None
+        empty = whole is not None and not whole and not extra
         sid, pending = conn.open_stream(fields, end_stream=empty)
         pump: asyncio.Task[None] | None = None
-        if not empty:
+        if not empty and not (whole is not None and conn.send_whole(sid, whole, extra)):
             source = _once(whole) if whole is not None else body
             assert not isinstance(source, bytes)
             pump = loop.create_task(conn.pump(sid, source, trailers))
         try:
-            async with asyncio.timeout_at(deadline):
+            if deadline is None:
                 status, headers = await pending.head
+            else:
+                async with asyncio.timeout_at(deadline):
+                    status, headers = await pending.head
         except TimeoutError:
             conn.cancel(sid)
             _stop(pump)
@@ -247,6 +279,12 @@ class H2Client:
             _stop(pump)
 
         return StreamedResponse(status, headers, stream=pending.body, cancel=cancel)
+
+    def _pooled(self, origin: str) -> H2ClientConnection | None:
+        for conn in self._pools.get(origin, ()):
+            if conn.usable:
+                return conn
+        return None
 
     async def _connection(self, origin: str) -> H2ClientConnection:
         pool = self._pools.setdefault(origin, [])

@@ -134,8 +134,13 @@ class H2Dispatcher:
             headers.set(ATTEMPT_HEADER, str(send.attempt))
             if send.retry:
                 stats.inc("portico_upstream_retries_total", labels)
+            whole = replay.whole()
             return await client.send(
-                req, cluster.origin(send.instance) + target, send.timeout, replay.chunks(), lambda: replay.trailers
+                req,
+                cluster.origin(send.instance) + target,
+                send.timeout,
+                replay.chunks() if whole is None else whole,
+                lambda: replay.trailers,
             )
 
         def observe(send: Send, status: int | None, ejected: object) -> None:
@@ -213,8 +218,13 @@ class AppH2Forwarder:
         if is_grpc(req):
             req.headers.set("te", "trailers")
         try:
+            whole = body.take_all()
             return await self._client.send(
-                req, self._origin + target, self._timeout, _chunks(body), lambda: body.trailers
+                req,
+                self._origin + target,
+                self._timeout,
+                _chunks(body) if whole is None else whole,
+                lambda: body.trailers,
             )
         except UpstreamError as exc:
             log.info("local app (h2c) failed: %s", exc)

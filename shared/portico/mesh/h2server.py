@@ -29,7 +29,8 @@ from portico.core.grpc.wire import GRPC_DEADLINE_EXCEEDED, is_grpc, local_reply
 from portico.core.http import Request, Response
 from portico.core.problem import problem
 from portico.mesh.h2body import H2Body, StreamedResponse, StreamReset
-from portico.mesh.h2conn import H2Wire, config, decode, encode, local_settings
+from portico.mesh.h2codec import REQUEST, TRAILERS, MalformedHeaders
+from portico.mesh.h2conn import H2Wire, connection, decode, encode, local_settings
 from portico.mesh.http1 import ConnectionTracker, ConnInfo, ServerLimits
 
 log = logging.getLogger("portico.mesh.h2")
@@ -55,7 +56,7 @@ class H2ServerProtocol(asyncio.Protocol):
         self._handler = handler
         self._limits = limits
         self._tracker = tracker
-        self._wire = H2Wire(h2.connection.H2Connection(config(client_side=False)))
+        self._wire = H2Wire(connection(client_side=False))
         self._info = ConnInfo(peer=None)
         self._streams: dict[int, _Stream] = {}
         self._opened = 0
@@ -112,6 +113,25 @@ class H2ServerProtocol(asyncio.Protocol):
             self._close()
             return
         started: list[int] = []
+        try:
+            self._events(events, started)
+        except MalformedHeaders as exc:  # what h2's own validation would have answered: GOAWAY PROTOCOL_ERROR
+            self._tracker.rejected += 1
+            log.info("HTTP/2 connection from %s closed: %s", self._info.peer, exc)
+            self._goaway(h2.errors.ErrorCodes.PROTOCOL_ERROR)
+            return
+        if self._early_resets >= RESET_FLOOR and self._early_resets * 2 >= self._opened:
+            self._calm("too many streams reset by the client (rapid reset)")
+            return
+        for stream_id in started:  # a stream reset within this same read never starts
+            stream = self._streams.get(stream_id)
+            if stream is not None and stream.task is None:
+                stream.task = wire.loop.create_task(self._serve(stream_id, stream))
+        wire.flush_soon()  # after the new streams' first steps: acknowledgements ride with what they write
+        if self._closing and not self._streams:
+            self._close()
+
+    def _events(self, events: list[h2.events.Event], started: list[int]) -> None:
         for event in events:
             if isinstance(event, h2.events.RequestReceived):
                 self._request(event, started)
@@ -126,19 +146,9 @@ class H2ServerProtocol(asyncio.Protocol):
             elif isinstance(event, h2.events.StreamReset):
                 self._reset_by_client(event.stream_id)
             elif isinstance(event, h2.events.WindowUpdated | h2.events.RemoteSettingsChanged):
-                wire.window_opened()
+                self._wire.window_opened()
             elif isinstance(event, h2.events.ConnectionTerminated):
                 self._closing = True
-        if self._early_resets >= RESET_FLOOR and self._early_resets * 2 >= self._opened:
-            self._calm("too many streams reset by the client (rapid reset)")
-            return
-        for stream_id in started:  # a stream reset within this same read never starts
-            stream = self._streams.get(stream_id)
-            if stream is not None and stream.task is None:
-                stream.task = wire.loop.create_task(self._serve(stream_id, stream))
-        wire.flush_soon()  # after the new streams' first steps: acknowledgements ride with what they write
-        if self._closing and not self._streams:
-            self._close()
 
     # --- stream events
     def _request(self, event: h2.events.RequestReceived, started: list[int]) -> None:
@@ -150,7 +160,7 @@ class H2ServerProtocol(asyncio.Protocol):
         if self._idle is not None:
             self._idle.cancel()
             self._idle = None
-        pseudo, headers = decode(event.headers)
+        pseudo, headers = decode(event.headers, REQUEST)
         if len(headers) > self._limits.max_headers:
             stream.task = wire.loop.create_task(self._answer(sid, stream, problem(431, "too many header fields")))
             return
@@ -189,7 +199,7 @@ class H2ServerProtocol(asyncio.Protocol):
     def _trailers(self, event: h2.events.TrailersReceived) -> None:
         stream = self._streams.get(event.stream_id)
         if stream is not None:
-            stream.body.end(decode(event.headers)[1])
+            stream.body.end(decode(event.headers, TRAILERS)[1])
 
     def _consumed(self, stream_id: int, size: int) -> None:
         if size and not self._closing:
@@ -233,7 +243,7 @@ class H2ServerProtocol(asyncio.Protocol):
         try:
             if stream.grpc and streamed is None and not (response.content_type or "").startswith("application/grpc"):
                 response = local_reply(response)  # the mesh's own answer, in gRPC's terms
-            fields = [(":status", str(response.status)), *encode(response.headers)]
+            fields = [(b":status", _STATUS.get(response.status) or b"%d" % response.status), *encode(response.headers)]
             end_now = streamed is None and not response.body
             if streamed is not None and streamed.ended and not streamed.failed and _bare(streamed):
                 end_now, streamed = True, None  # trailers-only upstream (gRPC's status in the head): keep it so
@@ -341,6 +351,9 @@ def _conn_info(transport: Any) -> ConnInfo:
         peer_cert=ssl_object.getpeercert() if ssl_object is not None else None,
         peer_der=ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None,
     )
+
+
+_STATUS = {code: b"%d" % code for code in range(100, 600)}
 
 
 def _bare(body: H2Body) -> bool:

@@ -191,3 +191,34 @@ def test_floods_end_their_connection_and_spare_everyone_else(target: Target) -> 
     assert good.ok > calls_during or good.ok > 40  # it kept being served
     assert after - before < 10 * 1024
     assert target.server.calls["Slow"] < 200  # streams reset at once never reached the app in any number
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [("X-Upper", "1")],  # RFC 9113 8.2.1: names are lower-case
+        [("connection", "keep-alive")],  # 8.2.2: connection-specific
+        [("te", "gzip")],  # 8.2.2: te only as "trailers"
+        [("x-a", "a\rb")],  # 8.2.1: no CR, LF or NUL in a value
+        [("x-a", " padded")],  # 8.2.1: no surrounding whitespace
+        [("x-a", "1"), (":custom", "1")],  # 8.3: pseudo-header fields first, and only the defined ones
+    ],
+)
+def test_a_malformed_header_block_ends_the_connection_and_never_reaches_the_app(
+    target: Target, bad: list[tuple[str, str]]
+) -> None:
+    """The sidecar checks received header blocks itself (h2's own validation is off for speed): each of these
+    gets GOAWAY PROTOCOL_ERROR, as h2 would answer, and the app sees nothing."""
+    before = target.server.calls["Unary"]
+    sock = socket.create_connection(("127.0.0.1", target.client.outbound), timeout=10)
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, validate_outbound_headers=False, normalize_outbound_headers=False)
+    )
+    conn.initiate_connection()
+    with sock:
+        head = [(k, v) for k, v in HEADERS if k != ":path"] + [(":path", "/demo.Echo/Unary")]
+        conn.send_headers(1, [*head, *bad], end_stream=True)
+        _send_all(sock, conn.data_to_send())
+        code, closed = _goaway(sock, conn)
+    assert code == h2.errors.ErrorCodes.PROTOCOL_ERROR and closed, (code, closed)
+    assert target.server.calls["Unary"] == before

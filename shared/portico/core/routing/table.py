@@ -115,6 +115,9 @@ class RouteTable(Generic[T]):
         self._wildcards: dict[str, _Bucket[T]] = {}  # key: the suffix after '*', e.g. '.example.com'
         self._any: _Bucket[T] = _Bucket()
         self._max_wildcard_dots = 0
+        # whether any entry matches on header or query values: without any, a match depends only on method, host
+        # and path (the edge's refused-client screen relies on that; portico.edge.filters.ip)
+        self.matches_fields = False
 
     @classmethod
     def build(cls, routes: Iterable[tuple[str, RouteMatch, int, T]]) -> RouteTable[T]:
@@ -167,6 +170,7 @@ class RouteTable(Generic[T]):
             kind = _REGEX
             regex = UserRegex(match.path_regex or "")
         specificity = len(match.headers) + len(match.query)
+        self.matches_fields = self.matches_fields or specificity > 0
         key = (priority, _host_rank(match.host), tuple(ranks), kind, specificity, match.methods is not None)
         entry = _Entry(
             payload=payload,

@@ -6,6 +6,7 @@ PATH_PARAMS = "path_params"  # dict[str, str]: template parameters, as they appe
 TRACE = "trace"  # portico.core.telemetry.traceparent.TraceContext: trace id, our span id, flags, tracestate
 IDENTITY = "identity"  # set by the auth filters (JWT / API key); read by rate limit and forwarding
 CLIENT_IP = "client_ip"  # IPv4Address | IPv6Address | None: the address IP rules judge (trusted proxies honoured)
+SCREEN_KEY = "screen_key"  # tuple: what the refused-client screen keyed this request by (portico.edge.filters.ip)
 CLIENT_CERT = "client_cert"  # portico.core.auth.clientcert.CertIdentity: the verified client certificate's identity
 
 # Observability: set by the filter that knows, read by the access-log/metrics filter (portico.edge.filters.access_log)

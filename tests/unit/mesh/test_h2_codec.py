@@ -1,0 +1,128 @@
+"""The sidecar's HTTP/2 header codec against h2's own (hpack's decoder is the reference for what goes on the wire)."""
+
+from __future__ import annotations
+
+import h2.exceptions
+import pytest
+from h2.utilities import HeaderValidationFlags, normalize_inbound_headers, validate_headers
+from hpack import Decoder
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from portico.core.headers import Headers
+from portico.mesh.h2codec import REQUEST, RESPONSE, TRAILERS, BlockKind, MalformedHeaders, StatelessEncoder, inbound
+from portico.mesh.h2conn import encode
+
+_NAMES = [b":method", b":path", b":status", b":authority", b"content-type", b"te", b"authorization", b"cookie"]
+_NAMES += [b"x-portico-attempt-count", b"traceparent", b"grpc-status", b"x-" + b"n" * 200, b"accept-encoding"]
+_VALUES = [b"", b"POST", b"200", b"/", b"trailers", b"application/grpc", b"gzip, deflate", b"\xe9t\xe9", b"v" * 300]
+_field = st.tuples(st.sampled_from(_NAMES), st.sampled_from(_VALUES) | st.binary(max_size=40))
+
+
+@given(st.lists(st.lists(_field, max_size=12), min_size=1, max_size=4), st.sampled_from([None, 0, 256, 4096]))
+def test_every_block_decodes_to_its_fields_and_leaves_the_dynamic_table_empty(
+    blocks: list[list[tuple[bytes, bytes]]], resize: int | None
+) -> None:
+    encoder, decoder = StatelessEncoder(), Decoder()
+    if resize is not None:  # the peer's SETTINGS_HEADER_TABLE_SIZE: acknowledged at the start of the next block
+        encoder.header_table_size = resize
+    for fields in blocks:
+        block = encoder.encode(fields)
+        assert decoder.decode(block, raw=True) == fields
+        assert not decoder.header_table.dynamic_entries
+    if resize is not None:
+        assert decoder.header_table.maxsize == resize
+
+
+def test_credentials_are_never_indexed_and_nothing_is_huffman_coded() -> None:
+    encoder, decoder = StatelessEncoder(), Decoder()
+    block = encoder.encode([(b"authorization", b"Bearer t"), (b"cookie", b"a=1"), (b"x-a", b"plain")])
+    decoded = decoder.decode(block, raw=True)
+    assert [h.indexable for h in decoded] == [False, False, True]
+    assert b"Bearer t" in block and b"plain" in block  # literals as they are, not Huffman-coded
+
+
+def test_fields_leave_as_the_bytes_they_arrived_as() -> None:
+    """A value decoded as latin-1 goes out as the same bytes, not re-encoded as UTF-8."""
+    raw = "caf\xe9"  # b"caf\xe9" decoded as latin-1
+    out = dict(encode(Headers([("x-name", raw), ("connection", "close"), ("te", "gzip")])))
+    assert out == {b"x-name": b"caf\xe9"}
+
+
+# --- received blocks: the one-pass check gives h2's verdicts
+_IN_NAMES = [b":method", b":path", b":scheme", b":authority", b":status", b":protocol", b":custom", b":", b"host"]
+_IN_NAMES += [b"cookie", b"Cookie", b"te", b"connection", b"keep-alive", b"upgrade", b"x-a", b"X-A", b"a:b", b""]
+_IN_NAMES += [b"x a", b"x\x7f", b"x\xe9", b"content-length", b"!#$%&'*+-.^_`|~0123456789"]
+_IN_VALUES = [b"", b"GET", b"CONNECT", b"/", b"http", b"svc", b"other", b"200", b"trailers", b"Trailers", b"gzip"]
+_IN_VALUES += [b" x", b"x ", b"\tx", b"x\t", b"a b", b"a\rb", b"a\nb", b"a\x00b", b"\xe9\xff", b"x=1", b" ", b"\t"]
+_good_field = st.tuples(
+    st.sampled_from([b"host", b"cookie", b"te", b"x-a", b"content-length", b"!#$%&'*+-.^_`|~0123456789"]),
+    st.sampled_from([b"", b"svc", b"other", b"trailers", b"a b", b"x=1", b"\xe9\xff", b" x", b"x "]),
+)
+_pseudo_field = st.tuples(
+    st.sampled_from([b":method", b":path", b":scheme", b":authority", b":status", b":protocol", b"host"]),
+    st.sampled_from([b"", b"svc", b"other", b"CONNECT", b"GET", b"/"]),
+)
+_in_field = (
+    _good_field
+    | _pseudo_field
+    | st.tuples(st.sampled_from(_IN_NAMES) | st.binary(max_size=4), st.sampled_from(_IN_VALUES) | st.binary(max_size=4))
+)
+_REQUEST_HEAD = [(b":method", b"GET"), (b":path", b"/"), (b":scheme", b"http"), (b":authority", b"svc")]
+_HEADS = {
+    REQUEST: st.permutations(_REQUEST_HEAD).flatmap(lambda h: st.integers(2, 4).map(lambda n: h[:n])),
+    RESPONSE: st.just([(b":status", b"200")]) | st.lists(st.sampled_from([*_REQUEST_HEAD, (b":status", b"204")])),
+    TRAILERS: st.just([]) | st.lists(st.sampled_from([(b":status", b"200"), (b":path", b"/")]), max_size=1),
+}
+
+
+def _h2_verdict(fields: list[tuple[bytes, bytes]], kind: BlockKind) -> list[tuple[bytes, bytes]] | None:
+    flags = HeaderValidationFlags(
+        is_client=kind != REQUEST, is_trailer=kind == TRAILERS, is_response_header=kind == RESPONSE,
+        is_push_promise=False,
+    )  # fmt: skip
+    try:
+        return [(f[0], f[1]) for f in validate_headers(normalize_inbound_headers(fields, flags), flags)]
+    except h2.exceptions.ProtocolError:
+        return None
+
+
+@st.composite
+def _blocks(draw: st.DrawFn) -> tuple[BlockKind, list[tuple[bytes, bytes]]]:
+    kind: BlockKind = draw(st.sampled_from([REQUEST, RESPONSE, TRAILERS]))
+    fields = draw(_HEADS[kind]) + draw(st.lists(_good_field, max_size=4))
+    for _ in range(draw(st.integers(0, 3))):  # a few odd fields, anywhere: pseudo-header fields may land late
+        fields.insert(draw(st.integers(0, len(fields))), draw(_in_field))
+    return kind, fields
+
+
+@settings(max_examples=1000)
+@given(_blocks())
+@example((REQUEST, [*_REQUEST_HEAD, (b"host", b"svc"), (b"host", b"other")]))  # h2 compares the last host
+@example((REQUEST, [(b":method", b"GET"), (b":scheme", b"http"), (b":path", b""), (b"host", b"svc")]))
+@example((REQUEST, [*_REQUEST_HEAD, (b":protocol", b"websocket")]))
+@example((REQUEST, [(b":method", b"CONNECT"), (b":protocol", b"ws"), *_REQUEST_HEAD[1:]]))
+@example((TRAILERS, [(b"cookie", b" a"), (b"cookie", b"b ")]))
+@example((TRAILERS, [(b"cookie", b"a "), (b"cookie", b" b")]))  # joined first: "a ;  b" is valid
+def test_the_one_pass_check_refuses_exactly_what_h2s_validation_refuses_and_yields_the_same_fields(
+    block: tuple[BlockKind, list[tuple[bytes, bytes]]],
+) -> None:
+    kind, fields = block
+    expected = _h2_verdict(fields, kind)
+    try:
+        pseudo, pairs = inbound(fields, kind)
+    except MalformedHeaders:
+        assert expected is None, f"refused what h2 accepts: {fields!r}"
+        return
+    assert expected is not None, f"accepted what h2 refuses: {fields!r}"
+    assert pseudo == {n.decode("latin-1"): v.decode("latin-1") for n, v in expected if n.startswith(b":")}
+    assert pairs == [(n.decode("latin-1"), v.decode("latin-1")) for n, v in expected if not n.startswith(b":")]
+
+
+def test_a_valid_request_block_is_split_into_pseudo_fields_and_headers() -> None:
+    pseudo, pairs = inbound([*_REQUEST_HEAD, (b"cookie", b"a=1"), (b"x-a", b"\xe9"), (b"cookie", b"b=2")], REQUEST)
+    assert pseudo == {":method": "GET", ":path": "/", ":scheme": "http", ":authority": "svc"}
+    assert pairs == [("x-a", "\xe9"), ("cookie", "a=1; b=2")]
+    for bad in ([(b"X-A", b"1")], [(b"x-a", b"a\r\nb")], [(b"connection", b"close")], [(b"te", b"gzip")]):
+        with pytest.raises(MalformedHeaders):
+            inbound([*_REQUEST_HEAD, *bad], REQUEST)
