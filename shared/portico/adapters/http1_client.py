@@ -79,7 +79,13 @@ class _Stale(Exception):
     """A reused connection closed before answering a byte: the keep-alive race, safe to try once on a fresh one."""
 
 
-class _Connection(asyncio.Protocol):
+# Reads land in one buffer per process (BufferedProtocol): the loop is single-threaded and buffer_updated parses
+# the bytes before the next read. Without it, a TLS transport asks OpenSSL for up to 256 KiB per read as a fresh
+# bytes object (uvloop: an mmap, mremap and munmap per record).
+_READ_BUFFER = memoryview(bytearray(64 * 1024))
+
+
+class _Connection(asyncio.BufferedProtocol):
     """One keep-alive connection; one request at a time (no pipelining: a failure could not be attributed)."""
 
     def __init__(self) -> None:
@@ -112,7 +118,13 @@ class _Connection(asyncio.Protocol):
             else:
                 self._waiter.set_exception(UpstreamReset("the upstream closed the connection mid-response"))
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(_READ_BUFFER[:nbytes])  # httptools copies what it hands to the callbacks
+
+    def data_received(self, data: bytes | memoryview) -> None:
         self._received += len(data)
         try:
             self._parser.feed_data(data)

@@ -125,8 +125,17 @@ def serialize(resp: Response, *, close: bool, head: bool = False) -> bytes:
     return out if head else out + resp.body
 
 
-class HttpServerProtocol(asyncio.Protocol):
-    """One connection. Requests are handled one at a time, in order, so pipelined responses cannot reorder."""
+# Reads land in one buffer per process (BufferedProtocol): the loop is single-threaded and buffer_updated parses
+# the bytes before the next read, so connections never see each other's bytes. Without it, uvloop's TLS transport
+# asks OpenSSL for up to 256 KiB per read as a fresh bytes object (an mmap, mremap and munmap per record).
+_READ_BUFFER = memoryview(bytearray(64 * 1024))
+
+
+class HttpServerProtocol(asyncio.BufferedProtocol):
+    """One connection. Requests are handled one at a time, in order, so pipelined responses cannot reorder.
+
+    Reads arrive through get_buffer/buffer_updated (the shared buffer); data_received takes the bytes a protocol
+    sniffer or an h2c upgrade hands over."""
 
     def __init__(self, handler: RequestHandler, limits: ServerLimits, tracker: ConnectionTracker) -> None:
         self._handler = handler
@@ -180,7 +189,13 @@ class HttpServerProtocol(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _READ_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(_READ_BUFFER[:nbytes])  # httptools copies what it hands to the callbacks
+
+    def data_received(self, data: bytes | memoryview) -> None:
         if self._closing or self._done_reading:
             return
         if not self._headers_done:
@@ -194,7 +209,7 @@ class HttpServerProtocol(asyncio.Protocol):
         except _Reject as rej:
             self._reject(rej.status, rej.detail)
         except httptools.HttpParserUpgrade as upgrade:
-            self._upgrade(data[upgrade.args[0] :] if upgrade.args else b"")
+            self._upgrade(bytes(data[upgrade.args[0] :]) if upgrade.args else b"")
         except httptools.HttpParserError as exc:
             cause = exc.__context__
             if isinstance(cause, _Reject):

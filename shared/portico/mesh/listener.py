@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,7 +48,9 @@ async def listen(
     loop = asyncio.get_running_loop()
 
     def http1() -> asyncio.Protocol:
-        return HttpServerProtocol(handler, lim, tracker)
+        # a BufferedProtocol (uvloop reads into its buffer only when it is not an asyncio.Protocol) that also takes
+        # data_received, which is all the sniffer's hand-over calls
+        return typing.cast(asyncio.Protocol, HttpServerProtocol(handler, lim, tracker))
 
     # `h2`: HTTP/2 too, by ALPN h2 or the h2c preface (mesh/sniffer.py)
     http = _sniffing(http1, h2, lim, tracker) if h2 is not None else http1
