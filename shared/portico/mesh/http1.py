@@ -290,7 +290,7 @@ class HttpServerProtocol(asyncio.BufferedProtocol):
         self._queue.append((req, bool(self._parser.should_keep_alive())))
         if not self._busy:
             self._busy = True
-            asyncio.get_running_loop().create_task(self._drain_queue())
+            self._loop.create_task(self._drain_queue())
 
     def _build_request(self) -> Request:
         method = self._parser.get_method().decode("ascii")
