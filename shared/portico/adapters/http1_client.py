@@ -26,6 +26,7 @@ from typing import Any
 
 import httptools
 
+from portico.adapters.read_buffer import READ_BUFFER
 from portico.adapters.resolve import Resolver, checked_addresses, system_resolver
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
@@ -79,12 +80,6 @@ class _Stale(Exception):
     """A reused connection closed before answering a byte: the keep-alive race, safe to try once on a fresh one."""
 
 
-# Reads land in one buffer per process (BufferedProtocol): the loop is single-threaded and buffer_updated parses
-# the bytes before the next read. Without it, a TLS transport asks OpenSSL for up to 256 KiB per read as a fresh
-# bytes object (uvloop: an mmap, mremap and munmap per record).
-_READ_BUFFER = memoryview(bytearray(64 * 1024))
-
-
 class _Connection(asyncio.BufferedProtocol):
     """One keep-alive connection; one request at a time (no pipelining: a failure could not be attributed)."""
 
@@ -119,10 +114,10 @@ class _Connection(asyncio.BufferedProtocol):
                 self._waiter.set_exception(UpstreamReset("the upstream closed the connection mid-response"))
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _READ_BUFFER
+        return READ_BUFFER
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(_READ_BUFFER[:nbytes])  # httptools copies what it hands to the callbacks
+        self.data_received(READ_BUFFER[:nbytes])  # httptools copies what it hands to the callbacks
 
     def data_received(self, data: bytes | memoryview) -> None:
         self._received += len(data)

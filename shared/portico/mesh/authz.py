@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 
-from portico.core.chain import Context, Handler
+from portico.core.chain import Context, Handler, answer
 from portico.core.config.configset import ConfigSet
 from portico.core.headers import Headers
 from portico.core.http import Response
@@ -63,13 +63,13 @@ class AuthorizationFilter:
             self._version = version
         return self._policies
 
-    async def __call__(self, ctx: Context, next: Handler) -> Response:
+    def __call__(self, ctx: Context, next: Handler) -> Awaitable[Response]:
         peer: SpiffeId | None = ctx.attrs.get(SPIFFE_ID)
         if peer is None:  # unreachable behind mTLS; policies are never evaluated on an unverified caller
-            return problem(403, "RBAC: access denied (no verified peer identity)", request_id=ctx.request_id)
+            return answer(problem(403, "RBAC: access denied (no verified peer identity)", request_id=ctx.request_id))
         policies = self.policies()
         if policies.allows_all:  # no policy for this workload: nothing to match the request against
-            return await next(ctx)
+            return next(ctx)
         req = ctx.request
         facts = RequestFacts(
             peer,
@@ -101,5 +101,5 @@ class AuthorizationFilter:
             if self._on_deny is not None:
                 self._on_deny()
             # Like Istio, the caller learns it was denied, not which policy matched.
-            return problem(403, "RBAC: access denied", request_id=ctx.request_id)
-        return await next(ctx)
+            return answer(problem(403, "RBAC: access denied", request_id=ctx.request_id))
+        return next(ctx)

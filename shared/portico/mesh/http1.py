@@ -20,6 +20,7 @@ from typing import Any
 
 import httptools
 
+from portico.adapters.read_buffer import READ_BUFFER
 from portico.core.authority import invalid_host
 from portico.core.headers import Headers
 from portico.core.http import Request, Response
@@ -125,12 +126,6 @@ def serialize(resp: Response, *, close: bool, head: bool = False) -> bytes:
     return out if head else out + resp.body
 
 
-# Reads land in one buffer per process (BufferedProtocol): the loop is single-threaded and buffer_updated parses
-# the bytes before the next read, so connections never see each other's bytes. Without it, uvloop's TLS transport
-# asks OpenSSL for up to 256 KiB per read as a fresh bytes object (an mmap, mremap and munmap per record).
-_READ_BUFFER = memoryview(bytearray(64 * 1024))
-
-
 class HttpServerProtocol(asyncio.BufferedProtocol):
     """One connection. Requests are handled one at a time, in order, so pipelined responses cannot reorder.
 
@@ -190,10 +185,10 @@ class HttpServerProtocol(asyncio.BufferedProtocol):
             self._timer = None
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return _READ_BUFFER
+        return READ_BUFFER
 
     def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(_READ_BUFFER[:nbytes])  # httptools copies what it hands to the callbacks
+        self.data_received(READ_BUFFER[:nbytes])  # httptools copies what it hands to the callbacks
 
     def data_received(self, data: bytes | memoryview) -> None:
         if self._closing or self._done_reading:
@@ -290,7 +285,7 @@ class HttpServerProtocol(asyncio.BufferedProtocol):
         self._queue.append((req, bool(self._parser.should_keep_alive())))
         if not self._busy:
             self._busy = True
-            asyncio.get_running_loop().create_task(self._drain_queue())
+            self._loop.create_task(self._drain_queue())
 
     def _build_request(self) -> Request:
         method = self._parser.get_method().decode("ascii")

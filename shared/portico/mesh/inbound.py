@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from portico.adapters.tls.peer import PeerPolicy, PeerRejected, identity_from_cert
-from portico.core.chain import Context, Handler
+from portico.core.chain import Context, Handler, answer
 from portico.core.headers import Headers
 from portico.core.hop import INTERNAL_PREFIX, UnderscoreAction, underscore_refusal
 from portico.core.http import Response
@@ -64,19 +65,19 @@ class PeerIdentityFilter:
     def __init__(self, policy: PeerPolicy | None = None) -> None:
         self._policy = policy
 
-    async def __call__(self, ctx: Context, next: Handler) -> Response:
+    def __call__(self, ctx: Context, next: Handler) -> Awaitable[Response]:
         info: ConnInfo = ctx.attrs[CONN]
         verdict: _Verdict | None = info.peer_identity
         if verdict is None:
             verdict = info.peer_identity = self._verdict(info)
         if verdict.refused is not None:
-            return problem(403, f"peer identity not accepted: {verdict.refused}", request_id=ctx.request_id)
+            return answer(problem(403, f"peer identity not accepted: {verdict.refused}", request_id=ctx.request_id))
         if verdict.spiffe is not None:
             ctx.attrs[SPIFFE_ID] = verdict.spiffe
         ctx.attrs[PEER] = verdict.peer
         if verdict.peer is not None:
             ctx.request.headers.set(PEER_HEADER, verdict.peer)
-        return await next(ctx)
+        return next(ctx)
 
     def _verdict(self, info: ConnInfo) -> _Verdict:
         if self._policy is None:

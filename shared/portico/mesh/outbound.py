@@ -10,7 +10,7 @@ import logging
 import random
 from collections.abc import Awaitable
 
-from portico.core.chain import Context, Filter, Handler, build_chain
+from portico.core.chain import Context, Filter, Handler, answer, build_chain
 from portico.core.config.configset import service_name
 from portico.core.headers import Headers
 from portico.core.hop import UnderscoreAction, underscore_refusal
@@ -62,15 +62,15 @@ class RouteFilter:
     def __init__(self, state: MeshState) -> None:
         self._state = state
 
-    async def __call__(self, ctx: Context, next: Handler) -> Response:
+    def __call__(self, ctx: Context, next: Handler) -> Awaitable[Response]:
         host = ctx.request.host.rsplit(":", 1)[0] if ctx.request.host else ""
         if not host:
-            return problem(400, "no destination: send an absolute-form URL or a Host header naming a service")
+            return answer(problem(400, "no destination: send an absolute-form URL or a Host header naming a service"))
         service = service_name(host)
         route = self._state.routes.match(service, ctx.request)
         ctx.attrs[SERVICE] = service
         ctx.attrs[ROUTE] = route
-        return await next(ctx)
+        return next(ctx)
 
 
 class FaultFilter:
@@ -79,8 +79,13 @@ class FaultFilter:
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
 
-    async def __call__(self, ctx: Context, next: Handler) -> Response:
+    def __call__(self, ctx: Context, next: Handler) -> Awaitable[Response]:
         route: CompiledRoute = ctx.attrs[ROUTE]
+        if route.fault is None:  # most routes: no coroutine of this filter's own
+            return next(ctx)
+        return self._inject(ctx, next, route)
+
+    async def _inject(self, ctx: Context, next: Handler, route: CompiledRoute) -> Response:
         decision = decide(route.fault, self._rng)
         if decision.delay > 0:
             await asyncio.sleep(decision.delay)
@@ -104,7 +109,7 @@ class MirrorFilter:
         self._rng = rng
         self._in_flight: set[asyncio.Task[Response]] = set()
 
-    async def __call__(self, ctx: Context, next: Handler) -> Response:
+    def __call__(self, ctx: Context, next: Handler) -> Awaitable[Response]:
         route: CompiledRoute = ctx.attrs[ROUTE]
         mirror = route.mirror is not None and self._rng.random() * 100 < route.mirror_percent
         # shed mirrors rather than grow memory when the shadow upstream is slow
@@ -124,7 +129,7 @@ class MirrorFilter:
             )
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
-        return await next(ctx)
+        return next(ctx)
 
 
 Target = tuple[CompiledRoute, str, Cluster, tuple[tuple[str, str], ...]]
@@ -152,12 +157,12 @@ class Dispatcher:
         self._state = state
         self._rng = rng
 
-    async def __call__(self, ctx: Context) -> Response:
+    def __call__(self, ctx: Context) -> Awaitable[Response]:
         target = pick_target(ctx, self._state, self._rng)
         if isinstance(target, Response):
-            return target
+            return answer(target)
         route, service, cluster, labels = target
-        return await self._call(ctx.request, service, cluster, route, labels)
+        return self._call(ctx.request, service, cluster, route, labels)
 
     async def send(
         self, req: Request, service: str, subset: str | None, route: CompiledRoute, *, mirror: bool = False
