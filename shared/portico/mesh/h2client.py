@@ -165,7 +165,7 @@ class H2ClientConnection(asyncio.Protocol):
         caller pumps it instead."""
         wire = self.wire
         conn = wire.conn
-        if len(data) > min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size):
+        if not wire.fits(stream_id, len(data)):
             return False
         last = not trailers
         if data or last:

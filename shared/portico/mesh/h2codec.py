@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import h2.exceptions
-from hpack import Encoder
+from hpack import Decoder, Encoder, OversizedHeaderListError
 from hpack.table import HeaderTable
 
 _NEVER_INDEXED = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
@@ -95,6 +95,102 @@ class StatelessEncoder(Encoder):
         return b"".join(parts)
 
 
+class PlainDecoder(Decoder):
+    """An hpack `Decoder` with a short way through the blocks `StatelessEncoder` writes (another Portico sidecar's):
+    static-table indexes and literals without indexing or never indexed, no Huffman code. Such a block leaves the
+    dynamic table as it was, so at the first representation of any other kind (Huffman, a dynamic index, incremental
+    indexing, a table size update, or a malformed one) the whole block is simply decoded again by hpack itself. The
+    header list size limit (MAX_HEADER_LIST_SIZE: OversizedHeaderListError, which h2 answers with ENHANCE_YOUR_CALM)
+    is counted as hpack counts it."""
+
+    def decode(self, data: bytes, raw: bool = False) -> Iterable[Any]:
+        fields = _plain_block(bytes(data), self.max_header_list_size) if raw else None
+        if fields is None:
+            return super().decode(data, raw)
+        self._assert_valid_table_size()
+        return fields
+
+
+_STATIC = HeaderTable.STATIC_TABLE
+
+
+def _plain_block(data: bytes, limit: int) -> list[tuple[bytes, bytes]] | None:
+    """The fields of a block made only of the representations above, or None to leave it to hpack."""
+    fields: list[tuple[bytes, bytes]] = []
+    size = 0
+    end = len(data)
+    at = 0
+    static = _STATIC
+    while at < end:
+        first = data[at]
+        if first & 0x80:  # indexed (6.1): the static table only, one byte
+            index = first & 0x7F
+            if index == 0 or index > 61:  # 0 is an error, the rest the dynamic table: hpack's
+                return None
+            at += 1
+            field = static[index - 1]
+        elif first & 0xE0:  # incremental indexing or a table size update
+            return None
+        else:  # without indexing or never indexed (6.2.2, 6.2.3): a 4-bit name index
+            index = first & 0x0F
+            at += 1
+            if index == 0x0F:
+                if at >= end or data[at] & 0x80:  # a second index byte at most: 15..142, the static table
+                    return None
+                index += data[at]
+                at += 1
+                if index > 61:
+                    return None
+            if index:
+                name = static[index - 1][0]
+            else:
+                if at >= end:
+                    return None
+                length = data[at]
+                if length & 0x80:  # Huffman: hpack's
+                    return None
+                at += 1
+                if length == 0x7F:
+                    length, at = _long_length(data, at, end)
+                name = data[at : at + length]
+                at += length
+                if at > end:
+                    return None
+            if at >= end:
+                return None
+            length = data[at]
+            if length & 0x80:
+                return None
+            at += 1
+            if length == 0x7F:
+                length, at = _long_length(data, at, end)
+            value = data[at : at + length]
+            at += length
+            if at > end:
+                return None
+            field = (name, value)
+        fields.append(field)
+        size += 32 + len(field[0]) + len(field[1])
+        if size > limit:
+            raise OversizedHeaderListError(f"A header list larger than {limit} has been received")
+    return fields
+
+
+def _long_length(data: bytes, at: int, end: int) -> tuple[int, int]:
+    """A string length past the 7-bit prefix (5.1): its continuation bytes from `at`. A length that runs off the
+    block comes back as one the caller's bounds check refuses."""
+    length = 0x7F
+    shift = 0
+    while at < end and shift <= 28:
+        more = data[at]
+        at += 1
+        length += (more & 0x7F) << shift
+        shift += 7
+        if not more & 0x80:
+            return length, at
+    return end + 1, end  # unterminated or absurd: `at + length` lands past the end
+
+
 # --- inbound header blocks
 class MalformedHeaders(h2.exceptions.ProtocolError):
     """A received header block breaks RFC 9113 8.2/8.3: the connection ends with GOAWAY PROTOCOL_ERROR, as h2's
@@ -114,6 +210,22 @@ _PSEUDO = frozenset({b":method", b":scheme", b":authority", b":path", b":status"
 _REQUEST_PSEUDO = frozenset({b":scheme", b":path", b":authority", b":method", b":protocol"})
 _GOOD_NAMES: set[bytes] = set()
 _GOOD_NAME_LIMIT = 1024
+# fields that passed every per-field check, as decoded: bounded in count and size (unique values such as trace ids
+# fill it once and are then simply checked each time; at most 2,048 x 256 bytes)
+_GOOD_FIELDS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+_GOOD_FIELD_LIMIT = 2048
+_PER_CALL = frozenset(  # values new on every call: not worth a place
+    {
+        b"traceparent",
+        b"tracestate",
+        b"x-request-id",
+        b"x-amzn-trace-id",
+        b"x-b3-traceid",
+        b"x-b3-spanid",
+        b"grpc-timeout",
+    }
+)
+_GOOD_VALUE_LIMIT = 256
 
 
 def inbound(fields: Iterable[tuple[bytes, bytes]], kind: BlockKind) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -126,7 +238,20 @@ def inbound(fields: Iterable[tuple[bytes, bytes]], kind: BlockKind) -> tuple[dic
     cookies: list[bytes] = []
     regular = False
     good = _GOOD_NAMES
+    seen = _GOOD_FIELDS
     for field in fields:
+        known = seen.get(field)  # a field checked before (most are: content-type, te, user-agent, ...)
+        if known is not None:
+            if known[0][0] == ":":
+                if known[0] in pseudo:
+                    raise MalformedHeaders(f"duplicate pseudo-header field {known[0]!r}")
+                if regular:
+                    raise MalformedHeaders(f"pseudo-header field out of sequence: {known[0]!r}")
+                pseudo[known[0]] = known[1]
+            else:
+                regular = True
+                pairs.append(known)
+            continue
         name, value = field[0], field[1]
         if name not in good:
             _check_name(name)
@@ -143,14 +268,17 @@ def inbound(fields: Iterable[tuple[bytes, bytes]], kind: BlockKind) -> tuple[dic
                 raise MalformedHeaders(f"pseudo-header field out of sequence: {name!r}")
             if name not in _PSEUDO:
                 raise MalformedHeaders(f"unknown pseudo-header field {name!r}")
-            pseudo[key] = value.decode("latin-1")
+            pseudo[key] = text = value.decode("latin-1")
+            _remember(name, value, (key, text))
             continue
         regular = True
         if name in _CONNECTION:
             raise MalformedHeaders(f"connection-specific header field {name!r}")
         if name == b"te" and value.lower() != b"trailers":
             raise MalformedHeaders(f"invalid value for te: {value!r}")
-        pairs.append((name.decode("latin-1"), value.decode("latin-1")))
+        pair = (name.decode("latin-1"), value.decode("latin-1"))
+        pairs.append(pair)
+        _remember(name, value, pair)
     if cookies:
         joined = b"; ".join(cookies)
         if joined and _BAD_VALUE.search(joined) is not None:
@@ -158,6 +286,12 @@ def inbound(fields: Iterable[tuple[bytes, bytes]], kind: BlockKind) -> tuple[dic
         pairs.append(("cookie", joined.decode("latin-1")))
     _check_pseudo(pseudo, pairs, kind)
     return pseudo, pairs
+
+
+def _remember(name: bytes, value: bytes, decoded: tuple[str, str]) -> None:
+    """Keep a field that passed every per-field check (never a cookie: those are checked once joined)."""
+    if len(value) <= _GOOD_VALUE_LIMIT and len(_GOOD_FIELDS) < _GOOD_FIELD_LIMIT and name not in _PER_CALL:
+        _GOOD_FIELDS[(name, value)] = decoded
 
 
 def _check_name(name: bytes) -> None:

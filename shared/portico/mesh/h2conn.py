@@ -14,12 +14,14 @@ from collections.abc import Iterable
 import h2.config
 import h2.connection
 import h2.errors
+import h2.events
 import h2.exceptions
 import h2.settings
+from hyperframe.frame import Frame, RstStreamFrame
 
 from portico.core.headers import Headers
 from portico.mesh.h2body import StreamReset
-from portico.mesh.h2codec import BlockKind, StatelessEncoder, inbound
+from portico.mesh.h2codec import BlockKind, PlainDecoder, StatelessEncoder, inbound
 
 # Per-stream receive window: a slow reader holds at most this much per stream (Envoy's default is 256 MiB; gRPC's
 # own BDP probing starts at 64 KiB). 1 MiB keeps a large message moving at LAN speed without unbounded memory.
@@ -88,10 +90,47 @@ def latin1(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+class _Connection(h2.connection.H2Connection):
+    """h2's connection, less one cost: h2 4.3 formats `repr(frame)` for a trace log line on every received frame
+    (serialising the frame's body again), whether or not anything logs it. `_receive_frame` below is h2's own, from
+    the pinned 4.3.0 (localdev/constraints.txt), without that line; tests/unit/mesh/test_h2_codec.py fails when
+    the pin moves, so the copy is checked again."""
+
+    def _receive_frame(self, frame: Frame) -> list[h2.events.Event]:
+        events: list[h2.events.Event]
+        try:
+            frames, events = self._frame_dispatch_table[frame.__class__](frame)
+        except h2.exceptions.StreamClosedError as e:
+            if self._stream_is_closed_by_reset(e.stream_id):  # closed by RST_STREAM: a stream error
+                f = RstStreamFrame(e.stream_id)
+                f.error_code = e.error_code
+                self._prepare_for_sending([f])
+                events = e._events
+            else:
+                raise
+        except h2.exceptions.StreamIDTooLowError as e:
+            if self._stream_is_closed_by_reset(e.stream_id):
+                f = RstStreamFrame(e.stream_id)
+                f.error_code = h2.errors.ErrorCodes.STREAM_CLOSED
+                self._prepare_for_sending([f])
+                events = []
+            elif self._stream_is_closed_by_end(e.stream_id):  # closed by END_STREAM: a connection error
+                raise h2.exceptions.StreamClosedError(e.stream_id) from e
+            else:
+                raise
+        else:
+            self._prepare_for_sending(frames)
+        return events
+
+
 def connection(*, client_side: bool) -> h2.connection.H2Connection:
     """An h2 state machine with the sidecar's configuration and the stateless header encoder."""
-    conn = h2.connection.H2Connection(config(client_side=client_side))
+    conn = _Connection(config(client_side=client_side))
     conn.encoder = StatelessEncoder()
+    decoder = PlainDecoder()  # before any SETTINGS, which set their limits on this one
+    decoder.max_header_list_size = conn.decoder.max_header_list_size
+    decoder.max_allowed_table_size = conn.decoder.max_allowed_table_size
+    conn.decoder = decoder
     return conn
 
 
@@ -137,6 +176,16 @@ class H2Wire:
         self.closed = True
         _wake_all(self._window_waiters)
         _wake_all(self._drain_waiters)
+
+    def fits(self, stream_id: int, size: int) -> bool:
+        """Whether `size` bytes can go out now in one DATA frame on this stream."""
+        if self.closed:
+            return False
+        try:
+            window = self.conn.local_flow_control_window(stream_id)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.NoSuchStreamError, KeyError):
+            return False
+        return size <= window and size <= self.conn.max_outbound_frame_size
 
     async def send_data(self, stream_id: int, data: bytes) -> None:
         """Send `data` on a stream as the peer's windows allow; raises StreamReset when the stream or the

@@ -273,9 +273,22 @@ class H2ServerProtocol(asyncio.Protocol):
         """Pass on a streamed body and then its trailers; a deadline that passes ends the stream (gRPC:
         DEADLINE_EXCEEDED in the trailers), and an upstream reset resets this stream."""
         wire = self._wire
+        whole = body.take_all()
+        if whole is not None and wire.fits(stream_id, len(whole)):  # all here (a unary answer, usually): no await
+            trailers = body.trailers
+            if trailers is not None and len(trailers):
+                if whole:
+                    wire.conn.send_data(stream_id, whole)
+                wire.conn.send_headers(stream_id, encode(trailers), end_stream=True)
+            else:
+                wire.conn.send_data(stream_id, whole, end_stream=True)
+            wire.flush_soon()
+            return
         deadline = response.deadline if isinstance(response, StreamedResponse) else None
         try:
             async with asyncio.timeout_at(deadline):
+                if whole is not None:
+                    await wire.send_data(stream_id, whole)
                 while (chunk := await body.read()) is not None:
                     await wire.send_data(stream_id, chunk)
         except TimeoutError:
