@@ -35,8 +35,8 @@ ALPN = ["h2"]
 class _Pending:
     __slots__ = ("body", "head")
 
-    def __init__(self, body: H2Body) -> None:
-        self.head: asyncio.Future[tuple[int, Headers]] = asyncio.get_running_loop().create_future()
+    def __init__(self, body: H2Body, loop: asyncio.AbstractEventLoop) -> None:
+        self.head: asyncio.Future[tuple[int, Headers]] = loop.create_future()
         self.body = body
 
 
@@ -152,7 +152,7 @@ class H2ClientConnection(asyncio.Protocol):
     def open_stream(self, fields: list[tuple[bytes, bytes]], end_stream: bool) -> tuple[int, _Pending]:
         conn = self.wire.conn
         sid = conn.get_next_available_stream_id()
-        pending = _Pending(H2Body(lambda n: self._consumed(sid, n)))
+        pending = _Pending(H2Body(lambda n: self._consumed(sid, n)), self.wire.loop)
         self._streams[sid] = pending
         conn.send_headers(sid, fields, end_stream=end_stream)
         if end_stream:  # else the body's pump flushes: HEADERS and the first DATA leave in one write

@@ -17,6 +17,8 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
+from h2.stream import STREAM_OPEN as _OPEN_STATES
+from h2.stream import StreamState
 from hyperframe.frame import Frame, RstStreamFrame
 
 from portico.core.headers import Headers
@@ -91,10 +93,27 @@ def latin1(text: str) -> bytes:
 
 
 class _Connection(h2.connection.H2Connection):
-    """h2's connection, less one cost: h2 4.3 formats `repr(frame)` for a trace log line on every received frame
-    (serialising the frame's body again), whether or not anything logs it. `_receive_frame` below is h2's own, from
-    the pinned 4.3.0 (localdev/constraints.txt), without that line; tests/unit/mesh/test_h2_codec.py fails when
-    the pin moves, so the copy is checked again."""
+    """h2's connection, less two costs: h2 4.3 formats `repr(frame)` for a trace log line on every received frame
+    (serialising the frame's body again), whether or not anything logs it, and counts open streams through two
+    properties per stream on every new one. `_receive_frame` and `_open_streams` below are h2's own, from the
+    pinned 4.3.0 (localdev/constraints.txt), without that line and with the state read once;
+    tests/unit/mesh/test_h2_codec.py fails when the pin moves, so the copies are checked again."""
+
+    def _open_streams(self, remainder: int) -> int:
+        """h2's count of open streams of one parity (and its sweep of closed ones), run on every new stream: the
+        same loop reading the state once, not through two properties per stream."""
+        count = 0
+        swept = []
+        closed = StreamState.CLOSED
+        for stream_id, stream in self.streams.items():
+            state = stream.state_machine.state
+            if state is closed:
+                swept.append(stream_id)
+            elif _OPEN_STATES[state] and stream_id % 2 == remainder:
+                count += 1
+        for stream_id in swept:
+            self._closed_streams[stream_id] = self.streams.pop(stream_id).closed_by
+        return count
 
     def _receive_frame(self, frame: Frame) -> list[h2.events.Event]:
         events: list[h2.events.Event]

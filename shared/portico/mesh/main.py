@@ -104,6 +104,9 @@ def run(settings: SidecarSettings) -> None:
     serve(build(settings, identity))
 
 
+GC_YOUNG_THRESHOLD = 10_000
+
+
 def serve(side: Sidecar) -> None:
     """Start the sidecar and serve until SIGTERM has drained it; StartError when it cannot start."""
     import uvloop
@@ -116,6 +119,11 @@ def serve(side: Sidecar) -> None:
         # collector's view keeps full collections short, which keeps latency tails short.
         gc.collect()
         gc.freeze()
+        # Each call allocates a few hundred container objects (frames, events, futures), nearly all freed by their
+        # reference counts; at the default 700 allocations a young collection ran every few calls, ~36 us of CPU
+        # per gRPC call across a sidecar pair (measured with gc.callbacks). 10,000 keeps the same cycle cleanup
+        # for a fraction of the collections (full ones still every 100 young ones).
+        gc.set_threshold(GC_YOUNG_THRESHOLD, 10, 10)
         return_free_memory()
         await side.serve_until_signal()
 

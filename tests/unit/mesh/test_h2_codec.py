@@ -189,3 +189,31 @@ def test_the_short_decoder_reads_every_block_as_hpack_does(
 def test_the_short_decoder_leaves_the_dynamic_tables_indexes_to_hpack() -> None:
     for block in (b"\xbd", b"\xbe", b"\x0f\x2e\x01a", b"\x0f\x2f\x01a", b"\x10\x7f", b"\x00\x01a\x7f\x80"):
         assert _plain(block, 1 << 16) == _hpack(block, 1 << 16), block
+
+
+def test_open_streams_are_counted_and_closed_ones_swept_as_h2_does() -> None:
+    """h2conn._Connection._open_streams against h2's definition, on a client and server exchanging real frames."""
+    import h2.connection
+
+    from portico.mesh.h2conn import connection
+
+    client, server = connection(client_side=True), connection(client_side=False)
+    client.initiate_connection()
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    head = [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/")]
+    for i in range(12):
+        sid = client.get_next_available_stream_id()
+        client.send_headers(sid, head, end_stream=i % 3 != 0)  # a third stay open both ways
+        if i % 2:
+            client.reset_stream(sid)
+    server.receive_data(client.data_to_send())
+    for conn in (client, server):
+        for parity in (0, 1):
+            expected = sum(1 for sid, s in conn.streams.items() if s.open and sid % 2 == parity)
+            closed = {sid: s.closed_by for sid, s in conn.streams.items() if s.closed}
+            assert conn._open_streams(parity) == expected
+            assert not any(s.closed for s in conn.streams.values())
+            assert all(conn._closed_streams[sid] == by for sid, by in closed.items())
+    assert type(client).__mro__[1] is h2.connection.H2Connection
