@@ -416,7 +416,11 @@ def _split(url: str) -> tuple[str, str]:
     start = url.find("://") + 3
     slash = url.find("/", start)
     query = url.find("?", start)
-    cut = min(i for i in (slash, query, len(url)) if i >= 0)
+    cut = len(url)  # comparisons, not min() over a generator: this runs for every request
+    if slash >= 0:
+        cut = slash
+    if 0 <= query < cut:
+        cut = query
     target = url[cut:] or "/"
     if target.startswith("?"):
         target = "/" + target

@@ -21,7 +21,7 @@ class Headers:
     @classmethod
     def lowered(cls, items: _Pairs) -> Headers:
         """Wrap pairs whose names are already lower-case (a parser lowered them), without a copy."""
-        made = cls()
+        made = cls.__new__(cls)  # per parsed message: skip __init__'s copy of no pairs
         made._items = items
         return made
 

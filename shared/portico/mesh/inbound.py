@@ -38,7 +38,7 @@ class InboundHygieneFilter:
         headers = ctx.request.headers
         if refused := underscore_refusal(headers, self._underscores):
             return refused
-        ours = frozenset(n for n in headers.names() if n.startswith(INTERNAL_PREFIX) and n != PEER_HEADER)
+        ours = frozenset([n for n, _ in headers if n.startswith(INTERNAL_PREFIX) and n != PEER_HEADER])
         ctx.request.headers = clean_request(headers, self._underscores, internal_ok=ours)
         resp = await next(ctx)
         resp.headers = strip_hop_by_hop(resp.headers)

@@ -11,7 +11,10 @@ T = TypeVar("T")
 
 def pick_weighted(choices: Sequence[tuple[T, int]], rng: random.Random) -> T | None:
     """An item with probability weight/total; weight 0 is never picked. None when every weight is 0."""
-    total = sum(w for _, w in choices if w > 0)
+    total = 0
+    for _, w in choices:  # per request: a loop, not sum() over a generator
+        if w > 0:
+            total += w
     if total <= 0:
         return None
     point = rng.randrange(total)
