@@ -144,36 +144,37 @@ def _plain_block(data: bytes, limit: int) -> list[tuple[bytes, bytes]] | None:
             if index:
                 name = static[index - 1][0]
             else:
-                if at >= end:
+                literal = _literal(data, at, end)
+                if literal is None:
                     return None
-                length = data[at]
-                if length & 0x80:  # Huffman: hpack's
-                    return None
-                at += 1
-                if length == 0x7F:
-                    length, at = _long_length(data, at, end)
-                name = data[at : at + length]
-                at += length
-                if at > end:
-                    return None
-            if at >= end:
+                name, at = literal
+            literal = _literal(data, at, end)
+            if literal is None:
                 return None
-            length = data[at]
-            if length & 0x80:
-                return None
-            at += 1
-            if length == 0x7F:
-                length, at = _long_length(data, at, end)
-            value = data[at : at + length]
-            at += length
-            if at > end:
-                return None
+            value, at = literal
             field = (name, value)
         fields.append(field)
         size += 32 + len(field[0]) + len(field[1])
         if size > limit:
             raise OversizedHeaderListError(f"A header list larger than {limit} has been received")
     return fields
+
+
+def _literal(data: bytes, at: int, end: int) -> tuple[bytes, int] | None:
+    """The string literal at `at` (5.2) and where the next representation starts; None to leave the block to hpack
+    (Huffman-coded, or running off the block)."""
+    if at >= end:
+        return None
+    length = data[at]
+    if length & 0x80:
+        return None
+    at += 1
+    if length == 0x7F:
+        length, at = _long_length(data, at, end)
+    stop = at + length
+    if stop > end:
+        return None
+    return data[at:stop], stop
 
 
 def _long_length(data: bytes, at: int, end: int) -> tuple[int, int]:
