@@ -90,6 +90,14 @@ def front_door(spawn: Callable[..., str], tmp_path: Path, request: pytest.Fixtur
     )
     assert not issues, issues
     apply_documents(DynamoDbConfigStore(os.environ["PORTICO_CONFIG_TABLE"]), docs)
+    # the front door started before the config was written and serves the Portal only after its next refresh: the
+    # account API answers 404 until then and 401 (with the sign-in link the page renders) after; the page is not
+    # opened before that, or it renders without a sign-in link (seen in a CI-like run)
+    deadline = time.monotonic() + 20 * REFRESH_SECONDS
+    while (status := call(door, "/_portico/portal/api/me", "")) != 401:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the front door did not serve the Portal within {20 * REFRESH_SECONDS:.0f} s ({status})")
+        time.sleep(REFRESH_SECONDS / 2)
     yield door
 
 
