@@ -127,8 +127,9 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], name: str, log: Path, ti
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
-        except urllib.error.HTTPError:
-            return  # it answered, with any status
+        except urllib.error.HTTPError as answered:
+            answered.close()  # it answered, with any status; the error holds the connection's socket
+            return
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
     raise RuntimeError(f"{name} did not answer {url} within {timeout:.0f}s; see {log}")

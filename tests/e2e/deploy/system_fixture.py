@@ -129,7 +129,8 @@ def http_get(url: str, headers: dict[str, str] | None = None, timeout: float = 1
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        with error:  # closed: an HTTPError holds the connection's socket
+            return error.code, error.read()
 
 
 @dataclass

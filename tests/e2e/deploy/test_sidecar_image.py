@@ -18,6 +18,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,16 @@ class _Keep(urllib.request.HTTPRedirectHandler):
 
 
 _NO_REDIRECTS = urllib.request.build_opener(_Keep)
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: Message
+    body: bytes
+
+    def read(self) -> bytes:
+        return self.body
 
 
 def test_image_was_built_by_buildah_and_reports_its_size(system: System) -> None:
@@ -95,10 +107,12 @@ def test_portal_signs_in_through_the_issuer_creates_a_key_and_reads_usage(system
             response = _NO_REDIRECTS.open(request, timeout=15)
         except urllib.error.HTTPError as error:
             response = error
-        for raw in response.headers.get_all("Set-Cookie") or []:
+        with response:  # read and closed here: an unclosed one leaks its socket until a later GC warns of it
+            answer = _Answer(response.status, response.headers, response.read())
+        for raw in answer.headers.get_all("Set-Cookie") or []:
             name, _, value = raw.split(";", 1)[0].partition("=")
             jar[name] = value
-        return response
+        return answer
 
     portal = f"{system.frontdoor}/_portico/portal"
     login = send(f"{portal}/login")

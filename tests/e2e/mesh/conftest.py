@@ -34,7 +34,8 @@ def get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
         with urllib.request.urlopen(url, timeout=timeout) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        with e:  # closed: an HTTPError holds the connection's socket
+            return e.code, e.read()
 
 
 @dataclass
@@ -201,7 +202,8 @@ def get_via(client: Instance, host: str, path: str) -> tuple[int, bytes]:
         with urllib.request.urlopen(req, timeout=5) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        with e:  # closed: an HTTPError holds the connection's socket
+            return e.code, e.read()
 
 
 def _mesh(tmp: Path, tables: dict[str, str], pca_arn: str) -> Mesh:

@@ -60,7 +60,8 @@ class Shop:
             with urllib.request.urlopen(self.front_door + path, timeout=10) as r:
                 return r.status, r.headers.get("x-request-id", ""), r.read()
         except urllib.error.HTTPError as e:
-            return e.code, e.headers.get("x-request-id", ""), e.read()
+            with e:  # closed: an HTTPError holds the connection's socket
+                return e.code, e.headers.get("x-request-id", ""), e.read()
 
 
 @pytest.fixture

@@ -37,7 +37,8 @@ def http(url: str, *, method: str = "GET", host: str | None = None, timeout: flo
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        with e:  # closed: an HTTPError holds the connection's socket
+            return e.code, e.read()
 
 
 @dataclass

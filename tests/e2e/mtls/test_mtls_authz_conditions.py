@@ -55,7 +55,8 @@ def _call(caller: Sidecar, path: str, headers: dict[str, str] | None = None) -> 
         with urllib.request.urlopen(req, timeout=5) as r:
             return int(r.status)
     except urllib.error.HTTPError as e:
-        return int(e.code)
+        with e:  # closed: an HTTPError holds the connection's socket
+            return int(e.code)
 
 
 def _counter(car: Sidecar, name: str, result: str) -> float:
