@@ -154,7 +154,7 @@ class H2ClientConnection(asyncio.Protocol):
         sid = conn.get_next_available_stream_id()
         pending = _Pending(H2Body(lambda n: self._consumed(sid, n)), self.wire.loop)
         self._streams[sid] = pending
-        conn.send_headers(sid, fields, end_stream=end_stream)
+        conn.send_fields(sid, fields, end_stream=end_stream)
         if end_stream:  # else the body's pump flushes: HEADERS and the first DATA leave in one write
             self.wire.flush_soon()
         return sid, pending
@@ -169,9 +169,9 @@ class H2ClientConnection(asyncio.Protocol):
             return False
         last = not trailers
         if data or last:
-            conn.send_data(stream_id, data, end_stream=last)
+            conn.send_body(stream_id, data, end_stream=last)
         if trailers:
-            conn.send_headers(stream_id, encode(trailers), end_stream=True)
+            conn.send_fields(stream_id, encode(trailers), end_stream=True)
         wire.flush_soon()
         return True
 
@@ -190,9 +190,9 @@ class H2ClientConnection(asyncio.Protocol):
                 await wire.send_data(stream_id, chunk)
             extra = trailers()
             if extra is not None and len(extra):
-                wire.conn.send_headers(stream_id, encode(extra), end_stream=True)
+                wire.conn.send_fields(stream_id, encode(extra), end_stream=True)
             else:
-                wire.conn.end_stream(stream_id)
+                wire.conn.end_body(stream_id)
             wire.flush_soon()
         except StreamReset:
             wire.reset(stream_id, h2.errors.ErrorCodes.CANCEL)

@@ -17,13 +17,11 @@ import h2.errors
 import h2.events
 import h2.exceptions
 import h2.settings
-from h2.stream import STREAM_OPEN as _OPEN_STATES
-from h2.stream import StreamState
-from hyperframe.frame import Frame, RstStreamFrame
 
 from portico.core.headers import Headers
 from portico.mesh.h2body import StreamReset
 from portico.mesh.h2codec import BlockKind, PlainDecoder, StatelessEncoder, inbound
+from portico.mesh.h2fast import FastConnection
 
 # Per-stream receive window: a slow reader holds at most this much per stream (Envoy's default is 256 MiB; gRPC's
 # own BDP probing starts at 64 KiB). 1 MiB keeps a large message moving at LAN speed without unbounded memory.
@@ -92,59 +90,10 @@ def latin1(text: str) -> bytes:
         return text.encode("utf-8")
 
 
-class _Connection(h2.connection.H2Connection):
-    """h2's connection, less two costs: h2 4.3 formats `repr(frame)` for a trace log line on every received frame
-    (serialising the frame's body again), whether or not anything logs it, and counts open streams through two
-    properties per stream on every new one. `_receive_frame` and `_open_streams` below are h2's own, from the
-    pinned 4.3.0 (localdev/constraints.txt), without that line and with the state read once;
-    tests/unit/mesh/test_h2_codec.py fails when the pin moves, so the copies are checked again."""
-
-    def _open_streams(self, remainder: int) -> int:
-        """h2's count of open streams of one parity (and its sweep of closed ones), run on every new stream: the
-        same loop reading the state once, not through two properties per stream."""
-        count = 0
-        swept = []
-        closed = StreamState.CLOSED
-        for stream_id, stream in self.streams.items():
-            state = stream.state_machine.state
-            if state is closed:
-                swept.append(stream_id)
-            elif _OPEN_STATES[state] and stream_id % 2 == remainder:
-                count += 1
-        for stream_id in swept:
-            self._closed_streams[stream_id] = self.streams.pop(stream_id).closed_by
-        return count
-
-    def _receive_frame(self, frame: Frame) -> list[h2.events.Event]:
-        events: list[h2.events.Event]
-        try:
-            frames, events = self._frame_dispatch_table[frame.__class__](frame)
-        except h2.exceptions.StreamClosedError as e:
-            if self._stream_is_closed_by_reset(e.stream_id):  # closed by RST_STREAM: a stream error
-                f = RstStreamFrame(e.stream_id)
-                f.error_code = e.error_code
-                self._prepare_for_sending([f])
-                events = e._events
-            else:
-                raise
-        except h2.exceptions.StreamIDTooLowError as e:
-            if self._stream_is_closed_by_reset(e.stream_id):
-                f = RstStreamFrame(e.stream_id)
-                f.error_code = h2.errors.ErrorCodes.STREAM_CLOSED
-                self._prepare_for_sending([f])
-                events = []
-            elif self._stream_is_closed_by_end(e.stream_id):  # closed by END_STREAM: a connection error
-                raise h2.exceptions.StreamClosedError(e.stream_id) from e
-            else:
-                raise
-        else:
-            self._prepare_for_sending(frames)
-        return events
-
-
-def connection(*, client_side: bool) -> h2.connection.H2Connection:
-    """An h2 state machine with the sidecar's configuration and the stateless header encoder."""
-    conn = _Connection(config(client_side=client_side))
+def connection(*, client_side: bool) -> FastConnection:
+    """An h2 state machine with the sidecar's configuration, the short way for plain frames (h2fast) and the
+    stateless header encoder."""
+    conn = FastConnection(config(client_side=client_side))
     conn.encoder = StatelessEncoder()
     decoder = PlainDecoder()  # before any SETTINGS, which set their limits on this one
     decoder.max_header_list_size = conn.decoder.max_header_list_size
@@ -156,7 +105,7 @@ def connection(*, client_side: bool) -> h2.connection.H2Connection:
 class H2Wire:
     """The connection's state machine, its transport and the waiting senders; subclasses handle events."""
 
-    def __init__(self, conn: h2.connection.H2Connection) -> None:
+    def __init__(self, conn: FastConnection) -> None:
         self.conn = conn
         self.transport: asyncio.Transport | None = None
         self.loop = asyncio.get_running_loop()
@@ -223,7 +172,7 @@ class H2Wire:
                 await self._wait(self._window_waiters)
                 continue
             try:
-                conn.send_data(stream_id, view[:size].tobytes())
+                conn.send_body(stream_id, view[:size].tobytes())
             except h2.exceptions.StreamClosedError:
                 raise StreamReset("the stream was reset") from None
             view = view[size:]

@@ -247,14 +247,14 @@ class H2ServerProtocol(asyncio.Protocol):
             end_now = streamed is None and not response.body
             if streamed is not None and streamed.ended and not streamed.failed and _bare(streamed):
                 end_now, streamed = True, None  # trailers-only upstream (gRPC's status in the head): keep it so
-            wire.conn.send_headers(stream_id, fields, end_stream=end_now)
+            wire.conn.send_fields(stream_id, fields, end_stream=end_now)
             stream.answered = True
             wire.flush_soon()
             if streamed is not None:
                 await self._relay(stream_id, stream, response, streamed)
             elif response.body:
                 await wire.send_data(stream_id, response.body)
-                wire.conn.end_stream(stream_id)
+                wire.conn.end_body(stream_id)
                 wire.flush_soon()
         except StreamReset:
             if isinstance(response, StreamedResponse) and response.cancel is not None:
@@ -278,10 +278,10 @@ class H2ServerProtocol(asyncio.Protocol):
             trailers = body.trailers
             if trailers is not None and len(trailers):
                 if whole:
-                    wire.conn.send_data(stream_id, whole)
-                wire.conn.send_headers(stream_id, encode(trailers), end_stream=True)
+                    wire.conn.send_body(stream_id, whole)
+                wire.conn.send_fields(stream_id, encode(trailers), end_stream=True)
             else:
-                wire.conn.send_data(stream_id, whole, end_stream=True)
+                wire.conn.send_body(stream_id, whole, end_stream=True)
             wire.flush_soon()
             return
         deadline = response.deadline if isinstance(response, StreamedResponse) else None
@@ -295,8 +295,8 @@ class H2ServerProtocol(asyncio.Protocol):
             if isinstance(response, StreamedResponse) and response.cancel is not None:
                 response.cancel()
             if stream.grpc:
-                late = [("grpc-status", str(GRPC_DEADLINE_EXCEEDED)), ("grpc-message", "deadline exceeded")]
-                wire.conn.send_headers(stream_id, late, end_stream=True)
+                late = [(b"grpc-status", b"%d" % GRPC_DEADLINE_EXCEEDED), (b"grpc-message", b"deadline exceeded")]
+                wire.conn.send_fields(stream_id, late, end_stream=True)
             else:
                 wire.reset(stream_id, h2.errors.ErrorCodes.CANCEL)
             wire.flush_soon()
@@ -306,9 +306,9 @@ class H2ServerProtocol(asyncio.Protocol):
             return
         trailers = body.trailers
         if trailers is not None and len(trailers):
-            wire.conn.send_headers(stream_id, encode(trailers), end_stream=True)
+            wire.conn.send_fields(stream_id, encode(trailers), end_stream=True)
         else:
-            wire.conn.end_stream(stream_id)
+            wire.conn.end_body(stream_id)
         wire.flush_soon()
 
     # --- connection upkeep

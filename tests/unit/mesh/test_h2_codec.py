@@ -138,11 +138,13 @@ def test_a_valid_request_block_is_split_into_pseudo_fields_and_headers() -> None
             inbound([*_REQUEST_HEAD, *bad], REQUEST)
 
 
-def test_the_receive_frame_copy_matches_the_pinned_h2() -> None:
-    """h2conn._Connection._receive_frame is h2 4.3.0's own less its per-frame repr(): a new h2 needs a new look."""
+def test_the_h2_copies_match_the_pinned_h2() -> None:
+    """h2fast.FastConnection copies or retraces h2 4.3.0's own `_receive_frame`, `_begin_new_stream`,
+    `_open_streams`, `send_headers`, `send_data`, `end_stream`, `acknowledge_received_data`, and reads its
+    stream and window internals: a new h2 needs a new look (and tests/unit/mesh/test_h2_fast.py run against it)."""
     import h2
 
-    assert h2.__version__ == "4.3.0", "h2 moved: compare h2conn._Connection._receive_frame with the new release"
+    assert h2.__version__ == "4.3.0", "h2 moved: compare h2fast.FastConnection with the new release"
 
 
 def _hpack(block: bytes, limit: int) -> object:
@@ -192,7 +194,7 @@ def test_the_short_decoder_leaves_the_dynamic_tables_indexes_to_hpack() -> None:
 
 
 def test_open_streams_are_counted_and_closed_ones_swept_as_h2_does() -> None:
-    """h2conn._Connection._open_streams against h2's definition, on a client and server exchanging real frames."""
+    """h2fast.FastConnection._open_streams against h2's definition, on a client and server exchanging real frames."""
     import h2.connection
 
     from portico.mesh.h2conn import connection
