@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import h2.exceptions
@@ -97,14 +97,17 @@ class StatelessEncoder(Encoder):
 
 class PlainDecoder(Decoder):
     """An hpack `Decoder` with a short way through the blocks `StatelessEncoder` writes (another Portico sidecar's):
-    static-table indexes and literals without indexing or never indexed, no Huffman code. Such a block leaves the
-    dynamic table as it was, so at the first representation of any other kind (Huffman, a dynamic index, incremental
-    indexing, a table size update, or a malformed one) the whole block is simply decoded again by hpack itself. The
+    static-table indexes and literals without indexing or never indexed, no Huffman code; and through a client's
+    repeated block, whose fields are all indexes into the dynamic table filled by its earlier blocks (h2load's, and
+    grpcio's for calls whose fields do not change). Such a block leaves the dynamic table as it was, so at the first
+    representation of any other kind (Huffman, incremental indexing, a table size update, an index past the table,
+    or a malformed one) the whole block is simply decoded again by hpack itself. The
     header list size limit (MAX_HEADER_LIST_SIZE: OversizedHeaderListError, which h2 answers with ENHANCE_YOUR_CALM)
     is counted as hpack counts it."""
 
     def decode(self, data: bytes, raw: bool = False) -> Iterable[Any]:
-        fields = _plain_block(bytes(data), self.max_header_list_size) if raw else None
+        table = self.header_table.dynamic_entries
+        fields = _plain_block(bytes(data), self.max_header_list_size, table) if raw else None
         if fields is None:
             return super().decode(data, raw)
         self._assert_valid_table_size()
@@ -114,8 +117,12 @@ class PlainDecoder(Decoder):
 _STATIC = HeaderTable.STATIC_TABLE
 
 
-def _plain_block(data: bytes, limit: int) -> list[tuple[bytes, bytes]] | None:
-    """The fields of a block made only of the representations above, or None to leave it to hpack."""
+def _plain_block(
+    data: bytes, limit: int, dynamic: Sequence[tuple[bytes, bytes]] = ()
+) -> list[tuple[bytes, bytes]] | None:
+    """The fields of a block made only of the representations above, or None to leave it to hpack. `dynamic` is the
+    decoder's dynamic table, newest first: an index into it (a one-byte index, or a name's) is read from it, since
+    reading leaves the table as it was; an index past its end is hpack's to refuse."""
     fields: list[tuple[bytes, bytes]] = []
     size = 0
     end = len(data)
@@ -123,12 +130,17 @@ def _plain_block(data: bytes, limit: int) -> list[tuple[bytes, bytes]] | None:
     static = _STATIC
     while at < end:
         first = data[at]
-        if first & 0x80:  # indexed (6.1): the static table only, one byte
+        if first & 0x80:  # indexed (6.1), one byte
             index = first & 0x7F
-            if index == 0 or index > 61:  # 0 is an error, the rest the dynamic table: hpack's
+            if index == 0 or index == 0x7F:  # 0 is an error, 127 takes more bytes: hpack's
                 return None
             at += 1
-            field = static[index - 1]
+            if index <= 61:
+                field = static[index - 1]
+            elif index - 62 < len(dynamic):  # a client's dynamic table (h2load's, grpcio's): a repeated field
+                field = dynamic[index - 62]
+            else:
+                return None
         elif first & 0xE0:  # incremental indexing or a table size update
             return None
         else:  # without indexing or never indexed (6.2.2, 6.2.3): a 4-bit name index
@@ -139,9 +151,11 @@ def _plain_block(data: bytes, limit: int) -> list[tuple[bytes, bytes]] | None:
                     return None
                 index += data[at]
                 at += 1
-                if index > 61:
+            if index > 61:
+                if index - 62 >= len(dynamic):
                     return None
-            if index:
+                name = dynamic[index - 62][0]
+            elif index:
                 name = static[index - 1][0]
             else:
                 literal = _literal(data, at, end)

@@ -188,9 +188,86 @@ def test_the_short_decoder_reads_every_block_as_hpack_does(
         assert _plain(hpack_block, limit) == _hpack(hpack_block, limit)
 
 
-def test_the_short_decoder_leaves_the_dynamic_tables_indexes_to_hpack() -> None:
-    for block in (b"\xbd", b"\xbe", b"\x0f\x2e\x01a", b"\x0f\x2f\x01a", b"\x10\x7f", b"\x00\x01a\x7f\x80"):
+def test_an_index_past_the_dynamic_table_is_left_to_hpack() -> None:
+    for block in (b"\xbd", b"\xbe", b"\x0f\x2e\x01a", b"\x0f\x2f\x01a", b"\x10\x7f", b"\x00\x01a\x7f\x80", b"\xff\x01"):
         assert _plain(block, 1 << 16) == _hpack(block, 1 << 16), block
+
+
+def _both(decoders: tuple[Decoder, Decoder], block: bytes) -> tuple[object, object]:
+    out: list[object] = []
+    for decoder in decoders:
+        try:
+            out.append([(f[0], f[1]) for f in decoder.decode(block, raw=True)])
+        except Exception as exc:
+            out.append(type(exc))
+    return out[0], out[1]
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(st.lists(_field, max_size=8), min_size=1, max_size=4),
+    st.lists(st.integers(0, 3), min_size=1, max_size=12),
+    st.sampled_from([64 * 1024, 300]),
+    st.sampled_from([4096, 256, 0]),
+    st.lists(st.tuples(st.integers(0, 12), st.integers(0, 60), st.binary(max_size=2)), max_size=2),
+)
+def test_a_clients_repeated_blocks_read_from_the_dynamic_table_as_hpack_reads_them(
+    lists: list[list[tuple[bytes, bytes]]],
+    order: list[int],
+    limit: int,
+    table: int,
+    edits: list[tuple[int, int, bytes]],
+) -> None:
+    """A client's encoder (hpack's: Huffman, incremental indexing, evictions in a small table) sends header lists,
+    repeating some: hpack and the short decoder, each keeping its own dynamic table, read every block the same, or
+    refuse it the same, and their tables stay equal. Repeated lists become blocks of dynamic indexes only."""
+    encoder = Encoder()
+    encoder.header_table_size = table
+    decoders = (Decoder(max_header_list_size=limit), PlainDecoder(max_header_list_size=limit))
+    damage = {step: (at, insert) for step, at, insert in edits}
+    for step, pick in enumerate(order):
+        block = encoder.encode(lists[pick % len(lists)])
+        if step in damage:
+            at, insert = damage[step]
+            at %= len(block) + 1
+            block = block[:at] + insert + block[at + 1 :]
+        expected, got = _both(decoders, block)
+        assert got == expected
+        if isinstance(expected, type):
+            return  # a refused block ends the connection; the tables may differ from here on
+        assert list(decoders[1].header_table.dynamic_entries) == list(decoders[0].header_table.dynamic_entries)
+
+
+def test_a_name_or_field_from_the_dynamic_table_is_read_as_hpack_reads_it() -> None:
+    """Literals (without indexing, never indexed) whose name is a dynamic-table index, and dynamic indexes at and
+    past the table's end, against a table filled by hpack's encoder."""
+    encoder = Encoder()
+    decoders = (Decoder(), PlainDecoder())
+    first = encoder.encode([(b"x-one", b"1"), (b"x-two", b"2"), (b"x-three", b"3")])
+    filled, same = _both(decoders, first)  # literals with indexing fill both tables (hpack's own path)
+    assert same == filled
+    assert list(decoders[1].header_table.dynamic_entries) == list(decoders[0].header_table.dynamic_entries)
+    for block in (
+        b"\x0f\x2f\x01a",  # name index 62: the newest entry, x-three
+        b"\x1f\x30\x01b",  # never indexed, name index 63: x-two
+        b"\x0f\x31\x00",  # name index 64, empty value: x-one
+        b"\x0f\x32\x01c",  # name index 65: past the table
+        b"\xbe\xbf\xc0",  # fields 62, 63, 64
+        b"\xc1",  # 65: past the table
+    ):
+        expected, got = _both(decoders, block)
+        assert got == expected, block
+    assert _plain_block(b"\x0f\x30\x01b", 1 << 16, decoders[1].header_table.dynamic_entries) == [(b"x-two", b"b")]
+
+
+def test_a_repeated_block_of_dynamic_indexes_takes_the_short_way() -> None:
+    fields = [(b":method", b"POST"), (b":path", b"/x.Y/Z"), (b":authority", b"a"), (b"user-agent", b"h2load")]
+    encoder, decoder = Encoder(), PlainDecoder()
+    decoder.decode(encoder.encode(fields), raw=True)  # the first: literals with indexing, hpack's own way
+    again = encoder.encode(fields)
+    assert all(b & 0x80 for b in again)  # indexes only
+    assert _plain_block(again, 1 << 16, decoder.header_table.dynamic_entries) == fields
+    assert [tuple(f) for f in decoder.decode(again, raw=True)] == fields
 
 
 def test_open_streams_are_counted_and_closed_ones_swept_as_h2_does() -> None:
