@@ -20,7 +20,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import h2.exceptions
-from hpack import Decoder, Encoder, OversizedHeaderListError
+from hpack import Decoder, Encoder, HPACKDecodingError, OversizedHeaderListError
+from hpack.huffman_table import decode_huffman
 from hpack.table import HeaderTable
 
 _NEVER_INDEXED = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
@@ -97,13 +98,13 @@ class StatelessEncoder(Encoder):
 
 class PlainDecoder(Decoder):
     """An hpack `Decoder` with a short way through the blocks `StatelessEncoder` writes (another Portico sidecar's):
-    static-table indexes and literals without indexing or never indexed, no Huffman code; and through a client's
-    repeated block, whose fields are all indexes into the dynamic table filled by its earlier blocks (h2load's, and
-    grpcio's for calls whose fields do not change). Such a block leaves the dynamic table as it was, so at the first
-    representation of any other kind (Huffman, incremental indexing, a table size update, an index past the table,
-    or a malformed one) the whole block is simply decoded again by hpack itself. The
-    header list size limit (MAX_HEADER_LIST_SIZE: OversizedHeaderListError, which h2 answers with ENHANCE_YOUR_CALM)
-    is counted as hpack counts it."""
+    static-table indexes and literals without indexing or never indexed; and through a client's repeated block, whose
+    fields are indexes into the dynamic table filled by its earlier blocks and literals without indexing, Huffman-coded
+    or not (h2load's, and grpcio's for calls whose fields do not change). Such a block leaves the dynamic table as it
+    was, so at the first representation of any other kind (incremental indexing, a table size update, an index past
+    the table, or a malformed one, Huffman code that hpack refuses included) the whole block is simply decoded again
+    by hpack itself. The header list size limit (MAX_HEADER_LIST_SIZE: OversizedHeaderListError, which h2 answers
+    with ENHANCE_YOUR_CALM) is counted as hpack counts it."""
 
     def decode(self, data: bytes, raw: bool = False) -> Iterable[Any]:
         table = self.header_table.dynamic_entries
@@ -176,19 +177,37 @@ def _plain_block(
 
 def _literal(data: bytes, at: int, end: int) -> tuple[bytes, int] | None:
     """The string literal at `at` (5.2) and where the next representation starts; None to leave the block to hpack
-    (Huffman-coded, or running off the block)."""
+    (running off the block, or a Huffman code hpack's decoder refuses)."""
     if at >= end:
         return None
     length = data[at]
-    if length & 0x80:
-        return None
+    huffman = length & 0x80
+    length &= 0x7F
     at += 1
     if length == 0x7F:
         length, at = _long_length(data, at, end)
     stop = at + length
     if stop > end:
         return None
-    return data[at:stop], stop
+    if not huffman:
+        return data[at:stop], stop
+    coded = data[at:stop]
+    text = _HUFFMAN.get(coded)
+    if text is None:
+        try:
+            text = decode_huffman(coded)  # hpack's own decoding of the string; it touches no table
+        except HPACKDecodingError:
+            return None
+        if len(coded) <= _HUFFMAN_SIZE_LIMIT and len(_HUFFMAN) < _HUFFMAN_LIMIT:
+            _HUFFMAN[coded] = text
+    return text, stop
+
+
+# Huffman-coded strings as decoded: a client's literals without indexing recur call after call (bounded: at most
+# 2,048 of at most 256 bytes; pure Python Huffman decoding costs ~1 us a byte)
+_HUFFMAN: dict[bytes, bytes] = {}
+_HUFFMAN_LIMIT = 2048
+_HUFFMAN_SIZE_LIMIT = 256
 
 
 def _long_length(data: bytes, at: int, end: int) -> tuple[int, int]:

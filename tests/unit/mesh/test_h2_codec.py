@@ -6,6 +6,8 @@ import h2.exceptions
 import pytest
 from h2.utilities import HeaderValidationFlags, normalize_inbound_headers, validate_headers
 from hpack import Decoder, Encoder
+from hpack.huffman import HuffmanEncoder
+from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +20,7 @@ from portico.mesh.h2codec import (
     MalformedHeaders,
     PlainDecoder,
     StatelessEncoder,
+    _integer,
     _plain_block,
     inbound,
 )
@@ -258,6 +261,40 @@ def test_a_name_or_field_from_the_dynamic_table_is_read_as_hpack_reads_it() -> N
         expected, got = _both(decoders, block)
         assert got == expected, block
     assert _plain_block(b"\x0f\x30\x01b", 1 << 16, decoders[1].header_table.dynamic_entries) == [(b"x-two", b"b")]
+
+
+def _huffman_block(fields: list[tuple[bytes, bytes]], never: bool) -> bytes:
+    """Literals without indexing (or never indexed), name and value Huffman-coded, as clients send them."""
+    coder = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH)
+    out = b""
+    for name, value in fields:
+        out += b"\x10" if never else b"\x00"
+        for text in (name, value):
+            coded = coder.encode(text)
+            out += _integer(len(coded), 7, 0x80) + coded
+    return out
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(_field, max_size=8),
+    st.booleans(),
+    st.sampled_from([64 * 1024, 300]),
+    st.lists(st.tuples(st.integers(0, 400), st.binary(max_size=2)), max_size=2),
+)
+def test_huffman_coded_literals_are_read_as_hpack_reads_them(
+    fields: list[tuple[bytes, bytes]], never: bool, limit: int, edits: list[tuple[int, bytes]]
+) -> None:
+    """Huffman-coded literals without indexing take the short way, decoded as hpack decodes them; damaged code
+    (bad padding, an EOS symbol, a string cut short) is refused or read as hpack does."""
+    block = _huffman_block(fields, never)
+    assert _plain_block(block, 1 << 30) == fields  # the short way itself
+    assert _plain_block(block, 1 << 30) == fields  # and again, from the cache of decoded strings
+    assert _plain(block, limit) == _hpack(block, limit)
+    for at, insert in edits:
+        at %= len(block) + 1
+        block = block[:at] + insert + block[at + 1 :]
+        assert _plain(block, limit) == _hpack(block, limit)
 
 
 def test_a_repeated_block_of_dynamic_indexes_takes_the_short_way() -> None:
