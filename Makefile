@@ -20,7 +20,23 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
 	touch $(STAMP)
 
+# The sidecar's hot modules compiled with mypyc, in place (docs/native.md): rebuilt when a compiled source or the
+# list in pyproject.toml changes. NATIVE=0 removes them and runs everything interpreted.
+NATIVE ?= 1
+NATIVE_STAMP := $(VENV)/.native
+NATIVE_SOURCES := $(shell $(PYTHON) localdev/native.py --sources)
+
+$(NATIVE_STAMP): $(STAMP) localdev/native.py pyproject.toml $(NATIVE_SOURCES)
+	$(BIN)/python -m localdev.native
+	touch $(NATIVE_STAMP)
+
+ifeq ($(NATIVE),0)
 install: $(STAMP)
+	$(BIN)/python -m localdev.native --clean
+	rm -f $(NATIVE_STAMP)
+else
+install: $(STAMP) $(NATIVE_STAMP)
+endif
 
 # Re-resolves the dev environment without the pins in a scratch venv and rewrites localdev/constraints.txt.
 upgrade-deps:
@@ -102,7 +118,8 @@ bench: install tools
 
 clean:
 	-[ -d .portico/oci/storage ] && podman --root .portico/oci/storage --runroot .portico/oci/run system reset --force
-	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .portico .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) .aws-sam .portico .pytest_cache .mypy_cache .ruff_cache build
+	find shared -name '*.so' -delete
 
 # ---------------------------------------------------------------- sam build (BuildMethod: makefile)
 # `sam build` runs these targets with ARTIFACTS_DIR set (template.yaml points ContextPath here). They exist so the
@@ -141,7 +158,7 @@ build-PorticoLayer:
 	$(LAMBDA_PY); layer="$$ARTIFACTS_DIR/python"; mkdir -p "$$layer"; \
 	"$$py" -m pip install $(PIP_TARGET_FLAGS) --target "$$layer" -r requirements.txt; \
 	rm -rf "$$layer/bin"; \
-	tar --exclude=__pycache__ --exclude='*.py[co]' -cf - portico | tar -C "$$layer" -xf -; \
+	tar --exclude=__pycache__ --exclude='*.py[co]' --exclude='*.so' -cf - portico | tar -C "$$layer" -xf -; \
 	$(COMPILE) -s "$$layer" -p /opt/python "$$layer"
 
 # The functions: their own code only (portico and its dependencies come from the layer, boto3 from the runtime).

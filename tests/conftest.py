@@ -15,6 +15,24 @@ from typing import Any
 import pytest
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse to run against a compiled module older than its source (docs/native.md): CPython imports the
+    extension in place of the .py, so an edit would go untested. `make install` rebuilds them."""
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "shared" / "portico"
+    stale = []
+    for extension in package.rglob("*.so"):
+        source = extension.with_name(extension.name.split(".", 1)[0] + ".py")
+        if source.is_file() and source.stat().st_mtime > extension.stat().st_mtime:
+            stale.append(str(source.relative_to(package.parent)))
+    if stale:
+        raise pytest.UsageError(
+            f"compiled modules are older than their sources ({', '.join(sorted(stale))}): run `make install` to "
+            "rebuild them, or `make install NATIVE=0` to run interpreted"
+        )
+
+
 @pytest.fixture(scope="session")
 def local_aws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a local AWS endpoint; os.environ points every AWS client at it for the session."""

@@ -53,7 +53,8 @@ def _line_encoder() -> Callable[[dict[str, Any]], str]:
     if make is None:  # an interpreter without the C accelerator
         return _COMPACT.encode
     c = _COMPACT
-    chunks = make(None, c.default, json.encoder.encode_basestring_ascii, c.indent, ":", ",", False, False, True)
+    # indent None, as _COMPACT has (typeshed types the attribute int | str, which compiled code would enforce)
+    chunks = make(None, c.default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
     return lambda document: "".join(chunks(document, 0))
 
 

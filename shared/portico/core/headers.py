@@ -21,7 +21,7 @@ class Headers:
     @classmethod
     def lowered(cls, items: _Pairs) -> Headers:
         """Wrap pairs whose names are already lower-case (a parser lowered them), without a copy."""
-        made = cls.__new__(cls)  # per parsed message: skip __init__'s copy of no pairs
+        made = cls()  # __init__ copies no pairs; compiled (docs/native.md), cls.__new__ is not available
         made._items = items
         return made
 

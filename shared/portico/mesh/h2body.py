@@ -112,9 +112,16 @@ class H2Body:
             self._consumed(len(data))
         return data
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while (chunk := await self.read()) is not None:
-            yield chunk
+    # An async iterator of its own chunks, not an async generator: mypyc compiles neither async generators nor
+    # their callers' `async for` over one (docs/native.md).
+    def __aiter__(self) -> H2Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk = await self.read()
+        if chunk is None:
+            raise StopAsyncIteration
+        return chunk
 
     async def readall(self, limit: int) -> bytes:
         """The whole body (for an HTTP/1 hop), refused past `limit` bytes."""
@@ -141,19 +148,18 @@ class ReplayBody:
         self._size = 0
         self.replayable = True
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    def chunks(self) -> AsyncIterator[bytes]:
         """What was kept so far, then the rest as it arrives (one reader at a time: tries do not overlap)."""
-        for kept in list(self._kept):
-            yield kept
-        while (chunk := await self._source.read()) is not None:
-            if self.replayable:
-                self._size += len(chunk)
-                if self._size > self._limit:
-                    self.replayable = False
-                    self._kept.clear()
-                else:
-                    self._kept.append(chunk)
-            yield chunk
+        return _Replay(self, list(self._kept))
+
+    def _keep(self, chunk: bytes) -> None:
+        if self.replayable:
+            self._size += len(chunk)
+            if self._size > self._limit:
+                self.replayable = False
+                self._kept.clear()
+            else:
+                self._kept.append(chunk)
 
     def whole(self) -> bytes | None:
         """The whole body at once when the request has ended already (`H2Body.take_all`), kept for a retry as
@@ -162,18 +168,36 @@ class ReplayBody:
         if rest is None:
             return None
         data = b"".join([*self._kept, rest]) if self._kept else rest
-        if rest and self.replayable:
-            self._size += len(rest)
-            if self._size > self._limit:
-                self.replayable = False
-                self._kept.clear()
-            else:
-                self._kept.append(rest)
+        if rest:
+            self._keep(rest)
         return data
 
     @property
     def trailers(self) -> Headers | None:
         return self._source.trailers
+
+
+class _Replay:
+    """One try's reading of a ReplayBody: the chunks kept when it began, then the source's, each kept for the next."""
+
+    __slots__ = ("_body", "_kept")
+
+    def __init__(self, body: ReplayBody, kept: list[bytes]) -> None:
+        self._body = body
+        self._kept = deque(kept)
+
+    def __aiter__(self) -> _Replay:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._kept:
+            return self._kept.popleft()
+        body = self._body
+        chunk = await body._source.read()
+        if chunk is None:
+            raise StopAsyncIteration
+        body._keep(chunk)
+        return chunk
 
 
 @dataclass(slots=True)

@@ -256,7 +256,7 @@ class H2Client:
         sid, pending = conn.open_stream(fields, end_stream=empty)
         pump: asyncio.Task[None] | None = None
         if not empty and not (whole is not None and conn.send_whole(sid, whole, extra)):
-            source = _once(whole) if whole is not None else body
+            source = _Once(whole) if whole is not None else body
             assert not isinstance(source, bytes)
             pump = loop.create_task(conn.pump(sid, source, trailers))
         try:
@@ -373,8 +373,23 @@ async def _connect(
     raise last or OSError(f"no address for {host}")
 
 
-async def _once(data: bytes) -> AsyncIterator[bytes]:
-    yield data
+class _Once:
+    """One chunk as an async iterator (a class, not an async generator, for mypyc: docs/native.md)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def __aiter__(self) -> _Once:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data = self._data
+        if data is None:
+            raise StopAsyncIteration
+        self._data = None
+        return data
 
 
 def _stop(task: asyncio.Task[None] | None) -> None:

@@ -153,7 +153,7 @@ class FastConnection(h2.connection.H2Connection):
             stream._authority = authority_from_headers(fields)
         stream.request_method = extract_method_header(fields)
         size = stream.max_outbound_frame_size or self.max_outbound_frame_size
-        self._data_to_send += h2frames.header_block(stream_id, block, end_stream, size)
+        self._data_to_send.extend(h2frames.header_block(stream_id, block, end_stream, size))
 
     def send_body(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
         """h2's `send_data` without padding."""
@@ -173,7 +173,7 @@ class FastConnection(h2.connection.H2Connection):
         if end_stream:
             machine.process_input(StreamInputs.SEND_END_STREAM)
         stream.outbound_flow_control_window -= size
-        self.outbound_flow_control_window -= size
+        self.outbound_flow_control_window = self.outbound_flow_control_window - size  # not -=: mypyc (docs/native.md)
         out = self._data_to_send
         out += h2frames.head(size, DATA, END_STREAM if end_stream else 0, stream_id)
         out += data
@@ -182,7 +182,7 @@ class FastConnection(h2.connection.H2Connection):
         """h2's `end_stream`: an empty DATA frame with END_STREAM."""
         self.state_machine.process_input(ConnectionInputs.SEND_DATA)
         self.streams[stream_id].state_machine.process_input(StreamInputs.SEND_END_STREAM)
-        self._data_to_send += h2frames.head(0, DATA, END_STREAM, stream_id)
+        self._data_to_send.extend(h2frames.head(0, DATA, END_STREAM, stream_id))
 
     def acknowledge_received_data(self, acknowledged_size: int, stream_id: int) -> None:
         """h2's own (4.3.0), with its WINDOW_UPDATE frames written as bytes."""
@@ -199,9 +199,9 @@ class FastConnection(h2.connection.H2Connection):
         elif STREAM_OPEN[stream.state_machine.state]:  # no point incrementing a closed stream's window
             stream_increment = stream._inbound_window_manager.process_bytes(acknowledged_size)
         if conn_increment:
-            self._data_to_send += h2frames.window_update(0, conn_increment)
+            self._data_to_send.extend(h2frames.window_update(0, conn_increment))
         if stream_increment:
-            self._data_to_send += h2frames.window_update(stream_id, stream_increment)
+            self._data_to_send.extend(h2frames.window_update(stream_id, stream_increment))
 
     # --- streams
     def _begin_new_stream(self, stream_id: int, allowed_ids: AllowedStreamIDs) -> H2Stream:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 
 from portico.adapters.http1_client import ClientSettings
@@ -223,7 +223,7 @@ class AppH2Forwarder:
                 req,
                 self._origin + target,
                 self._timeout,
-                _chunks(body) if whole is None else whole,
+                body if whole is None else whole,
                 lambda: body.trailers,
             )
         except UpstreamError as exc:
@@ -256,8 +256,3 @@ class AppH2Forwarder:
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
-
-
-async def _chunks(body: H2Body) -> AsyncIterator[bytes]:
-    while (chunk := await body.read()) is not None:
-        yield chunk

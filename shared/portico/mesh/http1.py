@@ -289,14 +289,21 @@ class HttpServerProtocol(asyncio.BufferedProtocol):
 
     def _build_request(self) -> Request:
         method = self._parser.get_method().decode("ascii")
-        url = httptools.parse_url(self._url)
+        # httptools' stub types every URL field as present (bytes, int); an absent one is None. Read as Any into
+        # honest types: compiled code checks annotations at run time (docs/native.md).
+        url: Any = httptools.parse_url(self._url)
+        url_path: bytes | None = url.path
+        url_query: bytes | None = url.query
+        url_host: bytes | None = url.host
+        url_port: int | None = url.port
+        url_schema: bytes | None = url.schema
         # names as on_headers_complete lowered them (llhttp accepts only ASCII token characters in a name)
         headers = Headers.lowered([(n.decode("latin-1"), v.decode("latin-1")) for n, v in self._lowered])
-        raw_path = (url.path or b"/").decode("latin-1")
-        raw_query = (url.query or b"").decode("latin-1")
+        raw_path = (url_path or b"/").decode("latin-1")
+        raw_query = (url_query or b"").decode("latin-1")
         host = headers.get("host", "") or ""
-        if url.host:  # absolute-form (HTTP_PROXY style): the URL's authority wins over Host (RFC 9112 3.2.2)
-            host = url.host.decode("latin-1") + (f":{url.port}" if url.port else "")
+        if url_host:  # absolute-form (HTTP_PROXY style): the URL's authority wins over Host (RFC 9112 3.2.2)
+            host = url_host.decode("latin-1") + (f":{url_port}" if url_port else "")
         query = [tuple(p.split("=", 1)) if "=" in p else (p, "") for p in raw_query.split("&") if p]
         return Request(
             method=method,
@@ -305,7 +312,7 @@ class HttpServerProtocol(asyncio.BufferedProtocol):
             headers=headers,
             body=b"".join(self._body),
             source_ip=self._info.peer[0] if self._info.peer else "",
-            scheme=(url.schema or b"http").decode("ascii"),
+            scheme=(url_schema or b"http").decode("ascii"),
             host=host,
             raw_query=raw_query,
         )
