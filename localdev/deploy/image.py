@@ -15,6 +15,7 @@ Everything lives in the project's own container storage (.portico/oci), never in
 from __future__ import annotations
 
 import argparse
+import base64
 import gzip
 import hashlib
 import json
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -172,6 +174,59 @@ def build_wheels(dist: Path) -> None:
     platforms = [f"--platform={tag}_{arch}" for tag in ("manylinux2014", "manylinux_2_28", "manylinux_2_34")]
     target = ["--only-binary=:all:", "--implementation=cp", "--python-version=3.11", *platforms]
     _run([*pip, "download", "--dest", str(dist), *target, f"{wheel}[sidecar,cli]"], timeout=600, what="pip download")
+    extensions = native_extensions()
+    if extensions:
+        compiled = with_extensions(wheel, extensions, f"linux_{arch}")
+        wheel.unlink()  # pip would take either; the image gets the compiled one only
+        print(f"{compiled.name}: {len(extensions)} mypyc extensions added (docs/native.md)")
+
+
+# The image's interpreter: Debian 12's python3 (3.11). Extensions built for another version would not load there.
+_IMAGE_EXTENSION_TAG = ".cpython-311-"
+
+
+def native_extensions() -> list[Path]:
+    """The mypyc extensions `make install` built in place for the image's Python (docs/native.md), or none: a
+    NATIVE=0 tree, or a venv of another Python, ships the pure wheel. Host and image are both Debian 12 here, so an
+    extension built against the host's glibc loads in the image (test_sidecar_image checks that it does)."""
+    built = sorted((REPO / "shared" / "portico").rglob("*.so"))
+    if not built or platform.system() != "Linux" or sys.implementation.name != "cpython":
+        return []
+    return [path for path in built if _IMAGE_EXTENSION_TAG in path.name]
+
+
+def with_extensions(
+    wheel: Path, extensions: list[Path], platform_tag: str, package_root: Path = REPO / "shared"
+) -> Path:
+    """A copy of the pure portico wheel with `extensions` added, tagged cp311-cp311-PLATFORM, and its RECORD
+    rewritten (PEP 427: every file with its sha256 and size). The pure wheel's .py files stay, as mypyc's own wheels
+    keep them: the extension is imported first, the source is for tracebacks and reading."""
+    name, version = wheel.name.split("-")[:2]
+    target = wheel.with_name(f"{name}-{version}-cp311-cp311-{platform_tag}.whl")
+    dist_info = f"{name}-{version}.dist-info"
+    records: list[str] = []
+
+    def put(out: zipfile.ZipFile, arcname: str, data: bytes) -> None:
+        info = zipfile.ZipInfo(arcname, date_time=(1980, 1, 1, 0, 0, 0))
+        info.external_attr = (0o755 if arcname.endswith(".so") else 0o644) << 16
+        out.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        records.append(f"{arcname},sha256={digest},{len(data)}")
+
+    with zipfile.ZipFile(wheel) as pure, zipfile.ZipFile(target, "w") as out:
+        for item in pure.infolist():
+            if item.filename in (f"{dist_info}/RECORD", f"{dist_info}/WHEEL"):
+                continue
+            put(out, item.filename, pure.read(item))
+        wheel_meta = pure.read(f"{dist_info}/WHEEL").decode()
+        wheel_meta = re.sub(r"^Root-Is-Purelib: .*$", "Root-Is-Purelib: false", wheel_meta, flags=re.MULTILINE)
+        wheel_meta = re.sub(r"^Tag: .*$", f"Tag: cp311-cp311-{platform_tag}", wheel_meta, flags=re.MULTILINE)
+        put(out, f"{dist_info}/WHEEL", wheel_meta.encode())
+        for path in extensions:
+            put(out, path.relative_to(package_root).as_posix(), path.read_bytes())
+        records.append(f"{dist_info}/RECORD,,")
+        out.writestr(f"{dist_info}/RECORD", "\n".join(records) + "\n")
+    return target
 
 
 def build_image(context: Path, base: str, tag: str, inputs: str) -> None:

@@ -59,6 +59,25 @@ def test_image_was_built_by_buildah_and_reports_its_size(system: System) -> None
     print(f"sidecar image {report.image}: {unpacked:.0f} MB unpacked, {gzipped:.0f} MB gzipped")
 
 
+def test_image_sidecar_runs_the_compiled_modules_make_install_built(system: System) -> None:
+    """docs/native.md: the image ships the mypyc extensions built for its Python 3.11, and its interpreter loads
+    them (a pure wheel would import the .py files; an extension its glibc or Python could not load fails the import)."""
+    from localdev import native
+
+    expected = image.native_extensions()
+    if not expected:
+        pytest.skip("no extensions built for Python 3.11 (make install NATIVE=0, or another Python)")
+    probe = "import importlib, sys; [print(importlib.import_module(n).__file__) for n in sys.argv[1:]]"
+    name = f"portico-native-probe-{int(time.time() * 1000)}"
+    tag = system.image.image
+    command = [*image.run_command(tag, name, {}, [])[:-1], "--entrypoint", "python", tag, "-c", probe]
+    done = subprocess.run([*command, *native.modules()], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    files = done.stdout.split()
+    assert len(files) == len(native.modules())
+    assert all(f.startswith("/opt/portico/") and ".cpython-311-" in f and f.endswith(".so") for f in files), files
+
+
 def test_container_sidecar_registers_in_the_registry(system: System) -> None:
     from portico.adapters.dynamodb.registry_store import DynamoDbRegistryStore
 
