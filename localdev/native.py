@@ -69,7 +69,15 @@ def build() -> None:
         name="portico-native",
         package_dir={"": "."},
         ext_modules=extensions,
-        script_args=["--quiet", "build_ext", "--inplace", "--build-temp", str(ROOT / "build" / "native" / "o")],
+        script_args=[
+            "--quiet",
+            "build_ext",
+            "--inplace",
+            "--build-temp",
+            str(ROOT / "build" / "native" / "o"),
+            "--build-lib",
+            str(ROOT / "build" / "native" / "lib"),
+        ],
     )
     # build_ext copies each extension in place with its build-time mtime, and relinks a module's small shim only
     # when its C changed: stamp them all now, so an extension counts as newer than the source it was built from
