@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 # list in pyproject.toml changes. NATIVE=0 removes them and runs everything interpreted.
 NATIVE ?= 1
 NATIVE_STAMP := $(VENV)/.native
-NATIVE_SOURCES := $(shell $(PYTHON) localdev/native.py --sources)
+# Empty where localdev/ is absent: `sam build` runs this Makefile's build-* targets in a copy of shared/.
+NATIVE_SOURCES := $(if $(wildcard localdev/native.py),$(shell $(PYTHON) localdev/native.py --sources))
 
 $(NATIVE_STAMP): $(STAMP) localdev/native.py pyproject.toml $(NATIVE_SOURCES)
 	$(BIN)/python -m localdev.native

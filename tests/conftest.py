@@ -18,14 +18,13 @@ import pytest
 def pytest_configure(config: pytest.Config) -> None:
     """Refuse to run against a compiled module older than its source (docs/native.md): CPython imports the
     extension in place of the .py, so an edit would go untested. `make install` rebuilds them."""
-    from pathlib import Path
+    from localdev import native
 
-    package = Path(__file__).resolve().parent.parent / "shared" / "portico"
     stale = []
-    for extension in package.rglob("*.so"):
+    for extension in native.built():
         source = extension.with_name(extension.name.split(".", 1)[0] + ".py")
         if source.is_file() and source.stat().st_mtime > extension.stat().st_mtime:
-            stale.append(str(source.relative_to(package.parent)))
+            stale.append(str(source.relative_to(native.PACKAGE_ROOT)))
     if stale:
         raise pytest.UsageError(
             f"compiled modules are older than their sources ({', '.join(sorted(stale))}): run `make install` to "

@@ -31,6 +31,7 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from localdev import native
 from localdev.deploy.tools import REPO, ToolError
 
 STORE = REPO / ".portico" / "oci"
@@ -189,10 +190,7 @@ def native_extensions() -> list[Path]:
     """The mypyc extensions `make install` built in place for the image's Python (docs/native.md), or none: a
     NATIVE=0 tree, or a venv of another Python, ships the pure wheel. Host and image are both Debian 12 here, so an
     extension built against the host's glibc loads in the image (test_sidecar_image checks that it does)."""
-    built = sorted((REPO / "shared" / "portico").rglob("*.so"))
-    if not built or platform.system() != "Linux" or sys.implementation.name != "cpython":
-        return []
-    return [path for path in built if _IMAGE_EXTENSION_TAG in path.name]
+    return [path for path in native.built() if _IMAGE_EXTENSION_TAG in path.name]
 
 
 def with_extensions(

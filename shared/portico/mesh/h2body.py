@@ -112,8 +112,8 @@ class H2Body:
             self._consumed(len(data))
         return data
 
-    # An async iterator of its own chunks, not an async generator: mypyc compiles neither async generators nor
-    # their callers' `async for` over one (docs/native.md).
+    # An async iterator of its own chunks, not an async generator: mypyc does not compile async generators
+    # (docs/native.md).
     def __aiter__(self) -> H2Body:
         return self
 
@@ -150,7 +150,7 @@ class ReplayBody:
 
     def chunks(self) -> AsyncIterator[bytes]:
         """What was kept so far, then the rest as it arrives (one reader at a time: tries do not overlap)."""
-        return _Replay(self, list(self._kept))
+        return _Replay(self, deque(self._kept))
 
     def _keep(self, chunk: bytes) -> None:
         if self.replayable:
@@ -182,9 +182,9 @@ class _Replay:
 
     __slots__ = ("_body", "_kept")
 
-    def __init__(self, body: ReplayBody, kept: list[bytes]) -> None:
+    def __init__(self, body: ReplayBody, kept: deque[bytes]) -> None:
         self._body = body
-        self._kept = deque(kept)
+        self._kept = kept
 
     def __aiter__(self) -> _Replay:
         return self
